@@ -1,0 +1,288 @@
+"""The cohort schema: every column declared, and a validator that names what is wrong.
+
+A :class:`Schema` is the contract between where cohorts come from (:mod:`synthetic`, or a
+user's own file) and what models see (:mod:`predictor`). Each :class:`Column` declares its
+dtype, unit, valid range, allowed categories, whether missing values are allowed, and its role.
+
+Nothing is coerced or dropped: :func:`validate` either returns the frame untouched or raises
+one :class:`~features.errors.SchemaValidationError` that lists every broken rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem, SchemaDefinitionError, SchemaValidationError
+
+__all__ = ["Column", "Schema", "validate", "DTYPES", "ROLES", "MAX_ROWS_SHOWN"]
+
+DTYPES = ("float", "int", "bool", "category", "string")
+ROLES = ("id", "feature", "treatment", "outcome")
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Column:
+    """Declaration of one cohort column.
+
+    Parameters
+    ----------
+    name : str
+        Column name as it appears in the frame.
+    dtype : {"float", "int", "bool", "category", "string"}
+        Logical type. ``bool`` accepts a boolean column or integers 0/1; ``category`` accepts
+        strings or a pandas categorical whose values are all in ``categories``.
+    role : {"id", "feature", "treatment", "outcome"}
+        What the column is for. Only ``feature`` and ``treatment`` columns may enter a model.
+    unit : str, optional
+        Unit of measurement (``"ng/mL"``), or ``None`` for unitless columns.
+    description : str
+        One line a reader needs to understand the column.
+    min, max : float, optional
+        Inclusive valid range for numeric columns.
+    categories : tuple of str, optional
+        Allowed values of a ``category`` column.
+    nullable : bool
+        Whether missing values are allowed.
+    """
+
+    name: str
+    dtype: str
+    role: str
+    unit: str | None = None
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str, ...] | None = None
+    nullable: bool = False
+
+    def __post_init__(self) -> None:
+        where = f"column '{self.name}'"
+        if self.dtype not in DTYPES:
+            raise SchemaDefinitionError(f"{where}: dtype {self.dtype!r} is not one of {DTYPES}")
+        if self.role not in ROLES:
+            raise SchemaDefinitionError(f"{where}: role {self.role!r} is not one of {ROLES}")
+        if self.dtype == "category":
+            if not self.categories:
+                raise SchemaDefinitionError(f"{where}: a category column needs 'categories'")
+            object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))
+        elif self.categories is not None:
+            raise SchemaDefinitionError(f"{where}: only category columns take 'categories'")
+        if (self.min is not None or self.max is not None) and self.dtype not in ("float", "int"):
+            raise SchemaDefinitionError(f"{where}: 'min'/'max' apply to float and int columns only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise SchemaDefinitionError(f"{where}: min {self.min} is above max {self.max}")
+
+    @classmethod
+    def from_dict(cls, name: str, spec: Mapping[str, Any]) -> "Column":
+        """Build a column from a mapping (one ``[columns.NAME]`` table of a TOML file)."""
+        known = {"dtype", "role", "unit", "description", "min", "max", "categories", "nullable"}
+        unknown = set(spec) - known
+        if unknown:
+            raise SchemaDefinitionError(
+                f"column '{name}': unknown key(s) {sorted(unknown)}; allowed: {sorted(known)}"
+            )
+        for key in ("dtype", "role"):
+            if key not in spec:
+                raise SchemaDefinitionError(f"column '{name}': '{key}' is required")
+        kwargs = dict(spec)
+        if "categories" in kwargs:
+            kwargs["categories"] = tuple(kwargs["categories"])
+        return cls(name=name, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as a plain mapping (name excluded), ``None`` values dropped."""
+        d = {k: v for k, v in asdict(self).items() if v is not None and k != "name"}
+        if "categories" in d:
+            d["categories"] = list(d["categories"])
+        return d
+
+    @property
+    def label(self) -> str:
+        """Name with unit, for tables and plots (``"opn_ng_ml [ng/mL]"``)."""
+        return f"{self.name} [{self.unit}]" if self.unit else self.name
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An ordered set of :class:`Column` declarations.
+
+    Parameters
+    ----------
+    columns : tuple of Column
+        The declared columns, in order. Names must be unique.
+    """
+
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SchemaDefinitionError(f"columns declared more than once: {dupes}")
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Mapping[str, Any]]) -> "Schema":
+        """Build a schema from ``{name: {dtype=..., role=..., ...}}``."""
+        return cls(tuple(Column.from_dict(name, s) for name, s in spec.items()))
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Inverse of :meth:`from_dict`."""
+        return {c.name: c.to_dict() for c in self.columns}
+
+    def __getitem__(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    def __iter__(self):
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @property
+    def names(self) -> list[str]:
+        """Declared column names, in order."""
+        return [c.name for c in self.columns]
+
+    def by_role(self, *roles: str) -> list[Column]:
+        """Columns whose role is one of ``roles``."""
+        return [c for c in self.columns if c.role in roles]
+
+    def subset(self, names: Iterable[str]) -> "Schema":
+        """A schema of the named columns only (in this schema's order)."""
+        wanted = set(names)
+        missing = wanted - set(self.names)
+        if missing:
+            raise SchemaDefinitionError(f"not in the schema: {sorted(missing)}")
+        return Schema(tuple(c for c in self.columns if c.name in wanted))
+
+
+def _rows(index: pd.Index, mask: np.ndarray) -> tuple[tuple, int]:
+    where = np.flatnonzero(mask)
+    return tuple(index[where[:MAX_ROWS_SHOWN]].tolist()), int(where.size)
+
+
+def _check_column(col: Column, s: pd.Series) -> list[Problem]:
+    problems: list[Problem] = []
+    missing = s.isna().to_numpy()
+    if missing.any() and not col.nullable:
+        rows, n = _rows(s.index, missing)
+        problems.append(Problem(col.name, "are missing, and missing values are not allowed", rows, n))
+    present = ~missing
+    dt = s.dtype
+
+    if col.dtype in ("float", "int"):
+        if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
+            return problems + [Problem(col.name, f"must be numeric ({col.dtype}); found dtype {dt}")]
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        if col.dtype == "int":
+            frac = present & (np.mod(np.nan_to_num(values), 1.0) != 0)
+            if frac.any():
+                rows, n = _rows(s.index, frac)
+                problems.append(Problem(col.name, "must be whole numbers", rows, n))
+        infinite = present & np.isinf(values)
+        if infinite.any():
+            rows, n = _rows(s.index, infinite)
+            problems.append(Problem(col.name, "must be finite", rows, n))
+        with np.errstate(invalid="ignore"):
+            if col.min is not None:
+                low = present & (values < col.min)
+                if low.any():
+                    rows, n = _rows(s.index, low)
+                    problems.append(Problem(col.name, f"must be >= {col.min}", rows, n))
+            if col.max is not None:
+                high = present & (values > col.max)
+                if high.any():
+                    rows, n = _rows(s.index, high)
+                    problems.append(Problem(col.name, f"must be <= {col.max}", rows, n))
+    elif col.dtype == "bool":
+        if pd.api.types.is_bool_dtype(dt):
+            pass
+        elif pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt):
+            values = s.to_numpy(dtype="float64", na_value=np.nan)
+            bad = present & ~np.isin(values, (0.0, 1.0))
+            if bad.any():
+                rows, n = _rows(s.index, bad)
+                problems.append(Problem(col.name, "must be boolean (True/False or 0/1)", rows, n))
+        else:
+            problems.append(Problem(col.name, f"must be boolean (True/False or 0/1); found dtype {dt}"))
+    elif col.dtype == "category":
+        if not (
+            isinstance(dt, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(dt)
+            or pd.api.types.is_string_dtype(dt)
+        ):
+            return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")]
+        allowed = set(col.categories or ())
+        bad = present & ~s.isin(list(allowed)).to_numpy()
+        if bad.any():
+            rows, n = _rows(s.index, bad)
+            seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]
+            problems.append(
+                Problem(col.name, f"must be one of {sorted(allowed)} (found {seen})", rows, n)
+            )
+    elif col.dtype == "string":
+        if not (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)):
+            problems.append(Problem(col.name, f"must hold strings; found dtype {dt}"))
+    return problems
+
+
+def validate(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    columns: Iterable[str] | None = None,
+    what: str = "cohort",
+) -> pd.DataFrame:
+    """Check ``df`` against ``schema`` and return it unchanged, or raise naming every problem.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The cohort (or the columns of it a model needs).
+    schema : Schema
+        The declared columns.
+    columns : iterable of str, optional
+        The columns that must be present; default every declared column. Columns of ``df``
+        that the schema does not declare are ignored here (a caller may warn about them).
+    what : str
+        How the message calls the frame (``"cohort"``, ``"prediction input"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself: nothing is coerced, nothing dropped.
+
+    Raises
+    ------
+    SchemaValidationError
+        One error whose ``problems`` list every missing column and every broken rule, each
+        with the column, the rule and the first offending rows.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaValidationError(
+            [Problem("<frame>", f"expected a pandas DataFrame, got {type(df).__name__}")], what
+        )
+    required = list(columns) if columns is not None else schema.names
+    problems: list[Problem] = []
+    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    for name in dup:
+        problems.append(Problem(str(name), "appears more than once in the frame"))
+    for name in required:
+        if name not in df.columns:
+            problems.append(Problem(name, "is missing from the frame"))
+        elif name not in dup:
+            problems.extend(_check_column(schema[name], df[name]))
+    if problems:
+        raise SchemaValidationError(problems, what)
+    return df
