@@ -1,0 +1,336 @@
+"""Scenario files: every published target and every assumption, with id, value and reason.
+
+A scenario is a TOML file (read with the standard library's :mod:`tomllib`) with four parts:
+
+``[scenario]``
+    ``name``, ``model`` (the generator in :mod:`synthetic.models`), ``title``, ``source``,
+    ``default_n`` and ``calibration_seed``.
+``[parameters.NAME]``
+    ``value``, ``kind`` (``assumption``, ``free`` or ``mechanism``), ``id`` (the figure of
+    SEED_STATISTICS.md it stands for), ``reason`` and, for ``free`` parameters, ``bounds``.
+    Free parameters are solved by :func:`synthetic.calibration.solve`; the file ships the
+    solved values.
+``[[targets]]``
+    ``id``, ``label``, ``statistic`` (``median_pfs``, ``rate``, ``mean``, ``cox_hr``),
+    ``where`` (a pandas expression over observed columns, or two of them with a
+    ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``), ``value``,
+    ``tolerance`` and ``tolerance_type`` (``absolute`` or ``relative``), and ``kind``
+    (``target`` is solved for; ``check`` is only verified).
+``[columns.NAME]``
+    The observed columns, as :class:`features.Schema` reads them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from features import Schema
+from features.errors import FeaturesError
+
+from .errors import ScenarioError
+
+__all__ = ["Parameter", "Target", "Scenario", "load_scenario", "available_scenarios", "write_values"]
+
+PARAMETER_KINDS = ("assumption", "free", "mechanism")
+STATISTICS = ("median_pfs", "rate", "mean", "cox_hr")
+CONTRASTS = ("difference", "ratio", "relative_reduction")
+TARGET_KINDS = ("target", "check")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One generator parameter as the scenario file declares it."""
+
+    name: str
+    value: Any
+    kind: str
+    id: str
+    reason: str
+    unit: str | None = None
+    bounds: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One published figure the generator must reproduce (or a derived figure it checks).
+
+    Attributes
+    ----------
+    id : str
+        Stable id, the SEED_STATISTICS.md id with a suffix (``"B2.bone"``).
+    statistic : str
+        ``median_pfs`` (Kaplan-Meier median), ``rate`` (share of True in ``column``),
+        ``mean`` (mean of ``column``) or ``cox_hr`` (multivariable Cox hazard ratio of
+        ``covariate`` adjusted for ``adjust``; ``value`` is then the least share of
+        n-sized replicates in which HR > 1 with p < 0.05).
+    where : tuple of str
+        One subgroup expression, or two combined by ``contrast``.
+    """
+
+    id: str
+    label: str
+    statistic: str
+    value: float
+    tolerance: float
+    tolerance_type: str = "absolute"
+    where: tuple[str, ...] = ("",)
+    contrast: str | None = None
+    column: str | None = None
+    covariate: str | None = None
+    adjust: tuple[str, ...] = ()
+    kind: str = "target"
+    note: str = ""
+
+    def within(self, achieved: float) -> bool:
+        """Whether ``achieved`` is within this target's tolerance."""
+        if self.statistic == "cox_hr":
+            return achieved >= self.value
+        allowed = self.tolerance * (abs(self.value) if self.tolerance_type == "relative" else 1.0)
+        return abs(achieved - self.value) <= allowed + 1e-12
+
+    @property
+    def tolerance_text(self) -> str:
+        """The tolerance in words, for tables."""
+        if self.statistic == "cox_hr":
+            return f">= {self.value:.0%} of replicates"
+        if self.tolerance_type == "relative":
+            return f"±{self.tolerance:.1%}"
+        return f"±{self.tolerance:g}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded, validated scenario file."""
+
+    name: str
+    model: str
+    title: str
+    source: str
+    default_n: int
+    calibration_seed: int
+    parameters: Mapping[str, Parameter]
+    targets: tuple[Target, ...]
+    schema: Schema
+    path: Path | None = None
+    notes: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        """``{name: value}`` of every parameter, as the generator takes them."""
+        return {name: p.value for name, p in self.parameters.items()}
+
+    @property
+    def free(self) -> list[Parameter]:
+        """The free parameters, solved by calibration."""
+        return [p for p in self.parameters.values() if p.kind == "free"]
+
+    def with_values(self, updates: Mapping[str, Any]) -> "Scenario":
+        """A copy with some parameter values replaced (names must exist)."""
+        unknown = set(updates) - set(self.parameters)
+        if unknown:
+            raise ScenarioError(f"scenario '{self.name}' has no parameter(s) {sorted(unknown)}")
+        params = dict(self.parameters)
+        for name, v in updates.items():
+            params[name] = replace(params[name], value=v)
+        return replace(self, parameters=params)
+
+
+def available_scenarios() -> list[str]:
+    """Names of the scenarios shipped with the package."""
+    root = resources.files("synthetic") / "scenarios"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def _fail(where: str, msg: str) -> ScenarioError:
+    return ScenarioError(f"{where}: {msg}")
+
+
+def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
+    w = f"{where} [parameters.{name}]"
+    if not isinstance(spec, dict):
+        raise _fail(w, "must be a table with 'value', 'kind', 'id' and 'reason'")
+    for key in ("value", "kind", "id", "reason"):
+        if key not in spec:
+            raise _fail(w, f"'{key}' is required")
+    unknown = set(spec) - {"value", "kind", "id", "reason", "unit", "bounds"}
+    if unknown:
+        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
+    if spec["kind"] not in PARAMETER_KINDS:
+        raise _fail(w, f"kind {spec['kind']!r} is not one of {PARAMETER_KINDS}")
+    bounds = spec.get("bounds")
+    if spec["kind"] == "free":
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) for b in bounds)
+            or not bounds[0] < bounds[1]
+        ):
+            raise _fail(w, "a free parameter needs 'bounds = [low, high]' with low < high")
+        if not isinstance(spec["value"], (int, float)) or not bounds[0] <= spec["value"] <= bounds[1]:
+            raise _fail(w, f"value {spec['value']!r} must be a number within bounds {bounds}")
+        bounds = (float(bounds[0]), float(bounds[1]))
+    return Parameter(
+        name=name,
+        value=spec["value"],
+        kind=spec["kind"],
+        id=str(spec["id"]),
+        reason=str(spec["reason"]),
+        unit=spec.get("unit"),
+        bounds=bounds if spec["kind"] == "free" else None,
+    )
+
+
+def _parse_target(where: str, i: int, spec: Any) -> Target:
+    w = f"{where} [[targets]] #{i + 1}"
+    if not isinstance(spec, dict):
+        raise _fail(w, "must be a table")
+    if "id" in spec:
+        w = f"{where} target '{spec['id']}'"
+    for key in ("id", "label", "statistic", "value", "tolerance"):
+        if key not in spec:
+            raise _fail(w, f"'{key}' is required")
+    known = {"id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast",
+             "column", "covariate", "adjust", "kind", "note"}
+    unknown = set(spec) - known
+    if unknown:
+        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
+    stat = spec["statistic"]
+    if stat not in STATISTICS:
+        raise _fail(w, f"statistic {stat!r} is not one of {STATISTICS}")
+    if not isinstance(spec["value"], (int, float)) or not isinstance(spec["tolerance"], (int, float)):
+        raise _fail(w, "'value' and 'tolerance' must be numbers")
+    where_ = spec.get("where", "")
+    where_t = (where_,) if isinstance(where_, str) else tuple(where_)
+    if not all(isinstance(x, str) for x in where_t) or len(where_t) not in (1, 2):
+        raise _fail(w, "'where' must be one expression or a list of two")
+    contrast = spec.get("contrast")
+    if len(where_t) == 2 and contrast not in CONTRASTS:
+        raise _fail(w, f"two 'where' expressions need 'contrast', one of {CONTRASTS}")
+    if len(where_t) == 1 and contrast is not None:
+        raise _fail(w, "'contrast' needs two 'where' expressions")
+    if stat in ("rate", "mean") and not spec.get("column"):
+        raise _fail(w, f"statistic '{stat}' needs 'column'")
+    if stat == "cox_hr" and not spec.get("covariate"):
+        raise _fail(w, "statistic 'cox_hr' needs 'covariate'")
+    ttype = spec.get("tolerance_type", "absolute")
+    if ttype not in ("absolute", "relative"):
+        raise _fail(w, "tolerance_type must be 'absolute' or 'relative'")
+    kind = spec.get("kind", "target")
+    if kind not in TARGET_KINDS:
+        raise _fail(w, f"kind {kind!r} is not one of {TARGET_KINDS}")
+    return Target(
+        id=str(spec["id"]), label=str(spec["label"]), statistic=stat, value=float(spec["value"]),
+        tolerance=float(spec["tolerance"]), tolerance_type=ttype, where=where_t, contrast=contrast,
+        column=spec.get("column"), covariate=spec.get("covariate"),
+        adjust=tuple(spec.get("adjust", ())), kind=kind, note=str(spec.get("note", "")),
+    )
+
+
+def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path | None = None) -> Scenario:
+    """Validate the mapping of a scenario file and build a :class:`Scenario`."""
+    from .models import get_model  # late: models import this module's types
+
+    for section in ("scenario", "parameters", "targets", "columns"):
+        if section not in raw:
+            raise _fail(where, f"section [{section}] is missing")
+    head = raw["scenario"]
+    for key in ("name", "model", "title", "source", "default_n", "calibration_seed"):
+        if key not in head:
+            raise _fail(f"{where} [scenario]", f"'{key}' is required")
+    if not isinstance(head["default_n"], int) or head["default_n"] <= 0:
+        raise _fail(f"{where} [scenario]", "'default_n' must be a positive integer")
+    try:
+        model = get_model(head["model"])
+    except KeyError as exc:
+        raise _fail(f"{where} [scenario]", str(exc.args[0])) from None
+    params = {name: _parse_parameter(where, name, spec) for name, spec in raw["parameters"].items()}
+    missing = sorted(set(model.PARAMETERS) - set(params))
+    if missing:
+        raise _fail(f"{where} [parameters]", f"model '{head['model']}' needs parameter(s) {missing}")
+    extra = sorted(set(params) - set(model.PARAMETERS))
+    if extra:
+        raise _fail(f"{where} [parameters]", f"unknown parameter(s) {extra} for model '{head['model']}'")
+    if not isinstance(raw["targets"], list):
+        raise _fail(where, "[[targets]] must be an array of tables")
+    targets = tuple(_parse_target(where, i, t) for i, t in enumerate(raw["targets"]))
+    ids = [t.id for t in targets]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise _fail(where, f"target id(s) used twice: {dupes}")
+    try:
+        schema = Schema.from_dict(raw["columns"])
+    except FeaturesError as exc:
+        raise _fail(f"{where} [columns]", str(exc)) from None
+    try:
+        model.check_parameters({n: p.value for n, p in params.items()})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _fail(f"{where} [parameters]", str(exc)) from None
+    return Scenario(
+        name=str(head["name"]), model=str(head["model"]), title=str(head["title"]),
+        source=str(head["source"]), default_n=int(head["default_n"]),
+        calibration_seed=int(head["calibration_seed"]), parameters=params, targets=targets,
+        schema=schema, path=path, notes=str(head.get("notes", "")),
+        extra={k: v for k, v in raw.items() if k not in ("scenario", "parameters", "targets", "columns")},
+    )
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a shipped scenario by name, or a scenario file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name from :func:`available_scenarios` (``"icb_bone_opn"``) or a path to a ``.toml``.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown name, unreadable file, invalid TOML, or a file that breaks the format
+        (the message names the file and the key).
+    """
+    text_path = str(name_or_path)
+    if text_path.endswith(".toml") or Path(text_path).exists() or "/" in text_path:
+        path = Path(text_path)
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read scenario file {where}: {exc.strerror or exc}") from None
+    else:
+        names = available_scenarios()
+        if text_path not in names:
+            raise ScenarioError(f"unknown scenario '{text_path}'; available: {', '.join(names)}")
+        res = resources.files("synthetic") / "scenarios" / f"{text_path}.toml"
+        path = Path(str(res))
+        where = f"scenario '{text_path}'"
+        text = res.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{where}: not valid TOML: {exc}") from None
+    return parse_scenario(raw, where=where, path=path)
+
+
+def write_values(path: Path, values: Mapping[str, float]) -> None:
+    """Rewrite the ``value = ...`` line of the named ``[parameters.NAME]`` tables in place.
+
+    Comments and layout are kept. Used to ship solved free parameters
+    (``predictor calibrate NAME --solve --write``).
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    for name, v in values.items():
+        pattern = re.compile(
+            r"(^\[parameters\." + re.escape(name) + r"\]\s*\n(?:(?!^\[).*\n)*?^value\s*=\s*)([^\n#]*?)(\s*(#.*)?$)",
+            re.MULTILINE,
+        )
+        text, count = pattern.subn(lambda m: f"{m.group(1)}{float(v):.6g}{m.group(3)}", text, count=1)
+        if count != 1:
+            raise ScenarioError(f"{path}: could not find 'value' of [parameters.{name}]")
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
