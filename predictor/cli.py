@@ -1,0 +1,205 @@
+"""The ``predictor`` command line. The only module that parses arguments and prints.
+
+User errors (bad input, unknown scenario, unwritable path) print one line to stderr and exit
+with status 2, without a traceback; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USER_ERROR = 2
+EXIT_TARGET_MISSED = 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _progress_bar(total: int, desc: str, unit: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    # delay: nothing is shown for work that finishes within a second.
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, delay=1.0, leave=False,
+                disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from synthetic import available_scenarios, load_scenario
+
+    for name in available_scenarios():
+        sc = load_scenario(name)
+        print(f"{name:16s} n={sc.default_n:<6d} {sc.title}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from synthetic import generate, load_scenario
+
+    scenario = load_scenario(args.scenario)
+    n = args.n if args.n is not None else scenario.default_n
+    out = Path(args.out)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        # Fail before spending time generating.
+        from synthetic.errors import CohortIOError
+
+        raise CohortIOError(f"cannot write {out}: folder {folder} does not exist")
+    start = time.perf_counter()
+    with _progress_bar(n, f"generating {scenario.name}", "patients", not args.quiet) as bar:
+        cohort = generate(scenario, n, args.seed, progress=bar.update)
+    obs_path, truth_path = cohort.save(out)
+    took = time.perf_counter() - start
+    print(f"wrote {cohort.n:,} patients of scenario '{scenario.name}' (seed {args.seed}) in {took:.1f} s")
+    print(f"  observed: {obs_path}")
+    print(f"  truth:    {truth_path}  (never a model input)")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from synthetic import load_scenario, report, solve
+    from synthetic.scenario import write_values
+
+    scenario = load_scenario(args.scenario)
+    if args.write and not args.solve:
+        raise _UsageError("--write needs --solve")
+    if args.solve:
+        start = time.perf_counter()
+        with _progress_bar(None, f"solving {len(scenario.free)} free parameters", "evals", not args.quiet) as bar:
+            def tick(k: int, cost: float) -> None:
+                bar.update(1)
+                bar.set_postfix(cost=f"{cost:.3g}")
+
+            result = solve(scenario, n=args.solve_n, progress=tick)
+        print(f"solved in {time.perf_counter() - start:.0f} s ({result.nfev} evaluations, "
+              f"{'converged' if result.success else 'NOT converged'}: {result.message})")
+        for name, value in result.values.items():
+            print(f"  {name:32s} {scenario.parameters[name].value!s:>12} -> {value:.6g}")
+        scenario = scenario.with_values(result.values)
+        if args.write:
+            dest = Path(args.write)
+            src = scenario.path
+            if src is None or not Path(src).is_file():
+                raise _UsageError("cannot --write: the scenario has no source file")
+            tmp = dest.with_name(dest.name + ".partial")
+            try:
+                shutil.copyfile(src, tmp)
+                write_values(tmp, result.values)
+                tmp.replace(dest)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise _UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
+            print(f"wrote the solved scenario to {dest}")
+
+    bars: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = _progress_bar(total, stage, "", not args.quiet)
+        bar = bars[stage]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    start = time.perf_counter()
+    rep = report(scenario, population_n=args.population_n, replicates=args.replicates,
+                 replicate_n=args.replicate_n, progress=progress)
+    print(f"\nCalibration of '{scenario.name}' ({scenario.title})")
+    print(f"population seed {rep.population_seed}, replicate seeds {rep.replicate_seed}.."
+          f"{rep.replicate_seed + rep.replicates - 1}; {time.perf_counter() - start:.0f} s\n")
+    print(rep.to_text())
+    if rep.passed:
+        print("\nall targets within tolerance")
+        return 0
+    print(f"\ntargets missed: {', '.join(rep.failures)}", file=sys.stderr)
+    return EXIT_TARGET_MISSED
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``predictor`` command."""
+    from synthetic.calibration import POPULATION_N
+
+    parser = argparse.ArgumentParser(
+        prog="predictor",
+        description="Immunotherapy response and PFS prediction from biomarkers: synthetic cohorts, "
+        "XGBoost models, SHAP, MLflow.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("scenarios", help="list the shipped scenarios")
+    p.set_defaults(func=_cmd_scenarios)
+
+    p = sub.add_parser("generate", help="generate a synthetic cohort (observed + truth Parquet files)")
+    p.add_argument("scenario", help="scenario name (see 'predictor scenarios') or a scenario .toml file")
+    p.add_argument("--n", type=_positive_int, default=None, help="number of patients (default: the scenario's)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed; the same seed gives the same cohort (default 0)")
+    p.add_argument("--out", required=True, help="observed Parquet file; the truth goes beside it as NAME.truth.parquet")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("calibrate", help="check (and optionally solve) a scenario against its published targets")
+    p.add_argument("scenario", help="scenario name or a scenario .toml file")
+    p.add_argument("--population-n", type=_positive_int, default=POPULATION_N,
+                   help=f"patients in the population-scale check (default {POPULATION_N:,})")
+    p.add_argument("--replicates", type=_positive_int, default=200, help="trial-sized replicates (default 200)")
+    p.add_argument("--replicate-n", type=_positive_int, default=None, help="replicate size (default: the scenario's n)")
+    p.add_argument("--solve", action="store_true", help="solve the free parameters first")
+    p.add_argument("--solve-n", type=_positive_int, default=POPULATION_N,
+                   help=f"population the solver uses (default {POPULATION_N:,})")
+    p.add_argument("--write", metavar="FILE", help="with --solve: write the scenario file with the solved values to FILE")
+    p.set_defaults(func=_cmd_calibrate)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from features.errors import FeaturesError
+    from synthetic.errors import SyntheticError
+
+    from .errors import PredictorError
+
+    return (FeaturesError, SyntheticError, PredictorError, _UsageError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``predictor`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        print(f"predictor: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("predictor: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

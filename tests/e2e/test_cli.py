@@ -1,0 +1,103 @@
+"""The ``predictor`` command as a user runs it: a subprocess, its exit code, stdout and stderr."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from synthetic import Cohort
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "predictor", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_user_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("predictor: error:"), proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr
+
+
+def test_generate_writes_observed_and_truth(tmp_path):
+    out = tmp_path / "cohort.parquet"
+    proc = run("generate", "icb_bone_opn", "--n", "927", "--seed", "7", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "927 patients" in proc.stdout
+    cohort = Cohort.load(out)
+    assert cohort.n == 927 and cohort.seed == 7 and cohort.scenario == "icb_bone_opn"
+    assert "response_probability" not in pd.read_parquet(out).columns
+    assert "response_probability" in pd.read_parquet(tmp_path / "cohort.truth.parquet").columns
+
+
+def test_generate_is_deterministic_across_processes(tmp_path):
+    for name in ("a", "b"):
+        assert run("generate", "icb_bone_opn", "--n", "300", "--seed", "9", "--out", str(tmp_path / f"{name}.parquet")).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+
+
+@pytest.mark.parametrize("n", ["0", "-4", "ten"])
+def test_bad_n(tmp_path, n):
+    proc = run("generate", "icb_bone_opn", "--n", n, "--out", str(tmp_path / "c.parquet"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--n" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_scenario(tmp_path):
+    proc = run("generate", "nope", "--out", str(tmp_path / "c.parquet"))
+    assert_user_error(proc, "unknown scenario 'nope'", "icb_bone_opn")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_scenario_file(tmp_path, scenario_text):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(scenario_text.replace("[[targets]]", "[[targets]", 1))
+    proc = run("generate", str(bad), "--out", str(tmp_path / "c.parquet"))
+    assert_user_error(proc, "bad.toml", "not valid TOML")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_unwritable_output(tmp_path):
+    proc = run("generate", "icb_bone_opn", "--out", str(tmp_path / "missing" / "c.parquet"))
+    assert_user_error(proc, "does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_folder_leaves_no_partial_file(tmp_path):
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write to read-only folders (root)")
+        proc = run("generate", "icb_bone_opn", "--out", str(folder / "c.parquet"))
+        assert_user_error(proc, "cannot write")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+def test_scenarios_lists_the_shipped_scenarios():
+    proc = run("scenarios")
+    assert proc.returncode == 0 and "icb_bone_opn" in proc.stdout and "927" in proc.stdout
+
+
+def test_calibrate_exits_non_zero_when_a_target_is_missed(tmp_path, scenario_text):
+    shifted = tmp_path / "shifted.toml"
+    shifted.write_text(scenario_text.replace("value = 8.2\n", "value = 9.9\n", 1))
+    proc = run("calibrate", str(shifted), "--population-n", "200000", "--replicates", "3")
+    assert proc.returncode == 1, proc.stderr
+    assert "B2.bone" in proc.stderr and "targets missed" in proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("B2.bone"))
+    assert "9.90" in row and "NO" in row
+
+
+def test_calibrate_write_needs_solve(tmp_path):
+    proc = run("calibrate", "icb_bone_opn", "--write", str(tmp_path / "x.toml"))
+    assert_user_error(proc, "--write needs --solve")
