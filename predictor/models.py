@@ -1,0 +1,309 @@
+"""Response and survival models as scikit-learn-style estimators (no MLflow here).
+
+The survival target is one structured array with fields ``event`` (bool) and ``time`` (float),
+as scikit-survival's ``Surv`` makes it (:func:`make_surv`). Risk scores are **higher = worse**
+(higher hazard, shorter PFS) for every survival model here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy.stats import norm
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from .errors import PredictorError
+
+__all__ = ["make_surv", "surv_arrays", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline", "median_from_survival"]
+
+
+def make_surv(event, time) -> np.ndarray:
+    """The survival target: a structured array of (``event``: bool, ``time``: float > 0)."""
+    event = np.asarray(event, dtype=bool)
+    time = np.asarray(time, dtype=float)
+    if event.shape != time.shape or event.ndim != 1:
+        raise PredictorError("event and time must be 1-D arrays of the same length")
+    if not np.all(np.isfinite(time)) or np.any(time <= 0):
+        raise PredictorError("survival times must be finite and > 0")
+    y = np.empty(len(time), dtype=[("event", bool), ("time", float)])
+    y["event"], y["time"] = event, time
+    return y
+
+
+def surv_arrays(y) -> tuple[np.ndarray, np.ndarray]:
+    """(event, time) of a survival target made by :func:`make_surv`."""
+    if not (isinstance(y, np.ndarray) and y.dtype.names and {"event", "time"} <= set(y.dtype.names)):
+        raise PredictorError("the survival target must be a structured array with fields 'event' and 'time' (see make_surv)")
+    return y["event"].astype(bool), y["time"].astype(float)
+
+
+def median_from_survival(times: np.ndarray, surv: np.ndarray) -> np.ndarray:
+    """First time each row of ``surv`` (patients x times, non-increasing) is <= 0.5; inf if never."""
+    below = surv <= 0.5
+    idx = np.argmax(below, axis=1)
+    out = np.asarray(times, dtype=float)[idx]
+    out[~below.any(axis=1)] = np.inf
+    return out
+
+
+def _as_frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame(np.asarray(X, dtype=float))
+
+
+class _XGBBase(BaseEstimator):
+    def _params(self) -> dict[str, Any]:
+        return {
+            "eta": self.learning_rate, "max_depth": self.max_depth, "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample, "colsample_bytree": self.colsample_bytree, "lambda": self.reg_lambda,
+            "tree_method": "hist", "seed": self.random_state, "nthread": self.n_jobs, "device": self.device,
+        }
+
+    def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
+        if self.early_stopping_rounds and len(X) >= 50:
+            idx = np.arange(len(X))
+            tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=self.random_state,
+                                      stratify=stratify)
+            dtrain, dvalid = make_dmatrix(X.iloc[tr], y[tr]), make_dmatrix(X.iloc[va], y[va])
+            booster = xgb.train(params, dtrain, num_boost_round=self.n_estimators, evals=[(dvalid, "valid")],
+                                early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
+            self.best_iteration_ = int(booster.best_iteration)
+            # Refit on all rows with the number of rounds early stopping chose.
+            booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.best_iteration_ + 1, verbose_eval=False)
+        else:
+            booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.n_estimators, verbose_eval=False)
+            self.best_iteration_ = self.n_estimators - 1
+        self.booster_ = booster
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+
+    def _dmatrix(self, X) -> xgb.DMatrix:
+        check_is_fitted(self, "booster_")
+        X = _as_frame(X)
+        if list(X.columns) != list(self.feature_names_in_):
+            raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
+        return xgb.DMatrix(X, missing=np.nan)
+
+    def margin(self, X) -> np.ndarray:
+        """The raw score of the booster (log-odds, log hazard ratio or log time)."""
+        return self.booster_.predict(self._dmatrix(X), output_margin=True)
+
+    def shap_values(self, X) -> tuple[np.ndarray, float]:
+        """TreeSHAP contributions on the margin scale (XGBoost's native ``pred_contribs``).
+
+        Returns
+        -------
+        values : ndarray, shape (n, n_features)
+        base_value : float
+            ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
+        """
+        contribs = self.booster_.predict(self._dmatrix(X), pred_contribs=True)
+        values, base = contribs[:, :-1], contribs[:, -1]
+        margin = self.margin(X)
+        if not np.allclose(values.sum(axis=1) + base, margin, rtol=1e-4, atol=1e-4):
+            raise PredictorError("SHAP additivity check failed: contributions do not sum to the model output")
+        return values, float(base[0]) if len(base) else 0.0
+
+
+class XGBResponseClassifier(ClassifierMixin, _XGBBase):
+    """Gradient-boosted trees for objective response (binary), on XGBoost.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Most boosting rounds; early stopping may use fewer.
+    learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda
+        XGBoost's tree parameters.
+    early_stopping_rounds : int or None
+        Stop when the log-loss of an internal validation split (``validation_fraction``,
+        stratified) has not improved for this many rounds, then refit on all rows.
+    random_state : int
+        Seed of the split and of XGBoost's sampling.
+    n_jobs : int
+        Threads.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Attributes
+    ----------
+    booster_ : xgboost.Booster
+    classes_ : ndarray
+    best_iteration_ : int
+    """
+
+    def __init__(self, *, n_estimators: int = 500, learning_rate: float = 0.05, max_depth: int = 3,
+                 min_child_weight: float = 1.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
+                 reg_lambda: float = 1.0, early_stopping_rounds: int | None = 30,
+                 validation_fraction: float = 0.2, random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def fit(self, X, y) -> "XGBResponseClassifier":
+        """Fit on features ``X`` (DataFrame) and binary ``y``."""
+        X = _as_frame(X)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise PredictorError(f"objective response needs both classes in the training data; found {self.classes_.tolist()}")
+        yb = (y == self.classes_[1]).astype(float)
+        params = {**self._params(), "objective": "binary:logistic", "eval_metric": "logloss"}
+        self._train(params, lambda a, b: xgb.DMatrix(a, label=b, missing=np.nan), X, yb, stratify=yb)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of each class, shape (n, 2)."""
+        p = 1.0 / (1.0 + np.exp(-self.margin(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """Most likely class."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+class XGBSurvival(RegressorMixin, _XGBBase):
+    """Gradient-boosted trees for progression-free survival, on XGBoost.
+
+    ``objective="survival:cox"``: the margin is a log hazard ratio; a Breslow estimate of the
+    baseline hazard (scikit-survival's ``BreslowEstimator``) on the training data turns it into
+    survival curves. ``objective="survival:aft"``: accelerated failure time with a normal
+    error on log time (``aft_sigma``); censored rows enter as intervals ``[time, inf)``.
+
+    :meth:`predict` returns a **risk score, higher = worse** (the log hazard ratio for Cox,
+    minus the predicted log time for AFT).
+
+    Parameters are those of :class:`XGBResponseClassifier`, plus ``objective`` and ``aft_sigma``.
+    """
+
+    def __init__(self, *, objective: str = "survival:cox", n_estimators: int = 500, learning_rate: float = 0.05,
+                 max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, aft_sigma: float = 1.0,
+                 early_stopping_rounds: int | None = 30, validation_fraction: float = 0.2,
+                 random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+        self.objective = objective
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.aft_sigma = aft_sigma
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def _dm(self, X: pd.DataFrame, y: np.ndarray) -> xgb.DMatrix:
+        event, time = y["event"], y["time"]
+        if self.objective == "survival:cox":
+            return xgb.DMatrix(X, label=np.where(event, time, -time), missing=np.nan)
+        d = xgb.DMatrix(X, missing=np.nan)
+        d.set_float_info("label_lower_bound", time)
+        d.set_float_info("label_upper_bound", np.where(event, time, np.inf))
+        return d
+
+    def fit(self, X, y) -> "XGBSurvival":
+        """Fit on features ``X`` and the survival target ``y`` (:func:`make_surv`)."""
+        if self.objective not in ("survival:cox", "survival:aft"):
+            raise PredictorError(f"objective must be 'survival:cox' or 'survival:aft', got {self.objective!r}")
+        X = _as_frame(X)
+        event, time = surv_arrays(y)
+        if not event.any():
+            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
+        params = {**self._params(), "objective": self.objective}
+        if self.objective == "survival:cox":
+            params["eval_metric"] = "cox-nloglik"
+        else:
+            params.update(eval_metric="aft-nloglik", aft_loss_distribution="normal",
+                          aft_loss_distribution_scale=self.aft_sigma)
+        self._train(params, self._dm, X, y, stratify=event)
+        if self.objective == "survival:cox":
+            from sksurv.linear_model.coxph import BreslowEstimator
+
+            breslow = BreslowEstimator().fit(self.margin(X), event, time)
+            self.baseline_time_ = np.asarray(breslow.baseline_survival_.x, dtype=float)
+            self.baseline_survival_ = np.asarray(breslow.baseline_survival_.y, dtype=float)
+        self.event_times_ = np.unique(time[event])
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Risk score, higher = worse."""
+        m = self.margin(X)
+        return m if self.objective == "survival:cox" else -m
+
+    def predict_survival_function(self, X, times) -> np.ndarray:
+        """S(t | x) at ``times`` for each row of ``X``: array of shape (n, len(times))."""
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        m = self.margin(X)
+        if self.objective == "survival:cox":
+            idx = np.searchsorted(self.baseline_time_, times, side="right") - 1
+            s0 = np.where(idx >= 0, self.baseline_survival_[np.clip(idx, 0, None)], 1.0)
+            return s0[None, :] ** np.exp(m)[:, None]
+        z = (np.log(times)[None, :] - m[:, None]) / self.aft_sigma
+        return norm.sf(z)
+
+    def predict_median(self, X) -> np.ndarray:
+        """Predicted median PFS (inf where the curve never reaches 0.5 within the follow-up)."""
+        if self.objective == "survival:aft":
+            return np.exp(self.margin(X))  # the median of a log-normal time
+        check_is_fitted(self, "baseline_time_")
+        return median_from_survival(self.baseline_time_, self.predict_survival_function(X, self.baseline_time_))
+
+
+class CoxPHBaseline(RegressorMixin, BaseEstimator):
+    """Cox proportional hazards (lifelines' ``CoxPHFitter``) as a scikit-learn estimator.
+
+    :meth:`predict` returns the linear predictor, **higher = worse**.
+
+    Parameters
+    ----------
+    penalizer : float
+        Ridge penalty (lifelines' ``penalizer``), which keeps the fit stable with one-hot features.
+    """
+
+    def __init__(self, *, penalizer: float = 0.01):
+        self.penalizer = penalizer
+
+    def fit(self, X, y) -> "CoxPHBaseline":
+        from lifelines import CoxPHFitter
+
+        X = _as_frame(X)
+        event, time = surv_arrays(y)
+        if not event.any():
+            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
+        keep = [c for c in X.columns if np.nanstd(X[c].to_numpy(dtype=float)) > 0]
+        df = X[keep].astype(float).copy()
+        df["__time"], df["__event"] = time, event
+        self.model_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "__time", "__event")
+        self.columns_ = keep
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Linear predictor (log partial hazard), higher = worse."""
+        check_is_fitted(self, "model_")
+        return np.asarray(self.model_.predict_log_partial_hazard(_as_frame(X)[self.columns_].astype(float)), dtype=float)
+
+    def predict_survival_function(self, X, times) -> np.ndarray:
+        """S(t | x) at ``times``: array of shape (n, len(times))."""
+        check_is_fitted(self, "model_")
+        sf = self.model_.predict_survival_function(_as_frame(X)[self.columns_].astype(float), times=np.atleast_1d(times))
+        return np.asarray(sf, dtype=float).T

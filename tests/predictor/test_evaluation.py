@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from predictor.evaluation import bootstrap, calibration_slope_intercept, response_metrics, survival_metrics
+from predictor.models import make_surv
+
+
+def test_calibration_of_a_perfectly_calibrated_model():
+    """Outcomes drawn from p itself: slope 1 and intercept 0, within 0.1 (about 4 SE at n = 20,000, seed 0)."""
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 20_000)
+    y = rng.random(p.size) < p
+    slope, intercept = calibration_slope_intercept(y, p)
+    assert slope == pytest.approx(1.0, abs=0.1) and intercept == pytest.approx(0.0, abs=0.1)
+    # overconfident predictions have a slope below 1
+    over = 1 / (1 + np.exp(-3 * np.log(p / (1 - p))))
+    assert calibration_slope_intercept(y, over)[0] < 0.5
+
+
+def test_response_metrics_values():
+    y = np.array([0, 0, 1, 1])
+    m = response_metrics(y, np.array([0.1, 0.4, 0.35, 0.8]))
+    assert m["auc"] == pytest.approx(0.75)
+    assert m["brier"] == pytest.approx(np.mean((np.array([0.1, 0.4, 0.35, 0.8]) - y) ** 2))
+
+
+def test_survival_metrics_of_the_true_model():
+    """True exponential model: Harrell/Uno C well above 0.5, calibration-in-the-large near 0 (0.02, seed 1), IBS below KM's."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    x = rng.normal(size=n)
+    rate = 0.08 * np.exp(0.9 * x)
+    t = rng.exponential(1 / rate)
+    c = rng.uniform(6, 36, n)
+    y = make_surv(t <= c, np.minimum(t, c))
+    tr, te = y[:3000], y[3000:]
+    surv = lambda times: np.exp(-np.outer(rate[3000:], times))
+    m = survival_metrics(tr, te, 0.9 * x[3000:], surv)
+    assert 0.65 < m["harrell_c"] < 0.8 and 0.65 < m["uno_c"] < 0.8
+    for h in ("6", "12", "24"):
+        assert m[f"td_auc_{h}m"] > 0.65
+        assert abs(m[f"calib_{h}m"]) < 0.02
+    assert m["ibs"] < m["ibs_km"]
+
+
+def test_bootstrap_intervals_cover_the_estimate():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=500)
+    table = bootstrap(lambda idx: {"mean": float(x[idx].mean())}, len(x), n_boot=300, random_state=0)
+    row = table.loc["mean"]
+    assert row.ci_low < row.estimate < row.ci_high
+    se = x.std() / np.sqrt(len(x))
+    assert row.ci_high - row.ci_low == pytest.approx(2 * 1.96 * se, rel=0.2)
+    again = bootstrap(lambda idx: {"mean": float(x[idx].mean())}, len(x), n_boot=300, random_state=0)
+    assert again.equals(table)

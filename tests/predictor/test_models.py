@@ -1,0 +1,106 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from predictor.errors import PredictorError
+from predictor.models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv, median_from_survival
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Seeded toy data with a known structure: x0 raises risk and lowers response, x2 is null."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    lp = 0.8 * X.x0 - 0.5 * X.x1
+    t = rng.exponential(10 * np.exp(-lp))
+    c = rng.uniform(5, 30, n)
+    y_surv = make_surv(t <= c, np.minimum(t, c))
+    y_resp = rng.random(n) < 1 / (1 + np.exp(lp))
+    return X, y_surv, y_resp
+
+
+def test_classifier_learns_and_is_deterministic(data):
+    from sklearn.metrics import roc_auc_score
+
+    X, _, y = data
+    a = XGBResponseClassifier(random_state=3).fit(X, y)
+    b = clone(a).fit(X, y)
+    p = a.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(p, b.predict_proba(X)[:, 1])
+    assert roc_auc_score(y, p) > 0.65
+    assert set(a.predict(X)) <= {False, True}
+    assert a.best_iteration_ < a.n_estimators
+
+
+def test_classifier_needs_two_classes(data):
+    X, _, _ = data
+    with pytest.raises(PredictorError, match="both classes"):
+        XGBResponseClassifier().fit(X, np.zeros(len(X), bool))
+
+
+@pytest.mark.parametrize("objective", ["survival:cox", "survival:aft"])
+def test_survival_risk_is_higher_for_worse(data, objective):
+    from sksurv.metrics import concordance_index_censored
+
+    X, y, _ = data
+    m = XGBSurvival(objective=objective, random_state=1).fit(X, y)
+    risk = m.predict(X)
+    assert np.corrcoef(risk, X.x0)[0, 1] > 0.5  # x0 raises the hazard
+    assert concordance_index_censored(y["event"], y["time"], risk)[0] > 0.65
+    s = m.predict_survival_function(X.iloc[:50], [1, 6, 12, 24])
+    assert s.shape == (50, 4) and np.all(np.diff(s, axis=1) <= 1e-12) and np.all((s >= 0) & (s <= 1))
+    med = m.predict_median(X.iloc[:50])
+    assert np.all(med > 0)
+    # higher risk, shorter predicted median
+    assert np.corrcoef(risk[:50], np.log(np.minimum(med, 1e6)))[0, 1] < -0.5
+
+
+def test_cox_breslow_median_matches_its_curve(data):
+    X, y, _ = data
+    m = XGBSurvival(random_state=1).fit(X, y)
+    med = m.predict_median(X.iloc[:20])
+    finite = np.isfinite(med)
+    s_at = np.diag(m.predict_survival_function(X.iloc[:20][finite], med[finite]))
+    assert np.all(s_at <= 0.5)
+
+
+def test_survival_needs_events_and_a_structured_target(data):
+    X, y, _ = data
+    with pytest.raises(PredictorError, match="no events"):
+        XGBSurvival().fit(X, make_surv(np.zeros(len(X), bool), y["time"]))
+    with pytest.raises(PredictorError, match="structured array"):
+        XGBSurvival().fit(X, y["time"])
+    with pytest.raises(PredictorError, match="> 0"):
+        make_surv([True], [0.0])
+
+
+def test_shap_values_add_up_and_rank_the_signal(data):
+    X, y, _ = data
+    m = XGBSurvival(random_state=1).fit(X, y)
+    values, base = m.shap_values(X)
+    np.testing.assert_allclose(values.sum(1) + base, m.margin(X), rtol=1e-4, atol=1e-4)
+    importance = np.abs(values).mean(0)
+    assert importance[0] > importance[1] > importance[2]
+
+
+def test_cox_baseline_recovers_the_direction(data):
+    X, y, _ = data
+    cox = CoxPHBaseline().fit(X, y)
+    assert cox.model_.params_["x0"] == pytest.approx(0.8, abs=0.1)
+    assert np.corrcoef(cox.predict(X), X.x0)[0, 1] > 0.7
+    assert cox.predict_survival_function(X.iloc[:3], [6, 12]).shape == (3, 2)
+
+
+def test_feature_mismatch_is_an_error(data):
+    X, y, _ = data
+    m = XGBSurvival(n_estimators=5, early_stopping_rounds=None).fit(X, y)
+    with pytest.raises(PredictorError, match="expected features"):
+        m.predict(X[["x1", "x0", "x2"]])
+
+
+def test_median_from_survival():
+    times = np.array([1.0, 2.0, 3.0])
+    s = np.array([[0.9, 0.5, 0.2], [0.9, 0.8, 0.7]])
+    np.testing.assert_array_equal(median_from_survival(times, s), [2.0, np.inf])
