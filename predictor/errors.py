@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["PredictorError"]
+__all__ = ["PredictorError", "ExperimentError", "TrainingError", "TrackingError"]
 
 
 class PredictorError(Exception):
     """Base class of every error raised by :mod:`predictor`."""
+
+
+class ExperimentError(PredictorError):
+    """An experiment file is missing or malformed (the message names the file and the key)."""
+
+
+class TrainingError(PredictorError):
+    """Training cannot go on with this data (no events, a single response class, ...)."""
+
+
+class TrackingError(PredictorError):
+    """The MLflow store cannot be reached or written."""

@@ -80,7 +80,7 @@ from scipy.special import expit, ndtr
 
 __all__ = [
     "PARAMETERS", "TUMOUR_TYPES", "BONE_AGENTS", "EXPECTATIONS", "SURVIVAL",
-    "check_parameters", "draw", "transform",
+    "check_parameters", "draw", "transform", "oracle",
 ]
 
 TUMOUR_TYPES = ("NSCLC", "melanoma", "RCC", "urothelial", "HNSCC", "other")
@@ -312,3 +312,19 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
         "censor_months": t_censor,
     }, copy=False)
     return observed, truth
+
+
+def oracle(truth: pd.DataFrame, values: Mapping[str, Any], times: np.ndarray) -> dict[str, np.ndarray]:
+    """The best possible predictions given the observed covariates (the truth frame's).
+
+    Returns ``response_probability``, ``risk`` (the true PFS linear predictor, higher = worse)
+    and ``survival``, the true :math:`S(t \\mid x) = \\exp(-\\log 2\\,(t / M(x))^k)` at ``times``.
+    """
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    k = float(values["pfs_weibull_shape"])
+    median = truth["pfs_median_true_months"].to_numpy()
+    return {
+        "response_probability": truth["response_probability"].to_numpy(),
+        "risk": truth["pfs_linear_predictor"].to_numpy(),
+        "survival": np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k),
+    }
