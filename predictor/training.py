@@ -1,0 +1,263 @@
+"""Train, evaluate and explain: one experiment from cohort to metrics, SHAP and figures.
+
+Plain functions and estimators; nothing here talks to MLflow (see :mod:`predictor.tracking`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+
+from features import validate
+from features.pipeline import CohortFeatures, baseline_preprocessor
+
+from .bundle import ModelBundle
+from .errors import TrainingError
+from .evaluation import bootstrap, response_metrics, survival_metrics
+from .experiment import Experiment
+from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
+
+__all__ = ["TrainingResult", "train", "SEARCH_SPACE", "shap_importance"]
+
+#: The seeded random search's space (shared by both XGBoost models).
+SEARCH_SPACE = {
+    "max_depth": [1, 2, 3, 4],
+    "learning_rate": [0.02, 0.05, 0.1],
+    "min_child_weight": [1, 5, 10, 20],
+    "subsample": [0.7, 0.85, 1.0],
+    "colsample_bytree": [0.6, 0.8, 1.0],
+    "reg_lambda": [1.0, 5.0, 20.0],
+}
+#: Above this many rows Uno's C (quadratic in scikit-survival) is a point estimate without a CI.
+UNO_BOOTSTRAP_MAX_N = 5000
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    bundle : ModelBundle
+        The fitted feature pipeline and XGBoost models.
+    metrics : DataFrame
+        Columns ``dataset`` (test, validation), ``task`` (response, survival), ``model``
+        (xgboost, baseline, oracle), ``metric``, ``estimate``, ``ci_low``, ``ci_high``.
+    best_params : dict
+        The search's choice per task, with its cross-validated score.
+    shap : dict
+        Per task: ``values`` (DataFrame, patients x features), ``base_value``, ``data`` (the
+        model input of those patients), ``importance`` (mean |SHAP| per input column).
+    figures : dict
+        Name -> matplotlib Figure.
+    """
+
+    experiment: Experiment
+    bundle: ModelBundle
+    metrics: pd.DataFrame
+    best_params: dict[str, dict[str, Any]]
+    shap: dict[str, dict[str, Any]]
+    figures: dict[str, Any]
+    train_frame: pd.DataFrame
+    cohort_info: dict[str, Any]
+    calibration: pd.DataFrame | None = None
+    synthetic: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Headline metrics on the validation cohort (or the test split): model vs baseline vs oracle."""
+        dataset = "validation" if (self.metrics["dataset"] == "validation").any() else "test"
+        m = self.metrics[(self.metrics["dataset"] == dataset) & self.metrics["metric"].isin(["auc", "brier", "harrell_c", "uno_c", "ibs"])]
+        return m.pivot_table(index=["task", "metric"], columns="model", values=["estimate", "ci_low", "ci_high"], aggfunc="first")
+
+
+def _search(make, X: pd.DataFrame, y, score, splits, n_iter: int, seed: int, progress: Progress | None, task: str):
+    best, best_score = None, -np.inf
+    candidates = list(ParameterSampler(SEARCH_SPACE, n_iter=n_iter, random_state=seed))
+    for i, params in enumerate(candidates, 1):
+        scores = []
+        for tr, va in splits:
+            model = make(**params).fit(X.iloc[tr], y[tr])
+            scores.append(score(model, X.iloc[va], y[va]))
+        mean = float(np.mean(scores))
+        if mean > best_score:
+            best, best_score = params, mean
+        if progress:
+            progress(f"{task}: search {i}/{len(candidates)} (best CV score {best_score:.3f})")
+    return best, best_score
+
+
+def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:
+    t = table.reset_index(names="metric")
+    t.insert(0, "model", model)
+    t.insert(0, "task", task)
+    t.insert(0, "dataset", dataset)
+    return t
+
+
+def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series:
+    """Mean |SHAP| per input column (one-hot levels and cutoff flags summed per patient first)."""
+    grouped = values.T.groupby(lambda f: features.source_of(f)).sum().T
+    return grouped.abs().mean().sort_values(ascending=False)
+
+
+def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
+    """Run one experiment: cohort, features, search, fit, evaluate (with oracle), SHAP, figures.
+
+    Raises
+    ------
+    TrainingError
+        The cohort cannot support the models (no events, one response class, too few rows).
+    SchemaValidationError / ScenarioError
+        The cohort breaks its schema, or the scenario is unknown.
+    """
+    from synthetic import evaluate_targets, generate, load_scenario, oracle
+
+    say = progress or (lambda message: None)
+    scenario = load_scenario(exp.scenario)
+    say(f"generating cohort '{scenario.name}' (n={exp.n or scenario.default_n}, seed {exp.seed})")
+    cohort = generate(scenario, exp.n, exp.seed)
+    obs = validate(cohort.observed, scenario.schema)
+    schema = scenario.schema
+    if len(obs) < 40:
+        raise TrainingError(f"the cohort has {len(obs)} patients; at least 40 are needed to train and test")
+    if exp.survival and not obs["pfs_event"].any():
+        raise TrainingError("the cohort has no PFS events (pfs_event is False for every patient): a survival model cannot be trained")
+    if exp.response and obs["objective_response"].nunique() < 2:
+        raise TrainingError("objective_response takes a single value in the cohort: a response model cannot be trained")
+
+    strat = obs["objective_response"].to_numpy() if exp.response else obs["pfs_event"].to_numpy()
+    idx_tr, idx_te = train_test_split(np.arange(len(obs)), test_size=exp.test_fraction, random_state=exp.eval_seed, stratify=strat)
+    train_df, test_df = obs.iloc[idx_tr], obs.iloc[idx_te]
+    features = CohortFeatures(schema=schema, columns=exp.columns, log=exp.log, cutoffs=exp.cutoffs or None).fit(train_df)
+    X_tr, X_te = features.transform(train_df), features.transform(test_df)
+    datasets = {"test": (test_df, X_te, cohort.truth.iloc[idx_te])}
+    val_cohort = None
+    if exp.validation_n:
+        say(f"generating validation cohort (n={exp.validation_n}, seed {exp.validation_seed})")
+        val_cohort = generate(scenario, exp.validation_n, exp.validation_seed)
+        datasets["validation"] = (val_cohort.observed, features.transform(val_cohort.observed), val_cohort.truth)
+
+    frames: list[pd.DataFrame] = []
+    best_params: dict[str, dict[str, Any]] = {}
+    response_model = survival_model = None
+    horizons = exp.horizons
+    response_preds: dict[str, dict[str, np.ndarray]] = {}
+
+    if exp.response:
+        y_tr = train_df["objective_response"].to_numpy()
+        splits = list(StratifiedKFold(exp.search_cv_folds, shuffle=True, random_state=exp.search_seed).split(X_tr, y_tr))
+        from sklearn.metrics import roc_auc_score
+
+        auc = lambda m, X, y: roc_auc_score(y, m.predict_proba(X)[:, 1])
+        params, cv = _search(lambda **p: XGBResponseClassifier(random_state=exp.search_seed, **p), X_tr, y_tr, auc,
+                             splits, exp.search_n_iter, exp.search_seed, say, "response")
+        best_params["response"] = {**params, "cv_auc": cv}
+        say("response: fitting XGBoost and the logistic-regression baseline")
+        response_model = XGBResponseClassifier(random_state=exp.search_seed, **params).fit(X_tr, y_tr)
+        baseline = make_pipeline(baseline_preprocessor(schema=schema, columns=features.columns_, log=exp.log, cutoffs=exp.cutoffs or None),
+                                 LogisticRegression(max_iter=5000)).fit(train_df, y_tr)
+        for name, (df, X, truth) in datasets.items():
+            y = df["objective_response"].to_numpy()
+            preds = {"xgboost": response_model.predict_proba(X)[:, 1], "baseline": baseline.predict_proba(df)[:, 1],
+                     "oracle": truth["response_probability"].to_numpy()}
+            response_preds[name] = preds
+            n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
+            for model, p in preds.items():
+                say(f"response: evaluating {model} on {name}")
+                table = bootstrap(lambda i, p=p: response_metrics(y[i], p[i]), len(y), n_boot=n_boot,
+                                  random_state=exp.eval_seed, stratify=y)
+                frames.append(_metrics_frame(table, name, "response", model))
+
+    if exp.survival:
+        y_tr = make_surv(train_df["pfs_event"], train_df["pfs_months"])
+        splits = list(StratifiedKFold(exp.search_cv_folds, shuffle=True, random_state=exp.search_seed).split(X_tr, y_tr["event"]))
+        from lifelines.utils import concordance_index
+
+        cindex = lambda m, X, y: concordance_index(y["time"], -m.predict(X), y["event"])
+        params, cv = _search(lambda **p: XGBSurvival(objective=exp.survival, random_state=exp.search_seed, **p), X_tr, y_tr,
+                             cindex, splits, exp.search_n_iter, exp.search_seed, say, "survival")
+        best_params["survival"] = {**params, "cv_harrell_c": cv}
+        say("survival: fitting XGBoost and the Cox PH baseline")
+        survival_model = XGBSurvival(objective=exp.survival, random_state=exp.search_seed, **params).fit(X_tr, y_tr)
+        pre = baseline_preprocessor(schema=schema, columns=features.columns_, log=exp.log, cutoffs=exp.cutoffs or None).fit(train_df)
+        cox = CoxPHBaseline().fit(pre.transform(train_df), y_tr)
+        for name, (df, X, truth) in datasets.items():
+            y = make_surv(df["pfs_event"], df["pfs_months"])
+            Z = pre.transform(df)
+            cohort_for_oracle = val_cohort if name == "validation" else None
+            if cohort_for_oracle is None:
+                from synthetic import Cohort
+
+                cohort_for_oracle = Cohort(observed=df, truth=truth, scenario=cohort.scenario, seed=cohort.seed, parameters=cohort.parameters)
+            models = {
+                "xgboost": (survival_model.predict(X), lambda t, X=X: survival_model.predict_survival_function(X, t)),
+                "baseline": (cox.predict(Z), lambda t, Z=Z: cox.predict_survival_function(Z, t)),
+                "oracle": (truth["pfs_linear_predictor"].to_numpy(), lambda t, c=cohort_for_oracle: oracle(c, t, scenario)["survival"]),
+            }
+            n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
+            big = len(y) > UNO_BOOTSTRAP_MAX_N
+            for model, (risk, surv) in models.items():
+                say(f"survival: evaluating {model} on {name}")
+                grid_cache: dict[tuple, np.ndarray] = {}
+
+                def surv_all(t, surv=surv, cache=grid_cache):
+                    key = tuple(np.round(t, 6))
+                    if key not in cache:
+                        cache[key] = surv(np.asarray(t))
+                    return cache[key]
+
+                metric = lambda i, risk=risk, uno=not big: survival_metrics(
+                    y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=uno)
+                point = lambda i, risk=risk: survival_metrics(y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=True)
+                table = bootstrap(metric, len(y), n_boot=n_boot, random_state=exp.eval_seed, point_metric=point)
+                frames.append(_metrics_frame(table, name, "survival", model))
+
+    bundle = ModelBundle(schema=schema.subset(features.columns_), features=features, response=response_model,
+                         survival=survival_model, horizons=horizons,
+                         package_version=cohort.package_version,
+                         metadata={"experiment": exp.name, "scenario": scenario.name})
+    metrics = pd.concat(frames, ignore_index=True)
+
+    # SHAP on the validation cohort (or the test split), TreeSHAP from XGBoost with an additivity check.
+    shap_df, shap_X, shap_truth = datasets.get("validation", datasets["test"])
+    rows = np.random.default_rng(exp.eval_seed).permutation(len(shap_X))[: exp.shap_max_rows]
+    shap: dict[str, dict[str, Any]] = {}
+    for task, model in (("response", response_model), ("survival", survival_model)):
+        if model is None:
+            continue
+        say(f"{task}: SHAP values for {len(rows)} patients")
+        Xs = shap_X.iloc[np.sort(rows)]
+        values, base = model.shap_values(Xs)
+        vdf = pd.DataFrame(values, index=shap_df.index[np.sort(rows)], columns=Xs.columns)
+        vdf.insert(0, "patient_id", shap_df["patient_id"].to_numpy()[np.sort(rows)])
+        shap[task] = {"values": vdf, "base_value": base, "data": Xs, "features": features,
+                      "importance": shap_importance(vdf.drop(columns="patient_id"), features),
+                      "scale": "log-odds of response" if task == "response" else
+                               ("log hazard ratio" if exp.survival == "survival:cox" else "log PFS time (AFT)")}
+
+    say("drawing figures")
+    from .plots import make_figures
+
+    shown = "validation" if "validation" in datasets else "test"
+    figures = make_figures(shap, datasets, survival_model, response_preds.get(shown), exp.shap_dependence)
+    calibration = None
+    try:
+        got = evaluate_targets(scenario, obs)
+        calibration = pd.DataFrame([{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)}
+                                    for t in scenario.targets])
+    except Exception:  # a target undefined on a small cohort (an empty subgroup) is not a training failure
+        calibration = None
+    return TrainingResult(
+        experiment=exp, bundle=bundle, metrics=metrics, best_params=best_params, shap=shap, figures=figures,
+        train_frame=train_df, cohort_info=cohort.metadata() | {"n_train": len(train_df), "n_test": len(test_df)},
+        calibration=calibration, synthetic=True,
+    )
