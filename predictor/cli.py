@@ -142,6 +142,88 @@ class _UsageError(Exception):
     pass
 
 
+def _fmt_ci(row) -> str:
+    if row is None or pd_isna(row["estimate"]):
+        return "-"
+    if pd_isna(row["ci_low"]):
+        return f"{row['estimate']:.3f}"
+    return f"{row['estimate']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def pd_isna(x) -> bool:
+    import math
+
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _summary_table(metrics) -> str:
+    dataset = "validation" if (metrics["dataset"] == "validation").any() else "test"
+    names = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
+             "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)",
+             "td_auc_12m": "AUC(12 months)", "calib_12m": "KM - predicted S(12 months)"}
+    rows = []
+    for task in ("response", "survival"):
+        m = metrics[(metrics.dataset == dataset) & (metrics.task == task)]
+        for metric, label in names.items():
+            sub = m[m.metric == metric].set_index("model")
+            if sub.empty:
+                continue
+            get = lambda model: sub.loc[model] if model in sub.index else None
+            gap = (sub.loc["oracle", "estimate"] - sub.loc["xgboost", "estimate"]) if {"oracle", "xgboost"} <= set(sub.index) else None
+            rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
+                         "-" if gap is None else f"{gap:+.3f}"))
+    head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "oracle - XGBoost")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([f"{dataset} cohort (baseline: logistic regression / Cox PH; oracle: the generator's truth)",
+                      line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .experiment import load_experiment
+    from .tracking import resolve_tracking_uri, run_and_log
+    from .training import train
+
+    exp = load_experiment(args.experiment)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+    say(f"experiment '{exp.name}' ({exp.path}) -> MLflow store {uri}")
+    run_id, result, metrics, version = run_and_log(exp, lambda e: train(e, progress=say), tracking_uri=uri,
+                                                   register=False if args.no_register else None)
+    print()
+    print(_summary_table(result.metrics))
+    for task, s in result.shap.items():
+        top = ", ".join(f"{k} {v:.3f}" for k, v in s["importance"].head(5).items())
+        print(f"\nSHAP, {task} (mean |SHAP|, {s['scale']}): {top}")
+    print(f"\nrun {run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
+    if version is not None:
+        print(f"registered model '{exp.model_name}' version {version}")
+    print(f"open the MLflow UI:  predictor ui{'' if args.tracking_uri is None else ' --tracking-uri ' + uri}")
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from .tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C to stop", flush=True)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``predictor`` command."""
     from synthetic.calibration import POPULATION_N
@@ -175,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"population the solver uses (default {POPULATION_N:,})")
     p.add_argument("--write", metavar="FILE", help="with --solve: write the scenario file with the solved values to FILE")
     p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("train", help="train, evaluate and explain the models of an experiment, tracked in MLflow")
+    p.add_argument("experiment", nargs="?", default="icb_bone_opn",
+                   help="experiment name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument("--no-register", action="store_true", help="do not register the model")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.set_defaults(func=_cmd_ui)
     return parser
 
 

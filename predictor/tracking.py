@@ -1,0 +1,237 @@
+"""MLflow: the only module of :mod:`predictor` that talks to it.
+
+One MLflow experiment per experiment file; one run per training. A run holds the experiment's
+settings and the search's choices (parameters), every metric with its bootstrap CI, the
+training dataset (digest and schema, never a user's rows), figures, SHAP tables, the cohort's
+calibration against the published targets, and the model: a pyfunc that wraps the feature
+pipeline and both XGBoost models and returns response probability, risk score, predicted median
+PFS and PFS probabilities (not class labels). A successful run's model is registered under the
+experiment's model name; the alias ``champion`` points at the version with the best headline
+metric on the validation cohort. A run that fails is marked FAILED and registers nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .errors import TrackingError
+
+__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "PredictorModel", "CHAMPION_ALIAS", "load_bundle"]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+CHAMPION_ALIAS = "champion"
+#: Metrics that decide the champion, in order of preference (higher is better for each).
+HEADLINE = ("validation/survival/xgboost/harrell_c", "validation/response/xgboost/auc",
+            "test/survival/xgboost/harrell_c", "test/response/xgboost/auc")
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """The flag, else ``MLFLOW_TRACKING_URI``, else the local store ``sqlite:///mlflow.db``."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _quiet() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+try:
+    import mlflow.pyfunc as _pyfunc
+
+    _PythonModel = _pyfunc.PythonModel
+except ImportError:  # pragma: no cover
+    _PythonModel = object
+
+
+class PredictorModel(_PythonModel):
+    """The logged pyfunc: raw cohort columns in; response probability, risk score (higher =
+    worse), predicted median PFS and PFS probabilities out."""
+
+    def load_context(self, context) -> None:
+        self.bundle = load_bundle(context.artifacts["bundle"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.bundle.predict(model_input)
+
+
+def load_bundle(path: str | Path):
+    """Read a model bundle written at training time."""
+    import joblib
+
+    return joblib.load(path)
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Model input as MLflow's schema types take it: categories as strings, integers as doubles
+    (so that a missing value or a float from a CSV still passes schema enforcement)."""
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).astype(str)
+        elif pd.api.types.is_integer_dtype(out[c].dtype):
+            out[c] = out[c].astype("float64")
+    return out
+
+
+def _metric_key(row) -> str:
+    return f"{row.dataset}/{row.task}/{row.model}/{row.metric}"
+
+
+def _log_result(result, client_log_rows: bool) -> dict[str, float]:
+    import joblib
+    import mlflow
+    from mlflow.models import infer_signature
+
+    exp = result.experiment
+    mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in exp.params().items()})
+    for task, params in result.best_params.items():
+        mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
+    metrics: dict[str, float] = {}
+    for row in result.metrics.itertuples():
+        key = _metric_key(row)
+        for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
+            if pd.notna(value):
+                metrics[key + suffix] = float(value)
+    for dataset in result.metrics["dataset"].unique():
+        for task in result.metrics["task"].unique():
+            m = result.metrics[(result.metrics.dataset == dataset) & (result.metrics.task == task)]
+            head = "auc" if task == "response" else "harrell_c"
+            est = m[m.metric == head].set_index("model")["estimate"]
+            if {"xgboost", "oracle"} <= set(est.index):
+                metrics[f"{dataset}/{task}/gap_to_oracle/{head}"] = float(est["oracle"] - est["xgboost"])
+    mlflow.log_metrics(metrics)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        result.metrics.to_csv(tmp / "metrics.csv", index=False)
+        mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
+        if result.calibration is not None:
+            result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
+            mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
+        for task, s in result.shap.items():
+            s["importance"].rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
+            mlflow.log_artifact(str(tmp / f"{task}_importance.csv"), "shap")
+            if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
+                s["values"].assign(base_value=s["base_value"]).to_csv(tmp / f"{task}_values.csv", index=False)
+                mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
+        for name, fig in result.figures.items():
+            mlflow.log_figure(fig, name)
+
+        train_df = result.train_frame
+        inputs = result.bundle.input_columns
+        info = result.cohort_info
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # MLflow's hint about integer columns
+            dataset = mlflow.data.from_pandas(train_df, name=f"{info.get('scenario', exp.name)}-n{info.get('n')}-seed{info.get('seed')}-train")
+        mlflow.log_input(dataset, context="training")
+
+        bundle_path = tmp / "bundle.joblib"
+        joblib.dump(result.bundle, bundle_path)
+        sig_input = _plain(train_df[inputs].head(50))
+        example = sig_input.head(5) if client_log_rows else None
+        signature = infer_signature(sig_input, result.bundle.predict(sig_input))
+        root = Path(__file__).resolve().parents[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the CloudPickle notice
+            model_info = mlflow.pyfunc.log_model(
+                name="model", python_model=PredictorModel(), artifacts={"bundle": str(bundle_path)},
+                signature=signature, input_example=example,
+                code_paths=[str(root / pkg) for pkg in ("features", "predictor", "synthetic")],
+                pip_requirements=_requirements(),
+            )
+    return metrics, model_info.model_uri
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["numpy", "pandas", "scipy", "scikit-learn", "scikit-survival", "lifelines", "xgboost-cpu", "joblib", "pyarrow"]
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={version(n)}")
+        except Exception:  # not installed under that name (e.g. the full xgboost wheel)
+            continue
+    out.append(f"mlflow=={version('mlflow')}")
+    return out
+
+
+def run_and_log(
+    experiment,
+    train_fn: Callable[[Any], Any],
+    *,
+    tracking_uri: str | None = None,
+    register: bool | None = None,
+    log_patient_rows: bool | None = None,
+) -> tuple[str, Any, dict[str, float], str | None]:
+    """Train inside an MLflow run and log everything; register the model if all went well.
+
+    Returns
+    -------
+    run_id, result, metrics, registered version (or None)
+
+    Raises
+    ------
+    TrackingError
+        The store cannot be opened or written. A training error propagates unchanged; in both
+        cases the run is marked FAILED and nothing is registered.
+    """
+    import mlflow
+
+    _quiet()
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment.name)
+    except Exception as exc:
+        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
+    with mlflow.start_run(run_name=f"{experiment.name}-seed{experiment.seed}") as run:
+        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.description})
+        result = train_fn(experiment)
+        rows = result.synthetic if log_patient_rows is None else log_patient_rows
+        mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user", "package_version": result.bundle.package_version})
+        try:
+            with warnings.catch_warnings():
+                # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                metrics, model_uri = _log_result(result, client_log_rows=rows)
+        except Exception as exc:
+            raise TrackingError(f"logging to {uri} failed: {exc}") from exc
+    version = None
+    if experiment.register if register is None else register:
+        version = _register(model_uri, experiment.model_name, metrics)
+    return run.info.run_id, result, metrics, version
+
+
+def _register(model_uri: str, name: str, metrics: dict[str, float]) -> str:
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        mv = mlflow.register_model(model_uri, name)  # prints "Successfully registered ..." itself
+    key = next((k for k in HEADLINE if k in metrics), None)
+    if key is None:
+        return mv.version
+    client.set_model_version_tag(name, mv.version, "headline_metric", key)
+    client.set_model_version_tag(name, mv.version, "headline_value", str(metrics[key]))
+    try:
+        champ = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+        champ_value = float(champ.tags.get("headline_value", "-inf"))
+    except Exception:  # no champion yet
+        champ_value = float("-inf")
+    if metrics[key] >= champ_value:
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, mv.version)
+    return mv.version

@@ -1,0 +1,135 @@
+"""`predictor train` end to end: a small experiment into a temporary MLflow store."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SMALL = """
+[experiment]
+name = "{name}"
+[cohort]
+scenario = "icb_bone_opn"
+n = {n}
+seed = 3
+[validation]
+n = 3000
+seed = 4
+[features]
+cutoffs = {{ opn_ng_ml = [50, 85] }}
+[search]
+n_iter = 2
+cv_folds = 2
+[evaluation]
+bootstrap = 20
+[shap]
+max_rows = 500
+dependence = ["opn_ng_ml", "bone_metastasis"]
+"""
+
+
+def train(tmp_path, name="small", n=600, *extra):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(SMALL.format(name=name, n=n))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, *extra],
+                          capture_output=True, text=True, cwd=tmp_path)
+    return proc, uri
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    proc, uri = train(tmp)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp, proc, uri
+
+
+def test_summary_and_run_id_printed(trained):
+    _, proc, _ = trained
+    assert "oracle - XGBoost" in proc.stdout and "Harrell's C" in proc.stdout
+    assert "registered model 'small' version 1" in proc.stdout
+    assert "predictor ui" in proc.stdout
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+
+
+def test_run_metrics_artifacts_and_registry(trained):
+    import mlflow
+    from mlflow import MlflowClient
+
+    _, _, uri = trained
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("small")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    for key in ("validation/response/xgboost/auc", "validation/response/oracle/auc", "validation/survival/xgboost/harrell_c",
+                "validation/survival/baseline/uno_c", "test/survival/xgboost/td_auc_12m", "validation/survival/xgboost/ibs",
+                "validation/response/gap_to_oracle/auc", "test/response/xgboost/cal_slope"):
+        assert key in m, key
+    assert 0.6 < m["validation/response/oracle/auc"] < 0.95
+    assert m["validation/response/xgboost/auc/ci_low"] <= m["validation/response/xgboost/auc"] <= m["validation/response/xgboost/auc/ci_high"]
+    assert run.data.params["cohort.n"] == "600" and "best.response.max_depth" in run.data.params
+    paths = set()
+    stack = [""]
+    while stack:
+        for f in client.list_artifacts(run.info.run_id, stack.pop()):
+            (stack.append(f.path) if f.is_dir else paths.add(f.path))
+    for p in ("shap/response_beeswarm.png", "shap/survival_importance.png", "shap/response_dependence_opn_ng_ml.png",
+              "shap/survival_values.csv", "evaluation/metrics.csv", "evaluation/km_by_risk_group_validation.png",
+              "cohort/cohort_calibration.csv"):
+        assert p in paths, p
+    mv = client.get_model_version_by_alias("small", "champion")
+    assert str(mv.version) == "1"
+    assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.digest
+
+
+def test_registered_model_predicts_probabilities_not_labels(trained):
+    import mlflow
+
+    from synthetic import generate
+
+    _, _, uri = trained
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/small@champion")
+    cohort = generate("icb_bone_opn", 400, seed=99)
+    cols = model.metadata.get_input_schema().input_names()
+    raw = cohort.observed[cols].copy()
+    for c in raw.columns:
+        if isinstance(raw[c].dtype, pd.CategoricalDtype):
+            raw[c] = raw[c].astype(str)
+        elif pd.api.types.is_integer_dtype(raw[c].dtype):
+            raw[c] = raw[c].astype(float)
+    out = model.predict(raw)
+    assert list(out.columns[:3]) == ["response_probability", "risk_score", "median_pfs_months"]
+    assert out["response_probability"].between(0, 1).all() and out["response_probability"].nunique() > 50
+    assert np.corrcoef(out["risk_score"], cohort.truth["pfs_linear_predictor"])[0, 1] > 0.3
+    assert (out["pfs_prob_6m"] >= out["pfs_prob_12m"]).all() and (out["pfs_prob_12m"] >= out["pfs_prob_24m"]).all()
+
+
+def test_failed_run_is_marked_failed_and_registers_nothing(tmp_path):
+    from mlflow import MlflowClient
+    import mlflow
+
+    proc, uri = train(tmp_path, name="tiny", n=30)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "at least 40" in proc.stderr
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert run.info.status == "FAILED"
+    assert client.search_registered_models() == []
+
+
+def test_bad_experiment_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[experiment]\nname = 'x'\n[cohort]\nscenario = 'icb_bone_opn'\nn = 'many'\n")
+    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "bad.toml" in proc.stderr and "'n' has the wrong type" in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()
