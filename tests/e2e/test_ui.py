@@ -1,0 +1,90 @@
+"""The MLflow UI as a person sees it: `predictor ui`, then headless Chromium on the run page.
+
+Needs Debian's chromium (installed by .ci/run); skipped where it is absent.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .test_train import train
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ui")
+    proc, uri = train(tmp, "uitest", 600, "--no-register")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_id = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri", uri],
+                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(base + "/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the MLflow UI did not come up within 60 s")
+        yield base, run_id, tmp
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def _chromium(url: str, tmp, *args) -> subprocess.CompletedProcess:
+    profile = tmp / f"profile-{time.monotonic_ns()}"
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+                           "--virtual-time-budget=20000", *args, url], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
+def test_run_page_shows_the_run_and_its_metrics(ui):
+    base, run_id, tmp = ui
+    import mlflow
+
+    exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
+    dom = _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, "--dump-dom").stdout
+    assert "uitest-seed3" in dom  # the run name
+    assert "validation/response/xgboost/auc" in dom or "validation/survival/xgboost/harrell_c" in dom
+    shot = tmp / "run.png"
+    _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
+def test_artifact_view_shows_the_shap_plot(ui):
+    base, run_id, tmp = ui
+    import mlflow
+
+    exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
+    url = f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/shap/response_beeswarm.png"
+    dom = _chromium(url, tmp, "--dump-dom").stdout
+    assert "response_beeswarm.png" in dom
+    # The image the page shows, fetched as the page fetches it: a PNG.
+    png = urllib.request.urlopen(f"{base}/get-artifact?path=shap/response_beeswarm.png&run_uuid={run_id}", timeout=10).read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    shot = tmp / "artifact.png"
+    _chromium(url, tmp, f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 10_000
