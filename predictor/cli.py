@@ -160,7 +160,8 @@ def _summary_table(metrics) -> str:
     dataset = "validation" if (metrics["dataset"] == "validation").any() else "test"
     names = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
              "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)",
-             "td_auc_12m": "AUC(12 months)", "calib_12m": "KM - predicted S(12 months)"}
+             "td_auc_12m": "AUC(12 months)", "calib_12m": "KM - predicted S(12 months)",
+             "td_auc_90d": "AUC(90 days)", "calib_90d": "KM - predicted S(90 days)"}
     rows = []
     for task in ("response", "survival"):
         m = metrics[(metrics.dataset == dataset) & (metrics.task == task)]
@@ -175,7 +176,9 @@ def _summary_table(metrics) -> str:
     head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "oracle - XGBoost")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([f"{dataset} cohort (baseline: logistic regression / Cox PH; oracle: the generator's truth)",
+    oracle = (metrics["model"] == "oracle").any()
+    return "\n".join([f"{dataset} cohort (baseline: logistic regression / Cox PH"
+                      + ("; oracle: the generator's truth)" if oracle else "; no oracle for a cohort file)"),
                       line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
 
 

@@ -70,6 +70,7 @@ def survival_metrics(
     survival: Callable[[np.ndarray], np.ndarray] | None = None,
     horizons: Sequence[float] = HORIZONS,
     uno: bool = True,
+    unit: str = "m",
 ) -> dict[str, float]:
     """Discrimination and calibration of a survival model on a test set.
 
@@ -87,6 +88,12 @@ def survival_metrics(
         Months for the time-dependent metrics; those beyond the follow-up are skipped.
     uno : bool
         Compute Uno's C (quadratic in n in scikit-survival: skipped inside large bootstraps).
+    unit : str
+        Suffix of the horizon in metric names (``td_auc_12m``: 12 months; ``td_auc_90d``: 90 days).
+
+    Uno's C, the time-dependent AUC and the Brier scores use inverse probability of censoring
+    weights estimated on the training data, so they leave out test rows at or beyond the last
+    training time.
 
     Harrell's C is lifelines' ``concordance_index`` (O(n log n)); Uno's C is scikit-survival's
     ``concordance_index_ipcw`` truncated at the last event time of the training data.
@@ -98,6 +105,12 @@ def survival_metrics(
     ev, t = surv_arrays(y_test)
     risk = np.asarray(risk, dtype=float)
     out: dict[str, float] = {"harrell_c": float(concordance_index(t, -risk, ev))}
+    # The IPCW metrics estimate the censoring distribution from the training data, which is
+    # defined only before its last time: test rows at or beyond it are left out of them.
+    inside = t < t_tr.max()
+    if not inside.all():
+        y_test, risk, ev, t = y_test[inside], risk[inside], ev[inside], t[inside]
+        survival = (lambda times, f=survival, m=inside: f(times)[m]) if survival is not None else None
     # Restrict to times where the censoring distribution of the training data is estimable.
     tau = min(t_tr[ev_tr].max() if ev_tr.any() else t_tr.max(), t.max())
     usable = [h for h in horizons if h < tau and (t > h).any() and (ev & (t <= h)).any()]
@@ -109,12 +122,12 @@ def survival_metrics(
     if usable:
         auc, _ = cumulative_dynamic_auc(y_train, y_test, risk, np.array(usable))
         for h, a in zip(usable, auc):
-            out[f"td_auc_{h:g}m"] = float(a)
+            out[f"td_auc_{h:g}{unit}"] = float(a)
     if survival is not None and usable:
         s_h = survival(np.array(usable))
         km_h = _km(ev, t, np.array(usable))
         for j, h in enumerate(usable):
-            out[f"calib_{h:g}m"] = float(km_h[j] - s_h[:, j].mean())
+            out[f"calib_{h:g}{unit}"] = float(km_h[j] - s_h[:, j].mean())
         lo, hi = max(np.quantile(t, 0.05), 0.5), min(np.quantile(t, 0.8), tau * 0.999)
         grid = np.linspace(lo, hi, 40)
         grid = grid[(grid > t.min()) & (grid < t.max())]

@@ -3,7 +3,11 @@
 Sections and keys (defaults in brackets):
 
 ``[experiment]``  ``name`` (the MLflow experiment), ``description``
-``[cohort]``      ``scenario``, ``n`` [the scenario's], ``seed`` [0]
+``[cohort]``      ``scenario``, ``n`` [the scenario's], ``seed`` [0]; or, for a user's own cohort,
+                  ``path`` (CSV or Parquet, relative to the experiment file) with
+                  ``[cohort.outcomes]``: ``time``, ``event``, ``response`` (column names; any may be omitted)
+                  and ``time_unit`` ("months", "days", "weeks" or "years"; horizons are in it)
+``[columns.NAME]``  a user's cohort only: each column declared as in a scenario file (dtype, role, unit, ...)
 ``[validation]``  ``n`` [20000], ``seed`` [cohort seed + 1]: a fresh synthetic cohort (0 = none)
 ``[features]``    ``log`` ["auto", a list, or false], ``cutoffs`` [{}], ``columns`` [all features]
 ``[models]``      ``response`` [true], ``survival`` ["survival:cox" | "survival:aft" | false]
@@ -25,10 +29,15 @@ from .errors import ExperimentError
 __all__ = ["Experiment", "load_experiment", "DEFAULT_EXPERIMENT", "experiments_dir"]
 
 DEFAULT_EXPERIMENT = "icb_bone_opn"
+#: Outcome columns of the synthetic scenarios.
+SYNTHETIC_OUTCOMES = {"response": "objective_response", "time": "pfs_months", "event": "pfs_event"}
+#: Time units and the suffix their horizons get in metric names.
+TIME_UNITS = {"months": "m", "days": "d", "weeks": "w", "years": "y"}
 
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "experiment": {"name": str, "description": str},
-    "cohort": {"scenario": str, "n": int, "seed": int},
+    "cohort": {"scenario": str, "n": int, "seed": int, "path": str, "outcomes": dict},
+    "columns": {},
     "validation": {"n": int, "seed": int},
     "features": {"log": (str, list, bool), "cutoffs": dict, "columns": list},
     "models": {"response": bool, "survival": (str, bool)},
@@ -68,11 +77,22 @@ class Experiment:
     register: bool
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    data_path: Path | None = None
+    outcomes: dict[str, str] = field(default_factory=lambda: dict(SYNTHETIC_OUTCOMES))
+    columns_spec: dict[str, Any] = field(default_factory=dict)
+    time_unit: str = "months"
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the cohort comes from a scenario (True) or a user's file (False)."""
+        return self.data_path is None
 
     def params(self) -> dict[str, Any]:
         """Flat ``section.key -> value`` of the file, for MLflow parameters."""
         out = {}
         for section, keys in self.raw.items():
+            if section == "columns":
+                continue
             for k, v in keys.items():
                 out[f"{section}.{k}"] = v
         return out
@@ -116,6 +136,8 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
             raise ExperimentError(f"{where}: unknown section [{section}]; known: {', '.join(_SECTIONS)}")
         if not isinstance(body, dict):
             raise ExperimentError(f"{where}: [{section}] must be a table")
+        if section == "columns":
+            continue  # checked by features.Schema
         for key, value in body.items():
             if key not in _SECTIONS[section]:
                 raise ExperimentError(f"{where} [{section}]: unknown key '{key}'; known: {', '.join(_SECTIONS[section])}")
@@ -126,9 +148,39 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
             if isinstance(value, bool) and want is int or not isinstance(value, want):
                 raise ExperimentError(f"{where} [{section}]: '{key}' has the wrong type ({type(value).__name__})")
     get = lambda s, k, d=None: raw.get(s, {}).get(k, d)
-    for section, key in (("experiment", "name"), ("cohort", "scenario")):
-        if get(section, key) is None:
-            raise ExperimentError(f"{where} [{section}]: '{key}' is required")
+    if get("experiment", "name") is None:
+        raise ExperimentError(f"{where} [experiment]: 'name' is required")
+    data_path = get("cohort", "path")
+    if (get("cohort", "scenario") is None) == (data_path is None):
+        raise ExperimentError(f"{where} [cohort]: give either 'scenario' (a synthetic cohort) or 'path' (your own file)")
+    outcomes = dict(SYNTHETIC_OUTCOMES)
+    time_unit = "months"
+    if data_path is not None:
+        data_path = (path.parent / data_path).resolve() if not Path(data_path).is_absolute() else Path(data_path)
+        if not raw.get("columns"):
+            raise ExperimentError(f"{where}: a cohort file needs its columns declared in [columns.NAME] tables")
+        given = get("cohort", "outcomes", {})
+        unknown = set(given) - {"time", "event", "response", "time_unit"}
+        if unknown:
+            raise ExperimentError(f"{where} [cohort.outcomes]: unknown key(s) {sorted(unknown)}; known: time, event, response")
+        time_unit = given.get("time_unit", "months")
+        if time_unit not in TIME_UNITS:
+            raise ExperimentError(f"{where} [cohort.outcomes]: time_unit must be one of {', '.join(TIME_UNITS)}")
+        outcomes = {k: v for k, v in given.items() if k != "time_unit"}
+        for k, v in outcomes.items():
+            if v not in raw["columns"]:
+                raise ExperimentError(f"{where} [cohort.outcomes]: {k} = '{v}' is not a declared column")
+        if ("time" in outcomes) != ("event" in outcomes):
+            raise ExperimentError(f"{where} [cohort.outcomes]: 'time' and 'event' go together")
+        models = raw.setdefault("models", {})
+        if "response" not in outcomes:
+            if models.get("response") is True:
+                raise ExperimentError(f"{where} [models]: response = true needs [cohort.outcomes] response")
+            models["response"] = False
+        if "time" not in outcomes:
+            if models.get("survival"):
+                raise ExperimentError(f"{where} [models]: a survival model needs [cohort.outcomes] time and event")
+            models["survival"] = False
     checks = [
         (get("cohort", "n", 1) > 0, "[cohort] 'n' must be > 0"),
         (get("validation", "n", 20000) >= 0, "[validation] 'n' must be >= 0"),
@@ -150,8 +202,9 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
     seed = get("cohort", "seed", 0)
     return Experiment(
         name=get("experiment", "name"), description=get("experiment", "description", ""),
-        scenario=get("cohort", "scenario"), n=get("cohort", "n"), seed=seed,
-        validation_n=get("validation", "n", 20000), validation_seed=get("validation", "seed", seed + 1),
+        scenario=get("cohort", "scenario", ""), n=get("cohort", "n"), seed=seed,
+        validation_n=get("validation", "n", 20000) if data_path is None else 0,
+        validation_seed=get("validation", "seed", seed + 1),
         log=None if log is False else log, cutoffs=dict(get("features", "cutoffs", {})),
         columns=get("features", "columns"), response=get("models", "response", True),
         survival=get("models", "survival", "survival:cox") or None,
@@ -162,4 +215,5 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
         shap_max_rows=get("shap", "max_rows", 2000), shap_dependence=list(get("shap", "dependence", [])),
         model_name=get("registry", "model_name", get("experiment", "name")),
         register=get("registry", "register", True), path=path, raw=raw,
+        data_path=data_path, outcomes=outcomes, columns_spec=dict(raw.get("columns", {})), time_unit=time_unit,
     )

@@ -71,7 +71,7 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
     for g in range(groups):
         m = label == g
         KaplanMeierFitter(label=f"{names[g]} (n={m.sum()})").fit(time[m], event[m]).plot_survival_function(ax=ax, ci_show=True)
-    ax.set_xlabel("months")
+    ax.set_xlabel("time")
     ax.set_ylabel("progression-free")
     ax.set_title(title)
     fig.tight_layout()
@@ -95,7 +95,8 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str):
 
 
 def make_figures(shap: dict[str, dict[str, Any]], datasets: dict, survival_model, response_preds: dict | None,
-                 dependence: list[str]) -> dict[str, Any]:
+                 dependence: list[str], response_col: str | None = "objective_response",
+                 time_col: str | None = "pfs_months", event_col: str | None = "pfs_event") -> dict[str, Any]:
     """Every figure of a training run, keyed by its artifact path."""
     figs: dict[str, Any] = {}
     name = "validation" if "validation" in datasets else "test"
@@ -111,9 +112,9 @@ def make_figures(shap: dict[str, dict[str, Any]], datasets: dict, survival_model
                     s["values"], raw, column, s["features"], f"{task}: SHAP of {column}")
     if response_preds:
         figs[f"evaluation/response_calibration_{name}.png"] = reliability(
-            df["objective_response"].to_numpy(), response_preds, f"response calibration ({name} cohort)")
+            df[response_col].to_numpy().astype(bool), response_preds, f"response calibration ({name} cohort)")
     if survival_model is not None:
         figs[f"evaluation/km_by_risk_group_{name}.png"] = km_by_risk_group(
-            df["pfs_months"].to_numpy(), df["pfs_event"].to_numpy(), survival_model.predict(X),
-            f"PFS by predicted risk tertile ({name} cohort)")
+            df[time_col].to_numpy(dtype=float), df[event_col].to_numpy().astype(bool), survival_model.predict(X),
+            f"survival by predicted risk tertile ({name} cohort)")
     return figs

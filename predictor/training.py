@@ -20,7 +20,7 @@ from features.pipeline import CohortFeatures, baseline_preprocessor
 from .bundle import ModelBundle
 from .errors import TrainingError
 from .evaluation import bootstrap, response_metrics, survival_metrics
-from .experiment import Experiment
+from .experiment import TIME_UNITS, Experiment
 from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
 __all__ = ["TrainingResult", "train", "SEARCH_SPACE", "shap_importance"]
@@ -122,24 +122,32 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     from synthetic import evaluate_targets, generate, load_scenario, oracle
 
     say = progress or (lambda message: None)
-    scenario = load_scenario(exp.scenario)
-    say(f"generating cohort '{scenario.name}' (n={exp.n or scenario.default_n}, seed {exp.seed})")
-    cohort = generate(scenario, exp.n, exp.seed)
-    obs = validate(cohort.observed, scenario.schema)
-    schema = scenario.schema
+    scenario = None
+    if exp.synthetic:
+        scenario = load_scenario(exp.scenario)
+        say(f"generating cohort '{scenario.name}' (n={exp.n or scenario.default_n}, seed {exp.seed})")
+        cohort = generate(scenario, exp.n, exp.seed)
+        obs, truth_all, schema = cohort.observed, cohort.truth, scenario.schema
+        info = cohort.metadata()
+    else:
+        obs, schema = _read_user_cohort(exp, say)
+        truth_all, cohort = None, None
+        info = {"source": str(exp.data_path), "n": len(obs)}
+    obs = validate(obs, schema)
+    R, T, E = exp.outcomes.get("response"), exp.outcomes.get("time"), exp.outcomes.get("event")
     if len(obs) < 40:
         raise TrainingError(f"the cohort has {len(obs)} patients; at least 40 are needed to train and test")
-    if exp.survival and not obs["pfs_event"].any():
-        raise TrainingError("the cohort has no PFS events (pfs_event is False for every patient): a survival model cannot be trained")
-    if exp.response and obs["objective_response"].nunique() < 2:
-        raise TrainingError("objective_response takes a single value in the cohort: a response model cannot be trained")
+    if exp.survival and not obs[E].astype(bool).any():
+        raise TrainingError(f"the cohort has no events ('{E}' is False for every patient): a survival model cannot be trained")
+    if exp.response and obs[R].nunique() < 2:
+        raise TrainingError(f"'{R}' takes a single value in the cohort: a response model cannot be trained")
 
-    strat = obs["objective_response"].to_numpy() if exp.response else obs["pfs_event"].to_numpy()
+    strat = obs[R].to_numpy() if exp.response else obs[E].to_numpy()
     idx_tr, idx_te = train_test_split(np.arange(len(obs)), test_size=exp.test_fraction, random_state=exp.eval_seed, stratify=strat)
     train_df, test_df = obs.iloc[idx_tr], obs.iloc[idx_te]
     features = CohortFeatures(schema=schema, columns=exp.columns, log=exp.log, cutoffs=exp.cutoffs or None).fit(train_df)
     X_tr, X_te = features.transform(train_df), features.transform(test_df)
-    datasets = {"test": (test_df, X_te, cohort.truth.iloc[idx_te])}
+    datasets = {"test": (test_df, X_te, truth_all.iloc[idx_te] if truth_all is not None else None)}
     val_cohort = None
     if exp.validation_n:
         say(f"generating validation cohort (n={exp.validation_n}, seed {exp.validation_seed})")
@@ -153,7 +161,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     response_preds: dict[str, dict[str, np.ndarray]] = {}
 
     if exp.response:
-        y_tr = train_df["objective_response"].to_numpy()
+        y_tr = train_df[R].to_numpy().astype(bool)
         splits = list(StratifiedKFold(exp.search_cv_folds, shuffle=True, random_state=exp.search_seed).split(X_tr, y_tr))
         from sklearn.metrics import roc_auc_score
 
@@ -166,9 +174,10 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         baseline = make_pipeline(baseline_preprocessor(schema=schema, columns=features.columns_, log=exp.log, cutoffs=exp.cutoffs or None),
                                  LogisticRegression(max_iter=5000)).fit(train_df, y_tr)
         for name, (df, X, truth) in datasets.items():
-            y = df["objective_response"].to_numpy()
-            preds = {"xgboost": response_model.predict_proba(X)[:, 1], "baseline": baseline.predict_proba(df)[:, 1],
-                     "oracle": truth["response_probability"].to_numpy()}
+            y = df[R].to_numpy().astype(bool)
+            preds = {"xgboost": response_model.predict_proba(X)[:, 1], "baseline": baseline.predict_proba(df)[:, 1]}
+            if truth is not None:
+                preds["oracle"] = truth["response_probability"].to_numpy()
             response_preds[name] = preds
             n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
             for model, p in preds.items():
@@ -178,7 +187,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                 frames.append(_metrics_frame(table, name, "response", model))
 
     if exp.survival:
-        y_tr = make_surv(train_df["pfs_event"], train_df["pfs_months"])
+        y_tr = make_surv(train_df[E].astype(bool), train_df[T])
         splits = list(StratifiedKFold(exp.search_cv_folds, shuffle=True, random_state=exp.search_seed).split(X_tr, y_tr["event"]))
         from lifelines.utils import concordance_index
 
@@ -191,18 +200,18 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         pre = baseline_preprocessor(schema=schema, columns=features.columns_, log=exp.log, cutoffs=exp.cutoffs or None).fit(train_df)
         cox = CoxPHBaseline().fit(pre.transform(train_df), y_tr)
         for name, (df, X, truth) in datasets.items():
-            y = make_surv(df["pfs_event"], df["pfs_months"])
+            y = make_surv(df[E].astype(bool), df[T])
             Z = pre.transform(df)
-            cohort_for_oracle = val_cohort if name == "validation" else None
-            if cohort_for_oracle is None:
-                from synthetic import Cohort
-
-                cohort_for_oracle = Cohort(observed=df, truth=truth, scenario=cohort.scenario, seed=cohort.seed, parameters=cohort.parameters)
             models = {
                 "xgboost": (survival_model.predict(X), lambda t, X=X: survival_model.predict_survival_function(X, t)),
                 "baseline": (cox.predict(Z), lambda t, Z=Z: cox.predict_survival_function(Z, t)),
-                "oracle": (truth["pfs_linear_predictor"].to_numpy(), lambda t, c=cohort_for_oracle: oracle(c, t, scenario)["survival"]),
             }
+            if truth is not None:
+                from synthetic import Cohort
+
+                true_cohort = Cohort(observed=df, truth=truth, scenario=scenario.name, seed=exp.seed, parameters=info["parameters"])
+                models["oracle"] = (truth["pfs_linear_predictor"].to_numpy(),
+                                    lambda t, c=true_cohort: oracle(c, t, scenario)["survival"])
             n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
             big = len(y) > UNO_BOOTSTRAP_MAX_N
             for model, (risk, surv) in models.items():
@@ -215,16 +224,18 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                         cache[key] = surv(np.asarray(t))
                     return cache[key]
 
+                unit = TIME_UNITS[exp.time_unit]
                 metric = lambda i, risk=risk, uno=not big: survival_metrics(
-                    y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=uno)
-                point = lambda i, risk=risk: survival_metrics(y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=True)
+                    y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=uno, unit=unit)
+                point = lambda i, risk=risk: survival_metrics(y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]),
+                                                              horizons, uno=True, unit=unit)
                 table = bootstrap(metric, len(y), n_boot=n_boot, random_state=exp.eval_seed, point_metric=point)
                 frames.append(_metrics_frame(table, name, "survival", model))
 
     bundle = ModelBundle(schema=schema.subset(features.columns_), features=features, response=response_model,
                          survival=survival_model, horizons=horizons,
-                         package_version=cohort.package_version,
-                         metadata={"experiment": exp.name, "scenario": scenario.name})
+                         package_version=_version(),
+                         metadata={"experiment": exp.name, "scenario": exp.scenario, "outcomes": exp.outcomes})
     metrics = pd.concat(frames, ignore_index=True)
 
     # SHAP on the validation cohort (or the test split), TreeSHAP from XGBoost with an additivity check.
@@ -238,7 +249,8 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         Xs = shap_X.iloc[np.sort(rows)]
         values, base = model.shap_values(Xs)
         vdf = pd.DataFrame(values, index=shap_df.index[np.sort(rows)], columns=Xs.columns)
-        vdf.insert(0, "patient_id", shap_df["patient_id"].to_numpy()[np.sort(rows)])
+        ids = [c.name for c in schema.by_role("id") if c.name in shap_df.columns]
+        vdf.insert(0, "patient_id", (shap_df[ids[0]] if ids else pd.Series(shap_df.index, index=shap_df.index)).to_numpy()[np.sort(rows)])
         shap[task] = {"values": vdf, "base_value": base, "data": Xs, "features": features,
                       "importance": shap_importance(vdf.drop(columns="patient_id"), features),
                       "scale": "log-odds of response" if task == "response" else
@@ -248,16 +260,50 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     from .plots import make_figures
 
     shown = "validation" if "validation" in datasets else "test"
-    figures = make_figures(shap, datasets, survival_model, response_preds.get(shown), exp.shap_dependence)
+    figures = make_figures(shap, datasets, survival_model, response_preds.get(shown), exp.shap_dependence, R, T, E)
     calibration = None
-    try:
-        got = evaluate_targets(scenario, obs)
-        calibration = pd.DataFrame([{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)}
-                                    for t in scenario.targets])
-    except Exception:  # a target undefined on a small cohort (an empty subgroup) is not a training failure
-        calibration = None
+    if scenario is not None:
+        try:
+            got = evaluate_targets(scenario, obs)
+            calibration = pd.DataFrame([{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)}
+                                        for t in scenario.targets])
+        except Exception:  # a target undefined on a small cohort (an empty subgroup) is not a training failure
+            calibration = None
+    info = {k: v for k, v in info.items() if k != "parameters"}
     return TrainingResult(
         experiment=exp, bundle=bundle, metrics=metrics, best_params=best_params, shap=shap, figures=figures,
-        train_frame=train_df, cohort_info=cohort.metadata() | {"n_train": len(train_df), "n_test": len(test_df)},
-        calibration=calibration, synthetic=True,
+        train_frame=train_df, cohort_info=info | {"n_train": len(train_df), "n_test": len(test_df)},
+        calibration=calibration, synthetic=exp.synthetic,
     )
+
+
+def _version() -> str:
+    from synthetic.generation import package_version
+
+    return package_version()
+
+
+def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Any]:
+    """Read a user's CSV/Parquet cohort and its declared schema (nothing coerced, nothing dropped)."""
+    from features import Schema
+    from features.errors import FeaturesError
+
+    path = exp.data_path
+    try:
+        schema = Schema.from_dict(exp.columns_spec)
+    except FeaturesError as exc:
+        raise TrainingError(f"{exp.path} [columns]: {exc}") from None
+    say(f"reading cohort file {path}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif path.suffix.lower() in (".csv", ".txt"):
+            df = pd.read_csv(path)
+        else:
+            raise TrainingError(f"cohort file {path}: expected .csv or .parquet")
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"cannot read cohort file {path}: {exc}") from None
+    extra = [c for c in df.columns if c not in schema]
+    if extra:
+        say(f"ignoring undeclared column(s) of the cohort file: {', '.join(map(str, extra))}")
+    return df, schema

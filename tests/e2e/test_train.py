@@ -133,3 +133,41 @@ def test_bad_experiment_file(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "bad.toml" in proc.stderr and "'n' has the wrong type" in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
+    """The README's own-cohort example (VA lung cancer trial, shipped in scikit-survival)."""
+    import shutil
+
+    import mlflow
+    from mlflow import MlflowClient
+    from sksurv.datasets import load_veterans_lung_cancer
+
+    from predictor.experiment import experiments_dir
+
+    X, y = load_veterans_lung_cancer()
+    X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
+    exp = tmp_path / "veterans.toml"
+    shutil.copy(experiments_dir() / "veterans_lung_cancer.toml", exp)
+    exp.write_text(exp.read_text().replace("bootstrap = 200", "bootstrap = 20").replace("n_iter = 8", "n_iter = 2"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(exp), "--tracking-uri", uri],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no oracle for a cohort file" in proc.stdout and "Karnofsky_score" in proc.stdout
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("veterans_lung_cancer").experiment_id])
+    assert run.data.tags["cohort"] == "user"
+    assert "test/survival/xgboost/td_auc_90d" in run.data.metrics
+    paths = set()
+    stack = [""]
+    while stack:
+        for f in client.list_artifacts(run.info.run_id, stack.pop()):
+            (stack.append(f.path) if f.is_dir else paths.add(f.path))
+    assert "shap/survival_importance.csv" in paths
+    assert not [p for p in paths if p.endswith("_values.csv")]  # no per-patient SHAP rows
+    model_dir = mlflow.artifacts.download_artifacts(client.get_model_version_by_alias("veterans_lung_cancer", "champion").source)
+    from pathlib import Path
+
+    assert not list(Path(model_dir).rglob("input_example*"))  # no patient rows as an input example
