@@ -1,5 +1,11 @@
-"""Models, evaluation, SHAP, MLflow tracking, the Python API and the ``predictor`` CLI."""
+"""Models, evaluation, SHAP, MLflow tracking, the Python API and the ``predictor`` CLI.
 
-from .errors import PredictorError
+>>> import predictor
+>>> model = predictor.load("models:/icb_bone_opn@champion")      # doctest: +SKIP
+>>> model.predict(patients)                                      # doctest: +SKIP
+"""
 
-__all__ = ["PredictorError"]
+from .api import ExtraColumnsWarning, Predictor, load
+from .errors import ExperimentError, PredictorError, TrackingError, TrainingError
+
+__all__ = ["ExperimentError", "ExtraColumnsWarning", "Predictor", "PredictorError", "TrackingError", "TrainingError", "load"]

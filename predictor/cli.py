@@ -210,6 +210,54 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: Path):
+    import pandas as pd
+
+    if not path.is_file():
+        raise _UsageError(f"no such file: {path}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"cannot read {path}: {exc}") from None
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import os
+    import warnings
+
+    from .api import ExtraColumnsWarning, load
+
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    out = Path(args.out)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise _UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    data = _read_table(Path(args.data))
+    model = load(args.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtraColumnsWarning)
+        pred = model.predict(data)
+        if args.explain:
+            shap = model.explain(data)
+            pred = pred.join(shap.add_prefix("shap_"))
+    for w in caught:
+        print(f"predictor: warning: {w.message}", file=sys.stderr)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        if out.suffix.lower() in (".parquet", ".pq"):
+            pred.to_parquet(tmp)
+        else:
+            pred.to_csv(tmp, index_label="row")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote predictions for {len(pred):,} patients to {out}")
+    return 0
+
+
 def _cmd_ui(args: argparse.Namespace) -> int:
     import os
     import subprocess
@@ -267,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     p.add_argument("--no-register", action="store_true", help="do not register the model")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("predict", help="predict response and PFS for the patients of a CSV/Parquet file")
+    p.add_argument("--model", required=True, help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder")
+    p.add_argument("--data", required=True, help="patients, CSV or Parquet, with the model's input columns")
+    p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
+    p.add_argument("--explain", action="store_true", help="add per-patient SHAP columns (shap_<column>, plus shap_base_value)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=5000)

@@ -26,7 +26,8 @@ import pandas as pd
 
 from .errors import TrackingError
 
-__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "PredictorModel", "CHAMPION_ALIAS", "load_bundle"]
+__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
+           "load_bundle_from_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 CHAMPION_ALIAS = "champion"
@@ -70,6 +71,25 @@ def load_bundle(path: str | Path):
     import joblib
 
     return joblib.load(path)
+
+
+def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
+    """Download an MLflow model (``models:/...``, ``runs:/...``) and read its bundle."""
+    import mlflow
+
+    from .errors import PredictorError
+
+    _quiet()
+    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except Exception as exc:
+        raise PredictorError(f"cannot load model {uri}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    found = list(Path(local).rglob("bundle.joblib"))
+    if not found:
+        raise PredictorError(f"{uri} is not a model logged by this package (no bundle.joblib)")
+    return load_bundle(found[0])
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
