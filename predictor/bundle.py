@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from features import Schema, validate
+from features import Schema
 from features.pipeline import CohortFeatures
 
 from .models import XGBResponseClassifier, XGBSurvival
@@ -48,22 +48,27 @@ class ModelBundle:
         return list(self.features.columns_)
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Validate ``df`` against the training schema and build the model input."""
-        validate(df, self.schema, columns=self.input_columns, what="prediction input")
+        """Validate ``df`` against the training schema and build the model input (one validation:
+        the feature transformer checks its input against the same schema)."""
         return self.features.transform(df)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Response probability, risk score, median PFS and PFS probabilities, indexed like ``df``."""
         X = self.transform(df)
-        out = pd.DataFrame(index=df.index)
-        out["response_probability"] = self.response.predict_proba(X)[:, 1] if self.response is not None else np.nan
+        n = len(X)
+        cols: dict[str, np.ndarray] = {}
+        if self.response is not None:
+            cols["response_probability"] = 1.0 / (1.0 + np.exp(-self.response.margin(X)))
+        else:
+            cols["response_probability"] = np.full(n, np.nan)
         if self.survival is not None:
-            out["risk_score"] = self.survival.predict(X)
-            out["median_pfs_months"] = self.survival.predict_median(X)
-            s = self.survival.predict_survival_function(X, self.horizons)
+            m = self.survival.margin(X)  # once, for every survival output
+            cols["risk_score"] = self.survival.risk_from_margin(m)
+            cols["median_pfs_months"] = self.survival.median_from_margin(m)
+            s = self.survival.survival_from_margin(m, self.horizons)
             for j, h in enumerate(self.horizons):
-                out[f"pfs_prob_{h:g}m"] = s[:, j]
+                cols[f"pfs_prob_{h:g}m"] = s[:, j]
         else:
             for c in OUTPUT_COLUMNS(self.horizons)[1:]:
-                out[c] = np.nan
-        return out[OUTPUT_COLUMNS(self.horizons)]
+                cols[c] = np.full(n, np.nan)
+        return pd.DataFrame(cols, index=df.index, columns=OUTPUT_COLUMNS(self.horizons))

@@ -92,7 +92,13 @@ class _XGBBase(BaseEstimator):
 
     def margin(self, X) -> np.ndarray:
         """The raw score of the booster (log-odds, log hazard ratio or log time)."""
-        return self.booster_.predict(self._dmatrix(X), output_margin=True)
+        check_is_fitted(self, "booster_")
+        X = _as_frame(X)
+        if list(X.columns) != list(self.feature_names_in_):
+            raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
+        # inplace_predict skips building a DMatrix: the fast path for small and large batches alike.
+        m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float32), predict_type="margin", missing=np.nan)
+        return np.asarray(m, dtype=np.float64)
 
     def shap_values(self, X) -> tuple[np.ndarray, float]:
         """TreeSHAP contributions on the margin scale (XGBoost's native ``pred_contribs``).
@@ -245,13 +251,15 @@ class XGBSurvival(RegressorMixin, _XGBBase):
 
     def predict(self, X) -> np.ndarray:
         """Risk score, higher = worse."""
-        m = self.margin(X)
-        return m if self.objective == "survival:cox" else -m
+        return self.risk_from_margin(self.margin(X))
 
     def predict_survival_function(self, X, times) -> np.ndarray:
         """S(t | x) at ``times`` for each row of ``X``: array of shape (n, len(times))."""
+        return self.survival_from_margin(self.margin(X), times)
+
+    def survival_from_margin(self, m: np.ndarray, times) -> np.ndarray:
+        """S(t | x) at ``times`` from margins already computed (see :meth:`margin`)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
-        m = self.margin(X)
         if self.objective == "survival:cox":
             idx = np.searchsorted(self.baseline_time_, times, side="right") - 1
             s0 = np.where(idx >= 0, self.baseline_survival_[np.clip(idx, 0, None)], 1.0)
@@ -261,10 +269,25 @@ class XGBSurvival(RegressorMixin, _XGBBase):
 
     def predict_median(self, X) -> np.ndarray:
         """Predicted median PFS (inf where the curve never reaches 0.5 within the follow-up)."""
+        return self.median_from_margin(self.margin(X))
+
+    def risk_from_margin(self, m: np.ndarray) -> np.ndarray:
+        """Risk score (higher = worse) from margins."""
+        return m if self.objective == "survival:cox" else -m
+
+    def median_from_margin(self, m: np.ndarray) -> np.ndarray:
+        """Predicted median from margins already computed."""
         if self.objective == "survival:aft":
-            return np.exp(self.margin(X))  # the median of a log-normal time
+            return np.exp(m)  # the median of a log-normal time
         check_is_fitted(self, "baseline_time_")
-        return median_from_survival(self.baseline_time_, self.predict_survival_function(X, self.baseline_time_))
+        # S(t|x) = S0(t)^exp(m) <= 0.5  <=>  S0(t) <= 0.5^exp(-m): one search in the (non-increasing)
+        # baseline curve per patient, instead of an n x (event times) matrix.
+        threshold = np.exp(-np.log(2.0) * np.exp(-m))
+        idx = np.searchsorted(-self.baseline_survival_, -threshold, side="left")
+        out = np.full(len(threshold), np.inf)
+        found = idx < len(self.baseline_time_)
+        out[found] = self.baseline_time_[idx[found]]
+        return out
 
 
 class CoxPHBaseline(RegressorMixin, BaseEstimator):

@@ -104,3 +104,10 @@ def test_median_from_survival():
     times = np.array([1.0, 2.0, 3.0])
     s = np.array([[0.9, 0.5, 0.2], [0.9, 0.8, 0.7]])
     np.testing.assert_array_equal(median_from_survival(times, s), [2.0, np.inf])
+
+
+def test_cox_median_search_equals_the_full_curve(data):
+    X, y, _ = data
+    m = XGBSurvival(random_state=1).fit(X, y)
+    full = median_from_survival(m.baseline_time_, m.predict_survival_function(X, m.baseline_time_))
+    np.testing.assert_array_equal(m.predict_median(X), full)
