@@ -233,14 +233,18 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     ecog_f = ecog.astype(np.float64)
     driver_f = driver.astype(np.float64)
 
-    m = (
-        v["resp_intercept"] + _table(v, "resp_tumour_offset")[ttype]
-        + v["resp_per_log2_tmb"] * x_tmb + v["resp_per_pdl1"] * x_pdl1
-        + v["resp_per_log2_nlr"] * x_nlr + v["resp_per_albumin"] * x_alb
-        + v["resp_per_ecog"] * ecog_f + v["resp_per_log2_ldh"] * x_ldh
-        + v["resp_driver_mutation"] * driver_f + v["resp_per_log2_opn"] * x_opn
-        + v["resp_bone_direct"] * bone_f
-    )
+    def linear(prefix: str, offset: np.ndarray) -> np.ndarray:
+        """The covariate part shared by the response (``resp_``) and PFS (``pfs_``) predictors."""
+        return (
+            offset
+            + v[f"{prefix}per_log2_tmb"] * x_tmb + v[f"{prefix}per_pdl1"] * x_pdl1
+            + v[f"{prefix}per_log2_nlr"] * x_nlr + v[f"{prefix}per_albumin"] * x_alb
+            + v[f"{prefix}per_ecog"] * ecog_f + v[f"{prefix}per_log2_ldh"] * x_ldh
+            + v[f"{prefix}driver_mutation"] * driver_f + v[f"{prefix}per_log2_opn"] * x_opn
+            + v[f"{prefix}bone_direct"] * bone_f
+        )
+
+    m = linear("resp_", v["resp_intercept"] + _table(v, "resp_tumour_offset")[ttype])
     sd = float(v["resp_sd"])
     cap = float(v["best_pct_change_cap"])
     z = noise["z_resp"]
@@ -253,14 +257,7 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     expected_best = -100.0 * pa + cap * (1.0 - pb) + m * (pb - pa) + sd * (_phi(a) - _phi(b))
 
     pfs_type = np.array([v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t] for t in TUMOUR_TYPES], dtype=float)
-    eta = (
-        pfs_type[ttype]
-        + v["pfs_per_log2_tmb"] * x_tmb + v["pfs_per_pdl1"] * x_pdl1
-        + v["pfs_per_log2_nlr"] * x_nlr + v["pfs_per_albumin"] * x_alb
-        + v["pfs_per_ecog"] * ecog_f + v["pfs_per_log2_ldh"] * x_ldh
-        + v["pfs_driver_mutation"] * driver_f + v["pfs_per_log2_opn"] * x_opn
-        + v["pfs_bone_direct"] * bone_f
-    )
+    eta = linear("pfs_", pfs_type[ttype])
     k = float(v["pfs_weibull_shape"])
     m0 = float(v["pfs_baseline_median"])
     lam = np.log(2.0) / m0**k
