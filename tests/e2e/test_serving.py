@@ -4,10 +4,8 @@ and `mlflow models serve` (local environment manager) on 127.0.0.1."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -20,15 +18,10 @@ from predictor.tracking import run_and_log
 from predictor.training import train
 from synthetic import generate
 
+from .helpers import free_port, wait_until_up
 from .test_train import SMALL
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +74,7 @@ def test_cli_predict_bad_data_is_a_clear_error(served):
 
 def test_mlflow_models_serve_answers_the_same(served):
     tmp, uri, patients, right_after = served
-    port = _free_port()
+    port = free_port()
     # mlflow execs `uvicorn` by name: the interpreter's bin folder goes first, as in an activated venv.
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
@@ -90,16 +83,7 @@ def test_mlflow_models_serve_answers_the_same(served):
                               cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(180):
-            try:
-                if urllib.request.urlopen(base + "/ping", timeout=1).status == 200:
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(server.stdout.read().decode()[-3000:])
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow models serve did not come up within 90 s")
+        wait_until_up(base + "/ping", server, 90)
         plain = patients.copy()
         for c in plain.columns:
             if isinstance(plain[c].dtype, pd.CategoricalDtype):

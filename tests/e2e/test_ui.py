@@ -5,7 +5,6 @@ Needs Debian's chromium (installed by .ci/run); skipped where it is absent.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from .helpers import free_port, wait_until_up
 from .test_train import train
 
 pytestmark = pytest.mark.slow
@@ -22,31 +22,18 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     proc, uri = train(tmp, "uitest", 600, "--no-register")
     assert proc.returncode == 0, proc.stderr[-2000:]
     run_id = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri", uri],
                               cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(base + "/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the MLflow UI did not come up within 60 s")
+        wait_until_up(base + "/health", server, 60)
         yield base, run_id, tmp
     finally:
         os.killpg(server.pid, 15)
