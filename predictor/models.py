@@ -83,19 +83,16 @@ class _XGBBase(BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
 
-    def _dmatrix(self, X) -> xgb.DMatrix:
+    def _checked(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
         X = _as_frame(X)
         if list(X.columns) != list(self.feature_names_in_):
             raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
-        return xgb.DMatrix(X, missing=np.nan)
+        return X
 
     def margin(self, X) -> np.ndarray:
         """The raw score of the booster (log-odds, log hazard ratio or log time)."""
-        check_is_fitted(self, "booster_")
-        X = _as_frame(X)
-        if list(X.columns) != list(self.feature_names_in_):
-            raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
+        X = self._checked(X)
         # inplace_predict skips building a DMatrix: the fast path for small and large batches alike.
         m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float32), predict_type="margin", missing=np.nan)
         return np.asarray(m, dtype=np.float64)
@@ -109,7 +106,7 @@ class _XGBBase(BaseEstimator):
         base_value : float
             ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
         """
-        contribs = self.booster_.predict(self._dmatrix(X), pred_contribs=True)
+        contribs = self.booster_.predict(xgb.DMatrix(self._checked(X), missing=np.nan), pred_contribs=True)
         values, base = contribs[:, :-1], contribs[:, -1]
         margin = self.margin(X)
         if not np.allclose(values.sum(axis=1) + base, margin, rtol=1e-4, atol=1e-4):
