@@ -143,17 +143,13 @@ class _UsageError(Exception):
 
 
 def _fmt_ci(row) -> str:
-    if row is None or pd_isna(row["estimate"]):
+    import pandas as pd
+
+    if row is None or pd.isna(row["estimate"]):
         return "-"
-    if pd_isna(row["ci_low"]):
+    if pd.isna(row["ci_low"]):
         return f"{row['estimate']:.3f}"
     return f"{row['estimate']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-
-
-def pd_isna(x) -> bool:
-    import math
-
-    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
 def _summary_table(metrics) -> str:

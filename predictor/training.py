@@ -72,12 +72,6 @@ class TrainingResult:
     synthetic: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> pd.DataFrame:
-        """Headline metrics on the validation cohort (or the test split): model vs baseline vs oracle."""
-        dataset = "validation" if (self.metrics["dataset"] == "validation").any() else "test"
-        m = self.metrics[(self.metrics["dataset"] == dataset) & self.metrics["metric"].isin(["auc", "brier", "harrell_c", "uno_c", "ibs"])]
-        return m.pivot_table(index=["task", "metric"], columns="model", values=["estimate", "ci_low", "ci_high"], aggfunc="first")
-
 
 def _search(make, X: pd.DataFrame, y, score, splits, n_iter: int, seed: int, progress: Progress | None, task: str):
     best, best_score = None, -np.inf
@@ -216,20 +210,20 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
             big = len(y) > UNO_BOOTSTRAP_MAX_N
             for model, (risk, surv) in models.items():
                 say(f"survival: evaluating {model} on {name}")
-                grid_cache: dict[tuple, np.ndarray] = {}
+                # Survival curves of every row at the horizons are the same in each replicate: computed
+                # once. Other grids (the Brier score's) change with each replicate and are not kept.
+                at_horizons = {tuple(horizons): surv(np.asarray(horizons))}
 
-                def surv_all(t, surv=surv, cache=grid_cache):
-                    key = tuple(np.round(t, 6))
-                    if key not in cache:
-                        cache[key] = surv(np.asarray(t))
-                    return cache[key]
+                def curves(t, surv=surv, cached=at_horizons):
+                    hit = cached.get(tuple(np.asarray(t, dtype=float)))
+                    return hit if hit is not None else surv(np.asarray(t))
 
-                unit = TIME_UNITS[exp.time_unit]
-                metric = lambda i, risk=risk, uno=not big: survival_metrics(
-                    y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]), horizons, uno=uno, unit=unit)
-                point = lambda i, risk=risk: survival_metrics(y_tr, y[i], risk[i], (lambda t, i=i: surv_all(t)[i]),
-                                                              horizons, uno=True, unit=unit)
-                table = bootstrap(metric, len(y), n_boot=n_boot, random_state=exp.eval_seed, point_metric=point)
+                def evaluate(i, risk=risk, curves=curves, uno=True):
+                    return survival_metrics(y_tr, y[i], risk[i], lambda t: curves(t)[i], horizons, uno=uno,
+                                            unit=TIME_UNITS[exp.time_unit])
+
+                table = bootstrap(lambda i: evaluate(i, uno=not big), len(y), n_boot=n_boot,
+                                  random_state=exp.eval_seed, point_metric=evaluate)
                 frames.append(_metrics_frame(table, name, "survival", model))
 
     bundle = ModelBundle(schema=schema.subset(features.columns_), features=features, response=response_model,
