@@ -14,7 +14,7 @@ import pytest
 
 import predictor
 from predictor.experiment import load_experiment
-from predictor.tracking import run_and_log
+from predictor.tracking import _plain, run_and_log
 from predictor.training import train
 from synthetic import generate
 
@@ -84,12 +84,7 @@ def test_mlflow_models_serve_answers_the_same(served):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/ping", server, 90)
-        plain = patients.copy()
-        for c in plain.columns:
-            if isinstance(plain[c].dtype, pd.CategoricalDtype):
-                plain[c] = plain[c].astype(str)
-            elif pd.api.types.is_integer_dtype(plain[c].dtype):
-                plain[c] = plain[c].astype(float)
+        plain = _plain(patients)  # categories as strings, integers as doubles: the model's signature
         body = json.dumps({"dataframe_split": json.loads(plain.to_json(orient="split", index=False))}).encode()
         req = urllib.request.Request(base + "/invocations", data=body, headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(req, timeout=60).read())

@@ -99,13 +99,9 @@ def test_registered_model_predicts_probabilities_not_labels(trained):
     model = mlflow.pyfunc.load_model("models:/small@champion")
     cohort = generate("icb_bone_opn", 400, seed=99)
     cols = model.metadata.get_input_schema().input_names()
-    raw = cohort.observed[cols].copy()
-    for c in raw.columns:
-        if isinstance(raw[c].dtype, pd.CategoricalDtype):
-            raw[c] = raw[c].astype(str)
-        elif pd.api.types.is_integer_dtype(raw[c].dtype):
-            raw[c] = raw[c].astype(float)
-    out = model.predict(raw)
+    from predictor.tracking import _plain
+
+    out = model.predict(_plain(cohort.observed[cols]))
     assert list(out.columns[:3]) == ["response_probability", "risk_score", "median_pfs_months"]
     assert out["response_probability"].between(0, 1).all() and out["response_probability"].nunique() > 50
     assert np.corrcoef(out["risk_score"], cohort.truth["pfs_linear_predictor"])[0, 1] > 0.3
