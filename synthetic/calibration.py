@@ -29,7 +29,7 @@ from .models import get_model
 from .scenario import Scenario, Target
 
 __all__ = [
-    "evaluate_targets", "km_median", "cox_hazard_ratio", "solve", "SolveResult", "report",
+    "evaluate_targets", "km_median", "km_survival_at", "cox_hazard_ratio", "solve", "SolveResult", "report",
     "CalibrationReport", "POPULATION_N", "COX_POPULATION_N",
 ]
 
@@ -51,6 +51,16 @@ def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
     if arr.dtype != bool or arr.shape != (len(observed),):
         raise ScenarioError(f"target '{target_id}': where = {expr!r} is not a True/False condition per patient")
     return arr
+
+
+def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
+    """Kaplan-Meier probability (lifelines) of being event-free at ``at``."""
+    from lifelines import KaplanMeierFitter
+
+    if len(time) == 0:
+        return float("nan")
+    kmf = KaplanMeierFitter().fit(time, event_observed=event)
+    return float(kmf.survival_function_at_times(at).iloc[0])
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
@@ -84,12 +94,30 @@ def _stat(target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.
         if fast:
             return float(np.median(truth[uncensored_col].to_numpy()[mask]))
         return km_median(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
+    if target.statistic == "survival_at":
+        time_col, event_col, uncensored_col = model.SURVIVAL
+        if fast:
+            return float(np.mean(truth[uncensored_col].to_numpy()[mask] > target.time))
+        return km_survival_at(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask], target.time)
     col = target.column
     if fast and col in model.EXPECTATIONS:
         return float(truth[model.EXPECTATIONS[col]].to_numpy()[mask].mean())
-    if col not in observed.columns:
-        raise ScenarioError(f"target '{target.id}': no column '{col}' in the cohort")
-    return float(observed[col].to_numpy()[mask].astype(float).mean())
+    return float(_column(observed, col, target.id)[mask].astype(float).mean())
+
+
+def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
+    """An observed column, or a pandas expression over the observed columns (``"x > 70"``)."""
+    if col in observed.columns:
+        return observed[col].to_numpy()
+    try:
+        out = observed.eval(col, engine="python")
+    except Exception as exc:  # pandas raises many types for a bad expression
+        raise ScenarioError(f"target '{target_id}': no column '{col}' in the cohort, and not an expression over "
+                            f"its columns ({exc})") from None
+    arr = np.asarray(out)
+    if arr.shape != (len(observed),) or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
+        raise ScenarioError(f"target '{target_id}': column = {col!r} does not give one number per patient")
+    return arr
 
 
 def _combine(contrast: str | None, a: float, b: float | None) -> float:
@@ -209,7 +237,10 @@ def solve(
     noise = draw_noise(scenario, n, seed)
     base = scenario.values()
     names = [p.name for p in free]
-    scales = np.array([t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0) for t in targets])
+    # An "at least" bound counts only when missed; its scale is 0.01 below a zero tolerance.
+    scales = np.array([max(t.tolerance, 0.01) if t.tolerance_type == "at_least" else
+                       t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0) for t in targets])
+    at_least = np.array([t.tolerance_type == "at_least" for t in targets])
     goal = np.array([t.value for t in targets])
     calls = {"n": 0}
     best: dict[str, Any] = {"x": None, "cost": np.inf, "r": None}
@@ -222,6 +253,7 @@ def solve(
         obs, truth = simulate(scenario, noise, values)
         got = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
         r = (np.array([got[t.id] for t in targets]) - goal) / scales
+        r = np.where(at_least, np.minimum(r, 0.0), r)
         r = np.where(np.isfinite(r), r, 1e3)
         cost = float(0.5 * np.sum(r**2))
         calls["n"] += 1

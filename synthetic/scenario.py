@@ -11,11 +11,13 @@ A scenario is a TOML file (read with the standard library's :mod:`tomllib`) with
     Free parameters are solved by :func:`synthetic.calibration.solve`; the file ships the
     solved values.
 ``[[targets]]``
-    ``id``, ``label``, ``statistic`` (``median_pfs``, ``rate``, ``mean``, ``cox_hr``),
-    ``where`` (a pandas expression over observed columns, or two of them with a
-    ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``), ``value``,
-    ``tolerance`` and ``tolerance_type`` (``absolute`` or ``relative``), and ``kind``
-    (``target`` is solved for; ``check`` is only verified).
+    ``id``, ``label``, ``statistic`` (``median_pfs``, ``survival_at`` with ``time``, ``rate``,
+    ``mean``, ``cox_hr``), ``column`` (an observed column, or a pandas expression over them such
+    as ``"bcma_methylation_pct > 70"``), ``where`` (a pandas expression over observed columns, or
+    two of them with a ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``),
+    ``value``, ``tolerance`` and ``tolerance_type`` (``absolute``, ``relative``, or ``at_least``
+    for a published lower bound such as "more than 80%"), and ``kind`` (``target`` is solved
+    for; ``check`` is only verified).
 ``[columns.NAME]``
     The observed columns, as :class:`features.Schema` reads them.
 """
@@ -37,7 +39,8 @@ from .errors import ScenarioError
 __all__ = ["Parameter", "Target", "Scenario", "load_scenario", "available_scenarios", "write_values"]
 
 PARAMETER_KINDS = ("assumption", "free", "mechanism")
-STATISTICS = ("median_pfs", "rate", "mean", "cox_hr")
+STATISTICS = ("median_pfs", "survival_at", "rate", "mean", "cox_hr")
+TOLERANCE_TYPES = ("absolute", "relative", "at_least")
 CONTRASTS = ("difference", "ratio", "relative_reduction")
 TARGET_KINDS = ("target", "check")
 
@@ -64,7 +67,8 @@ class Target:
     id : str
         Stable id, the SEED_STATISTICS.md id with a suffix (``"B2.bone"``).
     statistic : str
-        ``median_pfs`` (Kaplan-Meier median), ``rate`` (share of True in ``column``),
+        ``median_pfs`` (Kaplan-Meier median), ``survival_at`` (Kaplan-Meier probability of
+        being event-free at ``time``), ``rate`` (share of True in ``column``),
         ``mean`` (mean of ``column``) or ``cox_hr`` (multivariable Cox hazard ratio of
         ``covariate`` adjusted for ``adjust``; ``value`` is then the least share of
         n-sized replicates in which HR > 1 with p < 0.05).
@@ -85,11 +89,14 @@ class Target:
     adjust: tuple[str, ...] = ()
     kind: str = "target"
     note: str = ""
+    time: float | None = None
 
     def within(self, achieved: float) -> bool:
         """Whether ``achieved`` is within this target's tolerance."""
         if self.statistic == "cox_hr":
             return achieved >= self.value
+        if self.tolerance_type == "at_least":
+            return achieved >= self.value - self.tolerance - 1e-12
         allowed = self.tolerance * (abs(self.value) if self.tolerance_type == "relative" else 1.0)
         return abs(achieved - self.value) <= allowed + 1e-12
 
@@ -98,6 +105,8 @@ class Target:
         """The tolerance in words, for tables."""
         if self.statistic == "cox_hr":
             return f">= {self.value:.0%} of replicates"
+        if self.tolerance_type == "at_least":
+            return "at least" if self.tolerance == 0 else f"at least, -{self.tolerance:g}"
         if self.tolerance_type == "relative":
             return f"±{self.tolerance:.1%}"
         return f"±{self.tolerance:g}"
@@ -195,7 +204,7 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
         if key not in spec:
             raise _fail(w, f"'{key}' is required")
     known = {"id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast",
-             "column", "covariate", "adjust", "kind", "note"}
+             "column", "covariate", "adjust", "kind", "note", "time"}
     unknown = set(spec) - known
     if unknown:
         raise _fail(w, f"unknown key(s) {sorted(unknown)}")
@@ -217,9 +226,14 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
         raise _fail(w, f"statistic '{stat}' needs 'column'")
     if stat == "cox_hr" and not spec.get("covariate"):
         raise _fail(w, "statistic 'cox_hr' needs 'covariate'")
+    time = spec.get("time")
+    if stat == "survival_at" and (isinstance(time, bool) or not isinstance(time, (int, float)) or not time > 0):
+        raise _fail(w, "statistic 'survival_at' needs 'time', a number > 0")
+    if stat != "survival_at" and time is not None:
+        raise _fail(w, "'time' belongs to statistic 'survival_at' only")
     ttype = spec.get("tolerance_type", "absolute")
-    if ttype not in ("absolute", "relative"):
-        raise _fail(w, "tolerance_type must be 'absolute' or 'relative'")
+    if ttype not in TOLERANCE_TYPES:
+        raise _fail(w, f"tolerance_type must be one of {TOLERANCE_TYPES}")
     kind = spec.get("kind", "target")
     if kind not in TARGET_KINDS:
         raise _fail(w, f"kind {kind!r} is not one of {TARGET_KINDS}")
@@ -228,6 +242,7 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
         tolerance=float(spec["tolerance"]), tolerance_type=ttype, where=where_t, contrast=contrast,
         column=spec.get("column"), covariate=spec.get("covariate"),
         adjust=tuple(spec.get("adjust", ())), kind=kind, note=str(spec.get("note", "")),
+        time=float(time) if time is not None else None,
     )
 
 

@@ -23,3 +23,9 @@ def small_cohort(icb_scenario):
 def scenario_text(icb_scenario):
     """The text of the shipped scenario file, to derive malformed variants from."""
     return icb_scenario.path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def myeloma_scenario():
+    """The shipped multiple-myeloma bone-marrow microenvironment scenario."""
+    return load_scenario("myeloma_bmm")

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import icb_bone_opn
+from . import icb_bone_opn, myeloma_bmm
 
 __all__ = ["MODELS", "get_model"]
 
-MODELS: dict[str, ModuleType] = {"icb_bone_opn": icb_bone_opn}
+MODELS: dict[str, ModuleType] = {"icb_bone_opn": icb_bone_opn, "myeloma_bmm": myeloma_bmm}
 
 
 def get_model(name: str) -> ModuleType:

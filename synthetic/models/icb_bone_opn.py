@@ -78,6 +78,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
+from ._common import table, weibull_oracle
+
 __all__ = [
     "PARAMETERS", "TUMOUR_TYPES", "BONE_AGENTS", "EXPECTATIONS", "SURVIVAL",
     "check_parameters", "draw", "transform", "oracle",
@@ -119,13 +121,7 @@ _NORMALS = ("age", "tmb", "pdl1", "nlr", "albumin", "ldh", "burden", "opn", "res
 
 
 def _table(values: Mapping[str, Any], name: str, keys=TUMOUR_TYPES) -> np.ndarray:
-    table = values[name]
-    if not isinstance(table, Mapping):
-        raise TypeError(f"'{name}' must be a table keyed by {list(keys)}")
-    missing = [k for k in keys if k not in table]
-    if missing:
-        raise ValueError(f"'{name}' lacks {missing}")
-    return np.array([float(table[k]) for k in keys])
+    return table(values, name, keys)
 
 
 def check_parameters(values: Mapping[str, Any]) -> None:
@@ -311,17 +307,4 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     return observed, truth
 
 
-def oracle(truth: pd.DataFrame, values: Mapping[str, Any], times: np.ndarray) -> dict[str, np.ndarray]:
-    """The best possible predictions given the observed covariates (the truth frame's).
-
-    Returns ``response_probability``, ``risk`` (the true PFS linear predictor, higher = worse)
-    and ``survival``, the true :math:`S(t \\mid x) = \\exp(-\\log 2\\,(t / M(x))^k)` at ``times``.
-    """
-    times = np.atleast_1d(np.asarray(times, dtype=float))
-    k = float(values["pfs_weibull_shape"])
-    median = truth["pfs_median_true_months"].to_numpy()
-    return {
-        "response_probability": truth["response_probability"].to_numpy(),
-        "risk": truth["pfs_linear_predictor"].to_numpy(),
-        "survival": np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k),
-    }
+oracle = weibull_oracle

@@ -79,3 +79,34 @@ def test_with_values_and_write_values(tmp_path, icb_scenario, scenario_text):
     assert again.parameters["pfs_baseline_median"].value == pytest.approx(21.5)
     assert again.parameters["resp_intercept"].value == icb_scenario.parameters["resp_intercept"].value
     assert path.read_text().count("#") == scenario_text.count("#")  # comments kept
+
+
+def test_at_least_targets_and_survival_at_parsing(tmp_path, myeloma_scenario):
+    deep = next(t for t in myeloma_scenario.targets if t.id == "M5.deep")
+    assert deep.within(0.95) and deep.within(0.80) and not deep.within(0.79)
+    assert deep.tolerance_text == "at least"
+    m4 = next(t for t in myeloma_scenario.targets if t.id == "M4")
+    assert m4.statistic == "survival_at" and m4.time == 18.0
+    text = myeloma_scenario.path.read_text(encoding="utf-8")
+    for edit, message in ((lambda s: s.replace("time = 18.0\n", ""), "needs 'time'"),
+                          (lambda s: s.replace('tolerance_type = "at_least"', 'tolerance_type = "most"', 1), "tolerance_type must be one of"),
+                          (lambda s: s.replace('column = "mrd_negative"', 'column = "mrd_negative"\ntime = 3', 1), "'time' belongs to")):
+        changed = edit(text)
+        assert changed != text
+        path = _write(tmp_path, changed)
+        with pytest.raises(ScenarioError, match=message):
+            load_scenario(path)
+
+
+def test_target_column_may_be_an_expression_but_must_make_sense(myeloma_scenario):
+    from dataclasses import replace
+
+    from synthetic import evaluate_targets, generate
+
+    obs = generate(myeloma_scenario, 2000, seed=1).observed
+    m7 = next(t for t in myeloma_scenario.targets if t.id == "M7")
+    got = evaluate_targets(myeloma_scenario, obs, targets=[m7])["M7"]
+    rr = obs.therapy_arm != "dara_krd"
+    assert got == pytest.approx((obs.bcma_methylation_pct[rr] > 70).mean())
+    with pytest.raises(ScenarioError, match="target 'M7': no column 'no_such_column > 70'"):
+        evaluate_targets(myeloma_scenario, obs, targets=[replace(m7, column="no_such_column > 70")])
