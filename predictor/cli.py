@@ -199,6 +199,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for task, s in result.shap.items():
         top = ", ".join(f"{k} {v:.3f}" for k, v in s["importance"].head(5).items())
         print(f"\nSHAP, {task} (mean |SHAP|, {s['scale']}): {top}")
+        for group, col in s.get("importance_by", {}).items():
+            ranked = col.drop(exp.shap_by, errors="ignore").sort_values(ascending=False).head(4)
+            print(f"  within {exp.shap_by} = {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked.items()))
     print(f"\nrun {run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
     if version is not None:
         print(f"registered model '{exp.model_name}' version {version}")

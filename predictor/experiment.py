@@ -13,7 +13,8 @@ Sections and keys (defaults in brackets):
 ``[models]``      ``response`` [true], ``survival`` ["survival:cox" | "survival:aft" | false]
 ``[search]``      ``n_iter`` [8], ``cv_folds`` [3], ``seed`` [0]
 ``[evaluation]``  ``test_fraction`` [0.25], ``bootstrap`` [200], ``seed`` [0], ``horizons`` [[6, 12, 24]]
-``[shap]``        ``max_rows`` [2000], ``dependence`` [[]]
+``[shap]``        ``max_rows`` [2000], ``dependence`` [[]], ``by`` [none]: a categorical column (a therapy
+                  arm) within whose groups global SHAP importance is also shown
 ``[registry]``    ``model_name`` [the experiment name]; ``register`` [true]
 """
 
@@ -43,7 +44,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "models": {"response": bool, "survival": (str, bool)},
     "search": {"n_iter": int, "cv_folds": int, "seed": int},
     "evaluation": {"test_fraction": float, "bootstrap": int, "seed": int, "horizons": list},
-    "shap": {"max_rows": int, "dependence": list},
+    "shap": {"max_rows": int, "dependence": list, "by": str},
     "registry": {"model_name": str, "register": bool},
 }
 
@@ -73,6 +74,7 @@ class Experiment:
     horizons: tuple[float, ...]
     shap_max_rows: int
     shap_dependence: list[str]
+    shap_by: str | None
     model_name: str
     register: bool
     path: Path | None = None
@@ -213,6 +215,7 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
         n_bootstrap=get("evaluation", "bootstrap", 200), eval_seed=get("evaluation", "seed", 0),
         horizons=tuple(float(h) for h in get("evaluation", "horizons", [6, 12, 24])),
         shap_max_rows=get("shap", "max_rows", 2000), shap_dependence=list(get("shap", "dependence", [])),
+        shap_by=get("shap", "by"),
         model_name=get("registry", "model_name", get("experiment", "name")),
         register=get("registry", "register", True), path=path, raw=raw,
         data_path=data_path, outcomes=outcomes, columns_spec=dict(raw.get("columns", {})), time_unit=time_unit,

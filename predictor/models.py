@@ -97,8 +97,19 @@ class _XGBBase(BaseEstimator):
         m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float32), predict_type="margin", missing=np.nan)
         return np.asarray(m, dtype=np.float64)
 
-    def shap_values(self, X) -> tuple[np.ndarray, float]:
-        """TreeSHAP contributions on the margin scale (XGBoost's native ``pred_contribs``).
+    def shap_values(self, X, background=None) -> tuple[np.ndarray, float]:
+        """TreeSHAP contributions on the margin scale.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Model input.
+        background : DataFrame, optional
+            Without it, XGBoost's native path-dependent TreeSHAP (``pred_contribs``). With it,
+            shap's interventional TreeSHAP against these rows: the contributions explain the
+            model's output relative to the background's mean output. A background from one
+            subgroup (one therapy arm) explains the model *within* that subgroup: a column that
+            is constant in the background and in ``X`` gets 0.
 
         Returns
         -------
@@ -106,8 +117,17 @@ class _XGBBase(BaseEstimator):
         base_value : float
             ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
         """
-        contribs = self.booster_.predict(xgb.DMatrix(self._checked(X), missing=np.nan), pred_contribs=True)
-        values, base = contribs[:, :-1], contribs[:, -1]
+        X = self._checked(X)
+        if background is None:
+            contribs = self.booster_.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+            values, base = contribs[:, :-1], contribs[:, -1]
+        else:
+            import shap
+
+            explainer = shap.TreeExplainer(self.booster_, data=self._checked(background).astype(np.float64),
+                                           feature_perturbation="interventional", model_output="raw")
+            values = np.asarray(explainer.shap_values(X.astype(np.float64), check_additivity=False))
+            base = np.full(len(X), float(np.ravel(explainer.expected_value)[0]))
         margin = self.margin(X)
         if not np.allclose(values.sum(axis=1) + base, margin, rtol=1e-4, atol=1e-4):
             raise PredictorError("SHAP additivity check failed: contributions do not sum to the model output")

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["make_figures", "shap_bar", "shap_beeswarm", "shap_dependence", "km_by_risk_group", "reliability"]
+__all__ = ["make_figures", "shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group",
+           "reliability"]
 
 
 def shap_bar(importance: pd.Series, title: str):
@@ -20,6 +21,23 @@ def shap_bar(importance: pd.Series, title: str):
     colors = ["#9e9e9e" if name.startswith("null_") else "#1f77b4" for name in imp.index]
     ax.barh(imp.index, imp.to_numpy(), color=colors)
     ax.set_xlabel("mean |SHAP| (summed over a column's one-hot levels and cutoff flags)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def shap_bar_by(table: pd.DataFrame, title: str, by: str, max_display: int = 15):
+    """Grouped bars: mean |SHAP| of each input column (rows of ``table``) within each group (columns)."""
+    t = table.iloc[:max_display].iloc[::-1]
+    groups = list(t.columns)
+    height = 0.8 / max(len(groups), 1)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(t) * max(1, len(groups) / 2) + 1.5))
+    y = np.arange(len(t))
+    for i, g in enumerate(groups):
+        ax.barh(y + (i - (len(groups) - 1) / 2) * height, t[g].to_numpy(), height=height, label=f"{by} = {g}")
+    ax.set_yticks(y, t.index)
+    ax.set_xlabel("mean |SHAP| within the group (interventional, background from the same group)")
+    ax.legend(loc="lower right", fontsize="small")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -96,7 +114,8 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str):
 
 def make_figures(shap: dict[str, dict[str, Any]], datasets: dict, survival_model, response_preds: dict | None,
                  dependence: list[str], response_col: str | None = "objective_response",
-                 time_col: str | None = "pfs_months", event_col: str | None = "pfs_event") -> dict[str, Any]:
+                 time_col: str | None = "pfs_months", event_col: str | None = "pfs_event",
+                 by: str | None = None) -> dict[str, Any]:
     """Every figure of a training run, keyed by its artifact path."""
     figs: dict[str, Any] = {}
     name = "validation" if "validation" in datasets else "test"
@@ -105,6 +124,9 @@ def make_figures(shap: dict[str, dict[str, Any]], datasets: dict, survival_model
         figs[f"shap/{task}_importance.png"] = shap_bar(s["importance"], f"{task}: global SHAP importance ({s['scale']})")
         figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(s["values"].drop(columns="patient_id"), s["data"], s["base_value"],
                                                           f"{task}: SHAP values ({s['scale']})")
+        if by and "importance_by" in s:
+            figs[f"shap/{task}_importance_by_{by}.png"] = shap_bar_by(
+                s["importance_by"], f"{task}: SHAP importance by {by} ({s['scale']})", by)
         raw = df.loc[s["values"].index]
         for column in dependence:
             if column in raw.columns:

@@ -142,6 +142,10 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         for task, s in result.shap.items():
             s["importance"].rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
             mlflow.log_artifact(str(tmp / f"{task}_importance.csv"), "shap")
+            if "importance_by" in s:  # aggregates per group: no patient rows
+                by_name = f"{task}_importance_by_{result.experiment.shap_by}.csv"
+                s["importance_by"].to_csv(tmp / by_name, index_label="column")
+                mlflow.log_artifact(str(tmp / by_name), "shap")
             if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
                 s["values"].assign(base_value=s["base_value"]).to_csv(tmp / f"{task}_values.csv", index=False)
                 mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")

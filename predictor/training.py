@@ -23,7 +23,7 @@ from .evaluation import bootstrap, response_metrics, survival_metrics
 from .experiment import TIME_UNITS, Experiment
 from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
-__all__ = ["TrainingResult", "train", "SEARCH_SPACE", "shap_importance"]
+__all__ = ["TrainingResult", "train", "SEARCH_SPACE", "shap_importance", "shap_importance_by"]
 
 #: The seeded random search's space (shared by both XGBoost models).
 SEARCH_SPACE = {
@@ -55,7 +55,8 @@ class TrainingResult:
         The search's choice per task, with its cross-validated score.
     shap : dict
         Per task: ``values`` (DataFrame, patients x features), ``base_value``, ``data`` (the
-        model input of those patients), ``importance`` (mean |SHAP| per input column).
+        model input of those patients), ``importance`` (mean |SHAP| per input column) and, with
+        ``[shap] by``, ``importance_by`` (input columns x groups of that column).
     figures : dict
         Name -> matplotlib Figure.
     """
@@ -103,6 +104,32 @@ def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series
     return grouped.abs().mean().sort_values(ascending=False)
 
 
+def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd.DataFrame,
+                       background_groups: pd.Series, features: CohortFeatures, *, n_background: int = 200,
+                       random_state: int = 0) -> pd.DataFrame:
+    """Mean |SHAP| per input column *within* each group (a therapy arm): input columns x groups.
+
+    Plain SHAP values split an arm-by-biomarker interaction between the arm and the biomarker, so
+    a biomarker that acts in one arm only still gets credit in the others. Here each group's
+    patients are explained by interventional TreeSHAP against a background from the same group
+    (at most ``n_background`` rows of ``background``, drawn with ``random_state``): the grouping
+    column is constant within the group and gets 0, and every other column gets its effect on
+    the model within that group.
+    """
+    rng = np.random.default_rng(random_state)
+    order = list(groups.cat.categories) if isinstance(groups.dtype, pd.CategoricalDtype) else sorted(groups.dropna().unique())
+    table = {}
+    for g in order:
+        rows, pool = (groups == g).to_numpy(), np.flatnonzero((background_groups == g).to_numpy())
+        if not rows.any() or len(pool) == 0:
+            continue
+        bg = background.iloc[np.sort(rng.permutation(pool)[:n_background])]
+        values, _ = model.shap_values(X.loc[rows], background=bg)
+        table[g] = shap_importance(pd.DataFrame(values, columns=X.columns), features)
+    out = pd.DataFrame(table)
+    return out.loc[out.mean(axis=1).sort_values(ascending=False).index]
+
+
 def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     """Run one experiment: cohort, features, search, fit, evaluate (with oracle), SHAP, figures.
 
@@ -128,6 +155,8 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         truth_all, cohort = None, None
         info = {"source": str(exp.data_path), "n": len(obs)}
     obs = validate(obs, schema)
+    if exp.shap_by and exp.shap_by not in schema:
+        raise TrainingError(f"[shap] by = '{exp.shap_by}' is not a column of the cohort")
     R, T, E = exp.outcomes.get("response"), exp.outcomes.get("time"), exp.outcomes.get("event")
     if len(obs) < 40:
         raise TrainingError(f"the cohort has {len(obs)} patients; at least 40 are needed to train and test")
@@ -249,12 +278,18 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                       "importance": shap_importance(vdf.drop(columns="patient_id"), features),
                       "scale": "log-odds of response" if task == "response" else
                                ("log hazard ratio" if exp.survival == "survival:cox" else "log PFS time (AFT)")}
+        if exp.shap_by:
+            say(f"{task}: SHAP within each {exp.shap_by}")
+            shap[task]["importance_by"] = shap_importance_by(
+                model, Xs, shap_df[exp.shap_by].iloc[np.sort(rows)], X_tr, train_df[exp.shap_by], features,
+                random_state=exp.eval_seed)
 
     say("drawing figures")
     from .plots import make_figures
 
     shown = "validation" if "validation" in datasets else "test"
-    figures = make_figures(shap, datasets, survival_model, response_preds.get(shown), exp.shap_dependence, R, T, E)
+    figures = make_figures(shap, datasets, survival_model, response_preds.get(shown), exp.shap_dependence, R, T, E,
+                           by=exp.shap_by)
     calibration = None
     if scenario is not None:
         try:

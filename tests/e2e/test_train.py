@@ -167,3 +167,44 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     from pathlib import Path
 
     assert not list(Path(model_dir).rglob("input_example*"))  # no patient rows as an input example
+
+
+def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
+    """The shipped myeloma experiment, shrunk (n 1,500, 2 search candidates, 20 bootstraps):
+    the per-arm SHAP figure and table are logged, with one column per arm."""
+    import tomllib
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    from predictor.experiment import experiments_dir
+
+    raw = tomllib.loads((experiments_dir() / "myeloma_bmm.toml").read_text())
+    assert raw["shap"]["by"] == "therapy_arm" and raw["cohort"]["scenario"] == "myeloma_bmm"
+    text = (experiments_dir() / "myeloma_bmm.toml").read_text()
+    for old, new in (("n = 5000", "n = 1500"), ("n = 10000", "n = 2000"), ("n_iter = 8", "n_iter = 2"),
+                     ("bootstrap = 200", "bootstrap = 20"), ("max_rows = 3000", "max_rows = 600")):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "myeloma_small.toml"
+    path.write_text(text)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, "--no-register"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for arm in ("dara_krd", "tal_tec", "car_t"):
+        assert f"within therapy_arm = {arm}: " in proc.stdout
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("myeloma_bmm").experiment_id])
+    paths = {f.path for f in client.list_artifacts(run.info.run_id, "shap")}
+    for task in ("response", "survival"):
+        assert f"shap/{task}_importance_by_therapy_arm.png" in paths
+        table = pd.read_csv(client.download_artifacts(run.info.run_id, f"shap/{task}_importance_by_therapy_arm.csv", str(tmp_path)),
+                            index_col="column")
+        assert list(table.columns) == ["dara_krd", "tal_tec", "car_t"]
+        assert {"bcma_methylation_pct", "cd38_density_k"} <= set(table.index)
+        assert (table.loc["therapy_arm"] == 0).all()
+    m = run.data.metrics
+    assert "validation/response/gap_to_oracle/auc" in m and "validation/survival/gap_to_oracle/harrell_c" in m
+    assert "validation/survival/xgboost/td_auc_18m" in m
