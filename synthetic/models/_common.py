@@ -37,3 +37,47 @@ def weibull_oracle(truth: pd.DataFrame, values: Mapping[str, Any], times: np.nda
         "risk": truth["pfs_linear_predictor"].to_numpy(),
         "survival": np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k),
     }
+
+
+def draw_uniforms_normals(rng: np.random.Generator, n: int, uniforms: Sequence[str],
+                          normals: Sequence[str]) -> dict[str, np.ndarray]:
+    """``u_NAME`` ~ U(0, 1) for each of ``uniforms``, then ``z_NAME`` ~ N(0, 1) for each of
+    ``normals``, in that order (the order is part of a generator's seed contract)."""
+    noise = {f"u_{k}": rng.random(n) for k in uniforms}
+    noise.update({f"z_{k}": rng.standard_normal(n) for k in normals})
+    return noise
+
+
+def categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Category codes 0..K-1 with probabilities ``probs``, by inversion of uniforms ``u``."""
+    cum = np.cumsum(np.asarray(probs, dtype=float))
+    cum[-1] = 1.0 + 1e-12
+    return np.searchsorted(cum, u, side="right").astype(np.int8)
+
+
+def weibull_pfs(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], eta: np.ndarray,
+                median: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Censored Weibull PH times (Bender, Augustin & Blettner 2005) from ``u_pfs``, ``u_accrual``
+    and ``u_dropout``.
+
+    :math:`T = (-\\log U / (\\lambda e^{\\eta}))^{1/k}` with :math:`\\lambda = \\log 2 / M^k`
+    (``median`` :math:`M`, ``pfs_weibull_shape`` :math:`k`); censoring at the earlier of a uniform
+    follow-up in [``followup_min``, ``followup_max``] and an exponential dropout (``dropout_rate``).
+
+    Returns
+    -------
+    t_event, t_censor : ndarray
+        Uncensored event and censoring times.
+    event : ndarray of bool
+    observed : ndarray
+        ``min(t_event, t_censor)`` rounded to 0.01, at least 0.01.
+    """
+    k = float(values["pfs_weibull_shape"])
+    lam = np.log(2.0) / float(median) ** k
+    t_event = (-np.log(noise["u_pfs"]) / (lam * np.exp(eta))) ** (1.0 / k)
+    admin = values["followup_min"] + (values["followup_max"] - values["followup_min"]) * noise["u_accrual"]
+    rate = float(values["dropout_rate"])
+    dropout = -np.log(noise["u_dropout"]) / rate if rate > 0 else np.full(len(t_event), np.inf)
+    t_censor = np.minimum(admin, dropout)
+    event = t_event <= t_censor
+    return t_event, t_censor, event, np.maximum(np.round(np.minimum(t_event, t_censor), 2), 0.01)

@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from ._common import table, weibull_oracle
+from ._common import categorical, draw_uniforms_normals, table, weibull_oracle, weibull_pfs
 
 __all__ = [
     "PARAMETERS", "TUMOUR_TYPES", "BONE_AGENTS", "EXPECTATIONS", "SURVIVAL",
@@ -156,19 +156,11 @@ def check_parameters(values: Mapping[str, Any]) -> None:
 
 def draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Every random number a cohort of ``n`` needs, independent of the parameters."""
-    noise = {f"u_{k}": rng.random(n) for k in _UNIFORMS}
-    noise.update({f"z_{k}": rng.standard_normal(n) for k in _NORMALS})
-    return noise
+    return draw_uniforms_normals(rng, n, _UNIFORMS, _NORMALS)
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
-
-
-def _categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    cum = np.cumsum(probs)
-    cum[-1] = 1.0 + 1e-12
-    return np.searchsorted(cum, u, side="right").astype(np.int8)
 
 
 def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -188,13 +180,13 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     """
     v = values
     n = noise["u_type"].shape[0]
-    ttype = _categorical(noise["u_type"], _table(v, "tumour_type_share"))
+    ttype = categorical(noise["u_type"], _table(v, "tumour_type_share"))
     bone = noise["u_bone"] < _table(v, "bone_met_prob")[ttype]
     bone_f = bone.astype(np.float64)
     driver = noise["u_driver"] < _table(v, "driver_mutation_prob")[ttype]
     age = np.clip(np.rint(v["age_mean"] + v["age_sd"] * noise["z_age"]), 18, 95).astype(np.int16)
     sex = (noise["u_sex"] < v["male_share"]).astype(np.int8)
-    ecog = _categorical(noise["u_ecog"], np.asarray(v["ecog_share"], dtype=float))
+    ecog = categorical(noise["u_ecog"], np.asarray(v["ecog_share"], dtype=float))
 
     tmb = np.clip(np.round(np.exp(np.log(_table(v, "tmb_median"))[ttype] + v["tmb_log_sd"] * noise["z_tmb"]), 1), 0.1, 1000.0)
     pdl1 = np.where(
@@ -256,14 +248,7 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     eta = linear("pfs_", pfs_type[ttype])
     k = float(v["pfs_weibull_shape"])
     m0 = float(v["pfs_baseline_median"])
-    lam = np.log(2.0) / m0**k
-    t_event = (-np.log(noise["u_pfs"]) / (lam * np.exp(eta))) ** (1.0 / k)
-    admin = v["followup_min"] + (v["followup_max"] - v["followup_min"]) * noise["u_accrual"]
-    rate = float(v["dropout_rate"])
-    dropout = -np.log(noise["u_dropout"]) / rate if rate > 0 else np.full(n, np.inf)
-    t_censor = np.minimum(admin, dropout)
-    event = t_event <= t_censor
-    pfs = np.maximum(np.round(np.minimum(t_event, t_censor), 2), 0.01)
+    t_event, t_censor, event, pfs = weibull_pfs(noise, v, eta, m0)
 
     ids = np.arange(1, n + 1, dtype=np.int64)
     agent_code = np.where(rankl, 2, np.where(bisph, 1, 0)).astype(np.int8)

@@ -90,7 +90,7 @@ import pandas as pd
 from scipy.special import expit, logit, ndtr
 from scipy.stats import poisson
 
-from ._common import table, weibull_oracle
+from ._common import categorical, draw_uniforms_normals, table, weibull_oracle, weibull_pfs
 
 __all__ = [
     "PARAMETERS", "ARMS", "RESPONSES", "TME_MARKERS", "EXPECTATIONS", "SURVIVAL",
@@ -187,9 +187,7 @@ def check_parameters(values: Mapping[str, Any]) -> None:
 
 def draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Every random number a cohort of ``n`` needs, independent of the parameters."""
-    noise = {f"u_{k}": rng.random(n) for k in _UNIFORMS}
-    noise.update({f"z_{k}": rng.standard_normal(n) for k in _NORMALS})
-    return noise
+    return draw_uniforms_normals(rng, n, _UNIFORMS, _NORMALS)
 
 
 def _arms(u: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -225,9 +223,7 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     arm = _arms(noise["u_arm"], _table(v, "arm_share"))
     relapsed = (arm != 0).astype(np.float64)
     age = np.clip(np.rint(_table(v, "age_mean")[arm] + v["age_sd"] * noise["z_age"]), 30, 90).astype(np.int16)
-    iss_cum = np.cumsum(np.asarray(v["iss_share"], dtype=float))
-    iss_cum[-1] = 1.0 + 1e-12
-    iss = (np.searchsorted(iss_cum, noise["u_iss"], side="right") + 1).astype(np.int8)
+    iss = categorical(noise["u_iss"], v["iss_share"]) + np.int8(1)
     high_risk = noise["u_high_risk"] < _table(v, "high_risk_prob")[arm]
     emd = noise["u_emd"] < _table(v, "emd_prob")[arm]
     extra = _table(v, "prior_lines_extra_mean")[arm]
@@ -294,14 +290,7 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     m0 = np.array([v["pfs_median_dara_krd"], v["pfs_median_tal_tec"], v["pfs_median_car_t"]])[arm]
     eta = (k * np.log(12.0 / m0) - v["pfs_log_hr_per_depth"] * (m - intercept)
            + v["pfs_high_risk"] * high_risk + v["pfs_per_iss"] * (iss - 1))
-    lam = np.log(2.0) / 12.0**k
-    t_event = (-np.log(noise["u_pfs"]) / (lam * np.exp(eta))) ** (1.0 / k)
-    admin = v["followup_min"] + (v["followup_max"] - v["followup_min"]) * noise["u_accrual"]
-    rate = float(v["dropout_rate"])
-    dropout = -np.log(noise["u_dropout"]) / rate if rate > 0 else np.full(n, np.inf)
-    t_censor = np.minimum(admin, dropout)
-    event = t_event <= t_censor
-    pfs = np.maximum(np.round(np.minimum(t_event, t_censor), 2), 0.01)
+    t_event, t_censor, event, pfs = weibull_pfs(noise, v, eta, 12.0)
 
     ids = np.arange(1, n + 1, dtype=np.int64)
     observed = pd.DataFrame({
