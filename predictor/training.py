@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, train_test_split
+from sklearn.model_selection import ParameterSampler, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from features import validate
