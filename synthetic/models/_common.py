@@ -81,3 +81,22 @@ def weibull_pfs(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], eta:
     t_censor = np.minimum(admin, dropout)
     event = t_event <= t_censor
     return t_event, t_censor, event, np.maximum(np.round(np.minimum(t_event, t_censor), 2), 0.01)
+
+
+def check_shares(values: Mapping[str, Any], name: str, labels: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``name`` is a list of ``len(labels)`` non-negative shares summing to 1."""
+    shares = values[name]
+    if (not isinstance(shares, list) or len(shares) != len(labels) or min(shares) < 0
+            or abs(sum(shares) - 1) > 1e-6):
+        raise ValueError(f"'{name}' must be {len(labels)} shares ({', '.join(labels)}) that sum to 1")
+
+
+def check_weibull_pfs(values: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for the censoring and shape parameters :func:`weibull_pfs` cannot use."""
+    for name in ("pfs_weibull_shape", "followup_min"):
+        if not float(values[name]) > 0:
+            raise ValueError(f"'{name}' must be positive")
+    if float(values["dropout_rate"]) < 0:
+        raise ValueError("'dropout_rate' must be >= 0")
+    if not float(values["followup_max"]) >= float(values["followup_min"]):
+        raise ValueError("'followup_max' must be >= 'followup_min'")

@@ -78,7 +78,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from ._common import categorical, draw_uniforms_normals, table, weibull_oracle, weibull_pfs
+from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniforms_normals, table, weibull_oracle,
+                      weibull_pfs)
 
 __all__ = [
     "PARAMETERS", "TUMOUR_TYPES", "BONE_AGENTS", "EXPECTATIONS", "SURVIVAL",
@@ -137,21 +138,18 @@ def check_parameters(values: Mapping[str, Any]) -> None:
         raise ValueError("'tmb_median' must be positive")
     _table(values, "resp_tumour_offset")
     _table(values, "pfs_tumour_log_hr", keys=[t for t in TUMOUR_TYPES if t != "NSCLC"])
-    ecog = values["ecog_share"]
-    if not isinstance(ecog, list) or len(ecog) != 3 or abs(sum(ecog) - 1) > 1e-6 or min(ecog) < 0:
-        raise ValueError("'ecog_share' must be three shares (ECOG 0, 1, 2) that sum to 1")
+    check_shares(values, "ecog_share", ("ECOG 0", "1", "2"))
     for name in ("male_share", "pdl1_zero_share", "rankl_share_of_agents"):
         if not 0 <= float(values[name]) <= 1:
             raise ValueError(f"'{name}' must be in [0, 1]")
     for name in ("age_sd", "tmb_log_sd", "pdl1_logit_sd", "nlr_median", "nlr_log_sd", "albumin_sd",
                  "ldh_median", "ldh_log_sd", "opn_median_no_bone", "opn_log_sd", "resp_sd",
-                 "pfs_baseline_median", "pfs_weibull_shape", "followup_min", "best_pct_change_cap"):
+                 "pfs_baseline_median", "best_pct_change_cap"):
         if not float(values[name]) > 0:
             raise ValueError(f"'{name}' must be positive")
-    if float(values["opn_burden_log_sd"]) < 0 or float(values["dropout_rate"]) < 0:
-        raise ValueError("'opn_burden_log_sd' and 'dropout_rate' must be >= 0")
-    if not float(values["followup_max"]) >= float(values["followup_min"]):
-        raise ValueError("'followup_max' must be >= 'followup_min'")
+    if float(values["opn_burden_log_sd"]) < 0:
+        raise ValueError("'opn_burden_log_sd' must be >= 0")
+    check_weibull_pfs(values)
 
 
 def draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

@@ -90,7 +90,8 @@ import pandas as pd
 from scipy.special import expit, logit, ndtr
 from scipy.stats import poisson
 
-from ._common import categorical, draw_uniforms_normals, table, weibull_oracle, weibull_pfs
+from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniforms_normals, table, weibull_oracle,
+                      weibull_pfs)
 
 __all__ = [
     "PARAMETERS", "ARMS", "RESPONSES", "TME_MARKERS", "EXPECTATIONS", "SURVIVAL",
@@ -166,12 +167,9 @@ def check_parameters(values: Mapping[str, Any]) -> None:
         raise ValueError("'tme_median' must be positive")
     if not 0 < values["tme_median"]["hypoxia_score"] < 1 or not 0 < values["tme_median"]["pd1_cd8_pct"] < 100:
         raise ValueError("'tme_median': hypoxia_score must be in (0, 1) and pd1_cd8_pct in (0, 100)")
-    iss = values["iss_share"]
-    if not isinstance(iss, list) or len(iss) != 3 or abs(sum(iss) - 1) > 1e-6 or min(iss) < 0:
-        raise ValueError("'iss_share' must be three shares (ISS I, II, III) that sum to 1")
+    check_shares(values, "iss_share", ("ISS I", "II", "III"))
     for name in ("age_sd", "cd38_median_k", "cd38_log_sd", "bcma_meth_logit_sd", "gprc5d_logit_sd",
-                 "cd55_cd59_log_sd", "pfs_median_dara_krd", "pfs_median_tal_tec", "pfs_median_car_t",
-                 "pfs_weibull_shape", "followup_min"):
+                 "cd55_cd59_log_sd", "pfs_median_dara_krd", "pfs_median_tal_tec", "pfs_median_car_t"):
         if not float(values[name]) > 0:
             raise ValueError(f"'{name}' must be positive")
     cuts = [0.0, float(values["cut_vgpr"]), float(values["cut_cr"]), float(values["cut_scr"])]
@@ -179,10 +177,7 @@ def check_parameters(values: Mapping[str, Any]) -> None:
         raise ValueError("the cut points must increase: 0 < cut_vgpr < cut_cr < cut_scr")
     if not float(values["cut_mrd"]) >= float(values["cut_cr"]):
         raise ValueError("'cut_mrd' must be >= 'cut_cr' (MRD negativity is assessed in complete response)")
-    if float(values["dropout_rate"]) < 0:
-        raise ValueError("'dropout_rate' must be >= 0")
-    if not float(values["followup_max"]) >= float(values["followup_min"]):
-        raise ValueError("'followup_max' must be >= 'followup_min'")
+    check_weibull_pfs(values)
 
 
 def draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
