@@ -123,10 +123,15 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
             col = self.schema[c]
             s = X[c]
             if col.dtype == "category":
-                values = s.astype(object).to_numpy()
-                missing = pd.isna(values)
-                for cat in col.categories:
-                    v = (values == cat).astype(float)
+                # Integer codes in the schema's category order (-1: missing; labels outside the
+                # schema were rejected by validate): one comparison of small integers per level.
+                if isinstance(s.dtype, pd.CategoricalDtype):
+                    codes = s.cat.set_categories(col.categories).cat.codes.to_numpy()
+                else:
+                    codes = pd.Categorical(s, categories=col.categories).codes
+                missing = codes < 0
+                for k, cat in enumerate(col.categories):
+                    v = (codes == k).astype(float)
                     v[missing] = np.nan
                     out[f"{c}={cat}"] = v
                 continue
