@@ -7,6 +7,8 @@ as scikit-survival's ``Surv`` makes it (:func:`make_surv`). Risk scores are **hi
 
 from __future__ import annotations
 
+import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .errors import PredictorError
 
-__all__ = ["make_surv", "surv_arrays", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline", "median_from_survival"]
+__all__ = ["BOOSTERS", "make_surv", "surv_arrays", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline", "median_from_survival"]
 
 
 def make_surv(event, time) -> np.ndarray:
@@ -57,15 +59,44 @@ def _as_frame(X) -> pd.DataFrame:
     return pd.DataFrame(np.asarray(X, dtype=float))
 
 
+#: The boosters a model may use: trees, or XGBoost's linear booster (a penalised GLM).
+BOOSTERS = ("gbtree", "gblinear")
+
+
 class _XGBBase(BaseEstimator):
     def _params(self) -> dict[str, Any]:
+        if self.booster not in BOOSTERS:
+            raise PredictorError(f"booster must be one of {', '.join(BOOSTERS)}, got {self.booster!r}")
+        if self.booster == "gblinear":
+            # Coordinate descent, one cyclic pass over the features per round: deterministic, and
+            # with early stopping it converges to the ridge-penalised GLM of the objective.
+            return {"booster": "gblinear", "eta": self.learning_rate, "lambda": self.reg_lambda,
+                    "updater": "coord_descent", "feature_selector": "cyclic", "seed": self.random_state,
+                    "nthread": self.n_jobs}
         return {
             "eta": self.learning_rate, "max_depth": self.max_depth, "min_child_weight": self.min_child_weight,
             "subsample": self.subsample, "colsample_bytree": self.colsample_bytree, "lambda": self.reg_lambda,
             "tree_method": "hist", "seed": self.random_state, "nthread": self.n_jobs, "device": self.device,
         }
 
+    def _standardised(self, X: pd.DataFrame) -> np.ndarray:
+        """The linear booster's input: (x - training mean) / training SD, missing -> 0 (the mean)."""
+        Z = (X.to_numpy(dtype=np.float64, na_value=np.nan) - self.feature_mean_) / self.feature_scale_
+        Z[np.isnan(Z)] = 0.0
+        return Z
+
     def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
+        linear = params.get("booster") == "gblinear"
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        if linear:
+            x = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean 0, SD 1
+                mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+            self.feature_mean_ = np.where(np.isfinite(mean), mean, 0.0)
+            self.feature_scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+            X = pd.DataFrame(self._standardised(X), index=X.index, columns=X.columns)
         if self.early_stopping_rounds and len(X) >= 50:
             idx = np.arange(len(X))
             tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=self.random_state,
@@ -80,8 +111,13 @@ class _XGBBase(BaseEstimator):
             booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.n_estimators, verbose_eval=False)
             self.best_iteration_ = self.n_estimators - 1
         self.booster_ = booster
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
+        if linear:
+            # XGBoost has no in-place prediction for gblinear: keep the weights (on the standardised
+            # scale) and the intercept (bias + base score), and compute margins with NumPy.
+            weights = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["weights"]
+            self.coef_ = np.asarray(weights[: X.shape[1]], dtype=np.float64)
+            zero = pd.DataFrame(np.zeros((1, X.shape[1])), columns=X.columns)
+            self.intercept_ = float(booster.predict(xgb.DMatrix(zero), output_margin=True)[0])
 
     def _checked(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
@@ -93,23 +129,37 @@ class _XGBBase(BaseEstimator):
     def margin(self, X) -> np.ndarray:
         """The raw score of the booster (log-odds, log hazard ratio or log time)."""
         X = self._checked(X)
+        if self.booster == "gblinear":
+            # intercept + coef . (x - mean) / scale, folded into one matrix-vector product on the raw
+            # input; a row with a missing value comes out NaN and is recomputed with the mean in its place.
+            x = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            w = self.coef_ / self.feature_scale_
+            m = (self.intercept_ - float(w @ self.feature_mean_)) + x @ w
+            bad = np.isnan(m)
+            if bad.any():
+                m[bad] = self.intercept_ + self._standardised(X.iloc[np.flatnonzero(bad)]) @ self.coef_
+            return m
         # inplace_predict skips building a DMatrix: the fast path for small and large batches alike.
         m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float32), predict_type="margin", missing=np.nan)
         return np.asarray(m, dtype=np.float64)
 
     def shap_values(self, X, background=None) -> tuple[np.ndarray, float]:
-        """TreeSHAP contributions on the margin scale.
+        """SHAP contributions on the margin scale, exact for both boosters.
+
+        Trees: TreeSHAP. Without ``background``, XGBoost's native path-dependent TreeSHAP
+        (``pred_contribs``); with it, shap's interventional TreeSHAP against these rows.
+        Linear booster: a linear model's exact SHAP values ``coef_j * (z_j - mean_B z_j)`` on the
+        standardised input ``z``, where ``B`` is ``background`` or, without it, the training data
+        (shap's ``LinearExplainer`` with an independent masker computes the same).
 
         Parameters
         ----------
         X : DataFrame
             Model input.
         background : DataFrame, optional
-            Without it, XGBoost's native path-dependent TreeSHAP (``pred_contribs``). With it,
-            shap's interventional TreeSHAP against these rows: the contributions explain the
-            model's output relative to the background's mean output. A background from one
-            subgroup (one therapy arm) explains the model *within* that subgroup: a column that
-            is constant in the background and in ``X`` gets 0.
+            The contributions explain the model's output relative to the background's mean
+            output. A background from one subgroup (one therapy arm) explains the model *within*
+            that subgroup: a column that is constant in the background and in ``X`` gets 0.
 
         Returns
         -------
@@ -118,7 +168,11 @@ class _XGBBase(BaseEstimator):
             ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
         """
         X = self._checked(X)
-        if background is None:
+        if self.booster == "gblinear":
+            center = np.zeros(X.shape[1]) if background is None else self._standardised(self._checked(background)).mean(axis=0)
+            values = (self._standardised(X) - center) * self.coef_
+            base = np.full(len(X), self.intercept_ + float(center @ self.coef_))
+        elif background is None:
             contribs = self.booster_.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
             values, base = contribs[:, :-1], contribs[:, -1]
         else:
@@ -135,14 +189,21 @@ class _XGBBase(BaseEstimator):
 
 
 class XGBResponseClassifier(ClassifierMixin, _XGBBase):
-    """Gradient-boosted trees for objective response (binary), on XGBoost.
+    """Gradient boosting for objective response (binary), on XGBoost.
 
     Parameters
     ----------
+    booster : {"gbtree", "gblinear"}
+        Trees, or XGBoost's linear booster: a ridge-penalised logistic regression fitted by
+        coordinate descent on inputs standardised with the training mean and SD (a missing value
+        counts as the mean). The experiment's search chooses between them by cross-validation.
     n_estimators : int
         Most boosting rounds; early stopping may use fewer.
-    learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda
-        XGBoost's tree parameters.
+    learning_rate, reg_lambda
+        Shrinkage and L2 penalty (both boosters). With ``gblinear`` XGBoost multiplies
+        ``reg_lambda`` by the number of rows: it is a penalty per patient, so 1.0 shrinks hard.
+    max_depth, min_child_weight, subsample, colsample_bytree
+        XGBoost's tree parameters (``gbtree`` only).
     early_stopping_rounds : int or None
         Stop when the log-loss of an internal validation split (``validation_fraction``,
         stratified) has not improved for this many rounds, then refit on all rows.
@@ -158,12 +219,16 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
     booster_ : xgboost.Booster
     classes_ : ndarray
     best_iteration_ : int
+    coef_, intercept_, feature_mean_, feature_scale_ : ndarray, float, ndarray, ndarray
+        ``gblinear`` only: weights on the standardised inputs, the margin at the training mean,
+        and the standardisation.
     """
 
-    def __init__(self, *, n_estimators: int = 500, learning_rate: float = 0.05, max_depth: int = 3,
-                 min_child_weight: float = 1.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
-                 reg_lambda: float = 1.0, early_stopping_rounds: int | None = 30,
+    def __init__(self, *, booster: str = "gbtree", n_estimators: int = 500, learning_rate: float = 0.05,
+                 max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, early_stopping_rounds: int | None = 30,
                  validation_fraction: float = 0.2, random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+        self.booster = booster
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -200,7 +265,7 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
 
 
 class XGBSurvival(RegressorMixin, _XGBBase):
-    """Gradient-boosted trees for progression-free survival, on XGBoost.
+    """Gradient boosting (trees or XGBoost's linear booster) for progression-free survival, on XGBoost.
 
     ``objective="survival:cox"``: the margin is a log hazard ratio; a Breslow estimate of the
     baseline hazard (scikit-survival's ``BreslowEstimator``) on the training data turns it into
@@ -210,15 +275,17 @@ class XGBSurvival(RegressorMixin, _XGBBase):
     :meth:`predict` returns a **risk score, higher = worse** (the log hazard ratio for Cox,
     minus the predicted log time for AFT).
 
-    Parameters are those of :class:`XGBResponseClassifier`, plus ``objective`` and ``aft_sigma``.
+    Parameters are those of :class:`XGBResponseClassifier`, plus ``objective`` and ``aft_sigma``;
+    with ``booster="gblinear"`` and ``survival:cox`` the model is a ridge-penalised Cox model.
     """
 
-    def __init__(self, *, objective: str = "survival:cox", n_estimators: int = 500, learning_rate: float = 0.05,
-                 max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
+    def __init__(self, *, objective: str = "survival:cox", booster: str = "gbtree", n_estimators: int = 500,
+                 learning_rate: float = 0.05, max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 1.0, aft_sigma: float = 1.0,
                  early_stopping_rounds: int | None = 30, validation_fraction: float = 0.2,
                  random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
         self.objective = objective
+        self.booster = booster
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth

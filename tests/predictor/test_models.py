@@ -111,3 +111,59 @@ def test_cox_median_search_equals_the_full_curve(data):
     m = XGBSurvival(random_state=1).fit(X, y)
     full = median_from_survival(m.baseline_time_, m.predict_survival_function(X, m.baseline_time_))
     np.testing.assert_array_equal(m.predict_median(X), full)
+
+
+@pytest.mark.parametrize("task", ["response", "survival"])
+def test_linear_booster_converges_to_the_unpenalised_glm(data, task):
+    """gblinear with no penalty, on standardised inputs, reaches the maximum-likelihood GLM:
+    its coefficients on the raw scale equal scikit-learn's unpenalised logistic regression or
+    lifelines' unpenalised Cox model within 0.01 (both solvers converge far tighter than that;
+    early stopping on held-out log-loss may stop a little short). The NumPy margin equals XGBoost's."""
+    import xgboost as xgb
+    from sklearn.linear_model import LogisticRegression
+
+    X, y_surv, y_resp = data
+    if task == "response":
+        m = XGBResponseClassifier(booster="gblinear", learning_rate=0.5, reg_lambda=0.0, random_state=0).fit(X, y_resp)
+        mle = LogisticRegression(C=np.inf, max_iter=1000).fit(X, y_resp).coef_[0]
+    else:
+        m = XGBSurvival(booster="gblinear", learning_rate=0.5, reg_lambda=0.0, random_state=0).fit(X, y_surv)
+        mle = CoxPHBaseline(penalizer=0.0).fit(X, y_surv).model_.params_.to_numpy()
+    np.testing.assert_allclose(m.coef_ / m.feature_scale_, mle, atol=0.01)
+    Z = pd.DataFrame((X.to_numpy() - m.feature_mean_) / m.feature_scale_, columns=X.columns)
+    native = m.booster_.predict(xgb.DMatrix(Z), output_margin=True)
+    np.testing.assert_allclose(m.margin(X), native, rtol=1e-5, atol=1e-5)
+    assert clone(m).fit(X, y_resp if task == "response" else y_surv).coef_.tolist() == m.coef_.tolist()
+
+
+def test_linear_booster_treats_missing_as_the_training_mean(data):
+    X, y, _ = data
+    m = XGBSurvival(booster="gblinear", random_state=0).fit(X, y)
+    row = X.iloc[:1].copy()
+    row["x1"] = np.nan
+    at_mean = row.copy()
+    at_mean["x1"] = m.feature_mean_[1]
+    np.testing.assert_allclose(m.margin(row), m.margin(at_mean))
+
+
+def test_linear_shap_is_exact_and_matches_shap_linear_explainer(data):
+    import shap
+
+    X, y, _ = data
+    m = XGBSurvival(booster="gblinear", random_state=0).fit(X, y)
+    values, base = m.shap_values(X.iloc[:200])  # against the training mean
+    np.testing.assert_allclose(values.sum(1) + base, m.margin(X.iloc[:200]), atol=1e-9)
+    background = X.iloc[1000:1100]  # shap's masker keeps at most 100 background rows
+    values_bg, base_bg = m.shap_values(X.iloc[:200], background=background)
+    Z = lambda d: (d.to_numpy() - m.feature_mean_) / m.feature_scale_
+    reference = shap.LinearExplainer((m.coef_, m.intercept_), Z(background)).shap_values(Z(X.iloc[:200]))
+    np.testing.assert_allclose(values_bg, reference, atol=1e-9)
+    assert base_bg == pytest.approx(m.margin(background).mean())
+    importance = np.abs(values).mean(0)
+    assert importance[0] > importance[1] > importance[2]
+
+
+def test_unknown_booster_is_an_error(data):
+    X, y, _ = data
+    with pytest.raises(PredictorError, match="booster must be one of"):
+        XGBSurvival(booster="dart").fit(X, y)
