@@ -142,14 +142,15 @@ class _UsageError(Exception):
     pass
 
 
-def _fmt_ci(row) -> str:
+def _fmt_ci(row, signed: bool = False) -> str:
     import pandas as pd
 
     if row is None or pd.isna(row["estimate"]):
         return "-"
+    f = "{:+.4f}" if signed else "{:.3f}"
     if pd.isna(row["ci_low"]):
-        return f"{row['estimate']:.3f}"
-    return f"{row['estimate']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        return f.format(row["estimate"])
+    return f"{f.format(row['estimate'])} [{f.format(row['ci_low'])}, {f.format(row['ci_high'])}]"
 
 
 def _summary_table(metrics) -> str:
@@ -166,15 +167,28 @@ def _summary_table(metrics) -> str:
             if sub.empty:
                 continue
             get = lambda model: sub.loc[model] if model in sub.index else None
-            gap = (sub.loc["oracle", "estimate"] - sub.loc["xgboost", "estimate"]) if {"oracle", "xgboost"} <= set(sub.index) else None
+
+            def diff(contrast: str, a: str, b: str) -> str:
+                if contrast in sub.index:  # the paired bootstrap CI of the difference
+                    return _fmt_ci(sub.loc[contrast], signed=True)
+                if {a, b} <= set(sub.index):
+                    return f"{sub.loc[a, 'estimate'] - sub.loc[b, 'estimate']:+.3f}"
+                return "-"
+
             rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
-                         "-" if gap is None else f"{gap:+.3f}"))
-    head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "oracle - XGBoost")
+                         diff("xgboost_minus_baseline", "xgboost", "baseline"),
+                         diff("oracle_minus_xgboost", "oracle", "xgboost")))
+    oracle = (metrics["model"] == "oracle").any()
+    head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
+            "oracle - XGBoost")
+    if not oracle:  # a user's cohort file: no oracle column, no gap to it
+        keep = [0, 1, 2, 3, 5]
+        head, rows = tuple(head[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-    oracle = (metrics["model"] == "oracle").any()
     return "\n".join([f"{dataset} cohort (baseline: logistic regression / Cox PH"
-                      + ("; oracle: the generator's truth)" if oracle else "; no oracle for a cohort file)"),
+                      + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
+                      + "; differences with paired bootstrap 95% CIs)",
                       line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
 
 
@@ -196,6 +210,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                                    register=False if args.no_register else None)
     print()
     print(_summary_table(result.metrics))
+    print()
+    for task, p in result.best_params.items():
+        cv = {k[3:]: v for k, v in p.items() if k.startswith("cv_")}
+        shown = ", ".join(f"{k} {v:g}" for k, v in p.items() if k != "booster" and not k.startswith("cv_")
+                          and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
+        print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
     for task, s in result.shap.items():
         top = ", ".join(f"{k} {v:.3f}" for k, v in s["importance"].head(5).items())
         print(f"\nSHAP, {task} (mean |SHAP|, {s['scale']}): {top}")

@@ -11,7 +11,8 @@ Sections and keys (defaults in brackets):
 ``[validation]``  ``n`` [20000], ``seed`` [cohort seed + 1]: a fresh synthetic cohort (0 = none)
 ``[features]``    ``log`` ["auto", a list, or false], ``cutoffs`` [{}], ``columns`` [all features]
 ``[models]``      ``response`` [true], ``survival`` ["survival:cox" | "survival:aft" | false]
-``[search]``      ``n_iter`` [8], ``cv_folds`` [3], ``seed`` [0]
+``[search]``      ``n_iter`` [8], ``cv_folds`` [3], ``seed`` [0], ``boosters`` [["gbtree", "gblinear"]]: trees
+                  (``n_iter`` seeded draws) and/or XGBoost's linear booster (a small grid), chosen by CV
 ``[evaluation]``  ``test_fraction`` [0.25], ``bootstrap`` [200], ``seed`` [0], ``horizons`` [[6, 12, 24]]
 ``[shap]``        ``max_rows`` [2000], ``dependence`` [[]], ``by`` [none]: a categorical column (a therapy
                   arm) within whose groups global SHAP importance is also shown
@@ -42,7 +43,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "validation": {"n": int, "seed": int},
     "features": {"log": (str, list, bool), "cutoffs": dict, "columns": list},
     "models": {"response": bool, "survival": (str, bool)},
-    "search": {"n_iter": int, "cv_folds": int, "seed": int},
+    "search": {"n_iter": int, "cv_folds": int, "seed": int, "boosters": list},
     "evaluation": {"test_fraction": float, "bootstrap": int, "seed": int, "horizons": list},
     "shap": {"max_rows": int, "dependence": list, "by": str},
     "registry": {"model_name": str, "register": bool},
@@ -68,6 +69,7 @@ class Experiment:
     search_n_iter: int
     search_cv_folds: int
     search_seed: int
+    search_boosters: tuple[str, ...]
     test_fraction: float
     n_bootstrap: int
     eval_seed: int
@@ -188,6 +190,9 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
         (get("validation", "n", 20000) >= 0, "[validation] 'n' must be >= 0"),
         (0.05 <= get("evaluation", "test_fraction", 0.25) <= 0.5, "[evaluation] 'test_fraction' must be within 0.05-0.5"),
         (get("search", "n_iter", 8) >= 1 and get("search", "cv_folds", 3) >= 2, "[search] needs n_iter >= 1 and cv_folds >= 2"),
+        (len(get("search", "boosters", ["gbtree"])) > 0
+         and all(b in ("gbtree", "gblinear") for b in get("search", "boosters", [])),
+         "[search] 'boosters' must be a non-empty list of \"gbtree\" and/or \"gblinear\""),
         (get("evaluation", "bootstrap", 200) >= 0, "[evaluation] 'bootstrap' must be >= 0"),
         (get("models", "survival", "survival:cox") in ("survival:cox", "survival:aft", False),
          "[models] 'survival' must be 'survival:cox', 'survival:aft' or false"),
@@ -211,7 +216,9 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
         columns=get("features", "columns"), response=get("models", "response", True),
         survival=get("models", "survival", "survival:cox") or None,
         search_n_iter=get("search", "n_iter", 8), search_cv_folds=get("search", "cv_folds", 3),
-        search_seed=get("search", "seed", 0), test_fraction=get("evaluation", "test_fraction", 0.25),
+        search_seed=get("search", "seed", 0),
+        search_boosters=tuple(dict.fromkeys(get("search", "boosters", ["gbtree", "gblinear"]))),
+        test_fraction=get("evaluation", "test_fraction", 0.25),
         n_bootstrap=get("evaluation", "bootstrap", 200), eval_seed=get("evaluation", "seed", 0),
         horizons=tuple(float(h) for h in get("evaluation", "horizons", [6, 12, 24])),
         shap_max_rows=get("shap", "max_rows", 2000), shap_dependence=list(get("shap", "dependence", [])),

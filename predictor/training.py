@@ -6,12 +6,12 @@ Plain functions and estimators; nothing here talks to MLflow (see :mod:`predicto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import ParameterSampler, StratifiedKFold, train_test_split
+from sklearn.model_selection import ParameterGrid, ParameterSampler, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from features import validate
@@ -19,13 +19,13 @@ from features.pipeline import CohortFeatures, baseline_preprocessor
 
 from .bundle import ModelBundle
 from .errors import TrainingError
-from .evaluation import bootstrap, response_metrics, survival_metrics
+from .evaluation import bootstrap_draws, paired_difference, response_metrics, summarise, survival_metrics
 from .experiment import TIME_UNITS, Experiment
 from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
-__all__ = ["TrainingResult", "train", "SEARCH_SPACE", "shap_importance", "shap_importance_by"]
+__all__ = ["TrainingResult", "train", "SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "search_candidates", "shap_importance", "shap_importance_by"]
 
-#: The seeded random search's space (shared by both XGBoost models).
+#: The seeded random search's space for trees (shared by both XGBoost models): ``n_iter`` draws.
 SEARCH_SPACE = {
     "max_depth": [1, 2, 3, 4],
     "learning_rate": [0.02, 0.05, 0.1],
@@ -34,6 +34,14 @@ SEARCH_SPACE = {
     "colsample_bytree": [0.6, 0.8, 1.0],
     "reg_lambda": [1.0, 5.0, 20.0],
 }
+#: The grid for XGBoost's linear booster (a ridge-penalised GLM), searched in full beside the trees
+#: when ``[search] boosters`` includes "gblinear": cheap, and the right model when the truth is
+#: smooth and additive and the cohort too small for trees to find its shape. Each candidate runs
+#: coordinate descent to convergence (no early stopping: the penalty alone regularises, so the
+#: model is the penalised maximum-likelihood fit). XGBoost multiplies gblinear's ``reg_lambda`` by
+#: the number of rows: it is a penalty per patient (scikit-learn's default ``C=1`` is ``1/n``).
+LINEAR_SEARCH_SPACE = {"learning_rate": [0.5], "n_estimators": [300], "early_stopping_rounds": [None],
+                       "reg_lambda": [0.0, 0.001, 0.003, 0.01, 0.03, 0.1]}
 #: Above this many rows Uno's C (quadratic in scikit-survival) is a point estimate without a CI.
 UNO_BOOTSTRAP_MAX_N = 5000
 
@@ -50,7 +58,9 @@ class TrainingResult:
         The fitted feature pipeline and XGBoost models.
     metrics : DataFrame
         Columns ``dataset`` (test, validation), ``task`` (response, survival), ``model``
-        (xgboost, baseline, oracle), ``metric``, ``estimate``, ``ci_low``, ``ci_high``.
+        (xgboost, baseline, oracle, and the paired contrasts ``xgboost_minus_baseline`` and
+        ``oracle_minus_xgboost``: differences within each bootstrap replicate), ``metric``,
+        ``estimate``, ``ci_low``, ``ci_high``.
     best_params : dict
         The search's choice per task, with its cross-validated score.
     shap : dict
@@ -74,9 +84,20 @@ class TrainingResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _search(make, X: pd.DataFrame, y, score, splits, n_iter: int, seed: int, progress: Progress | None, task: str):
+def search_candidates(boosters: Sequence[str], n_iter: int, seed: int) -> list[dict[str, Any]]:
+    """The search's candidates: ``n_iter`` seeded draws from :data:`SEARCH_SPACE` for "gbtree",
+    then the whole :data:`LINEAR_SEARCH_SPACE` grid for "gblinear"."""
+    out: list[dict[str, Any]] = []
+    if "gbtree" in boosters:
+        out += [{"booster": "gbtree", **p} for p in ParameterSampler(SEARCH_SPACE, n_iter=n_iter, random_state=seed)]
+    if "gblinear" in boosters:
+        out += [{"booster": "gblinear", **p} for p in ParameterGrid(LINEAR_SEARCH_SPACE)]
+    return out
+
+
+def _search(make, X: pd.DataFrame, y, score, splits, candidates: list[dict[str, Any]], progress: Progress | None,
+            task: str):
     best, best_score = None, -np.inf
-    candidates = list(ParameterSampler(SEARCH_SPACE, n_iter=n_iter, random_state=seed))
     for i, params in enumerate(candidates, 1):
         scores = []
         for tr, va in splits:
@@ -86,8 +107,17 @@ def _search(make, X: pd.DataFrame, y, score, splits, n_iter: int, seed: int, pro
         if mean > best_score:
             best, best_score = params, mean
         if progress:
-            progress(f"{task}: search {i}/{len(candidates)} (best CV score {best_score:.3f})")
+            progress(f"{task}: search {i}/{len(candidates)}, {params['booster']} (best CV score {best_score:.3f}, {best['booster']})")
     return best, best_score
+
+
+#: Paired contrasts reported beside the models: name, minuend, subtrahend.
+CONTRASTS = (("xgboost_minus_baseline", "xgboost", "baseline"), ("oracle_minus_xgboost", "oracle", "xgboost"))
+
+
+def _contrast_frames(draws: dict[str, tuple[dict, pd.DataFrame]], dataset: str, task: str) -> list[pd.DataFrame]:
+    return [_metrics_frame(paired_difference(draws[a], draws[b]), dataset, task, name)
+            for name, a, b in CONTRASTS if a in draws and b in draws]
 
 
 def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:
@@ -177,6 +207,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         val_cohort = generate(scenario, exp.validation_n, exp.validation_seed)
         datasets["validation"] = (val_cohort.observed, features.transform(val_cohort.observed), val_cohort.truth)
 
+    candidates = search_candidates(exp.search_boosters, exp.search_n_iter, exp.search_seed)
     frames: list[pd.DataFrame] = []
     best_params: dict[str, dict[str, Any]] = {}
     response_model = survival_model = None
@@ -190,7 +221,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
 
         auc = lambda m, X, y: roc_auc_score(y, m.predict_proba(X)[:, 1])
         params, cv = _search(lambda **p: XGBResponseClassifier(random_state=exp.search_seed, **p), X_tr, y_tr, auc,
-                             splits, exp.search_n_iter, exp.search_seed, say, "response")
+                             splits, candidates, say, "response")
         best_params["response"] = {**params, "cv_auc": cv}
         say("response: fitting XGBoost and the logistic-regression baseline")
         response_model = XGBResponseClassifier(random_state=exp.search_seed, **params).fit(X_tr, y_tr)
@@ -203,11 +234,14 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                 preds["oracle"] = truth["response_probability"].to_numpy()
             response_preds[name] = preds
             n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
+            draws = {}
             for model, p in preds.items():
                 say(f"response: evaluating {model} on {name}")
-                table = bootstrap(lambda i, p=p: response_metrics(y[i], p[i]), len(y), n_boot=n_boot,
-                                  random_state=exp.eval_seed, stratify=y)
-                frames.append(_metrics_frame(table, name, "response", model))
+                # The same seed and strata for every model: the same replicates, so differences pair.
+                draws[model] = bootstrap_draws(lambda i, p=p: response_metrics(y[i], p[i]), len(y), n_boot=n_boot,
+                                               random_state=exp.eval_seed, stratify=y)
+                frames.append(_metrics_frame(summarise(*draws[model]), name, "response", model))
+            frames += _contrast_frames(draws, name, "response")
 
     if exp.survival:
         y_tr = make_surv(train_df[E].astype(bool), train_df[T])
@@ -216,7 +250,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
 
         cindex = lambda m, X, y: concordance_index(y["time"], -m.predict(X), y["event"])
         params, cv = _search(lambda **p: XGBSurvival(objective=exp.survival, random_state=exp.search_seed, **p), X_tr, y_tr,
-                             cindex, splits, exp.search_n_iter, exp.search_seed, say, "survival")
+                             cindex, splits, candidates, say, "survival")
         best_params["survival"] = {**params, "cv_harrell_c": cv}
         say("survival: fitting XGBoost and the Cox PH baseline")
         survival_model = XGBSurvival(objective=exp.survival, random_state=exp.search_seed, **params).fit(X_tr, y_tr)
@@ -237,6 +271,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                                     lambda t, c=true_cohort: oracle(c, t, scenario)["survival"])
             n_boot = exp.n_bootstrap if name == "test" else max(exp.n_bootstrap // 2, 0)
             big = len(y) > UNO_BOOTSTRAP_MAX_N
+            draws = {}
             for model, (risk, surv) in models.items():
                 say(f"survival: evaluating {model} on {name}")
                 # Survival curves of every row at the horizons are the same in each replicate: computed
@@ -251,9 +286,10 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                     return survival_metrics(y_tr, y[i], risk[i], lambda t: curves(t)[i], horizons, uno=uno,
                                             unit=TIME_UNITS[exp.time_unit])
 
-                table = bootstrap(lambda i: evaluate(i, uno=not big), len(y), n_boot=n_boot,
-                                  random_state=exp.eval_seed, point_metric=evaluate)
-                frames.append(_metrics_frame(table, name, "survival", model))
+                draws[model] = bootstrap_draws(lambda i: evaluate(i, uno=not big), len(y), n_boot=n_boot,
+                                               random_state=exp.eval_seed, point_metric=evaluate)
+                frames.append(_metrics_frame(summarise(*draws[model]), name, "survival", model))
+            frames += _contrast_frames(draws, name, "survival")
 
     bundle = ModelBundle(schema=schema.subset(features.columns_), features=features, response=response_model,
                          survival=survival_model, horizons=horizons,
