@@ -70,11 +70,19 @@ def test_run_metrics_artifacts_and_registry(trained):
     m = run.data.metrics
     for key in ("validation/response/xgboost/auc", "validation/response/oracle/auc", "validation/survival/xgboost/harrell_c",
                 "validation/survival/baseline/uno_c", "test/survival/xgboost/td_auc_12m", "validation/survival/xgboost/ibs",
-                "validation/response/gap_to_oracle/auc", "test/response/xgboost/cal_slope"):
+                "validation/response/gap_to_oracle/auc", "test/response/xgboost/cal_slope",
+                "validation/response/xgboost_minus_baseline/auc", "validation/survival/oracle_minus_xgboost/harrell_c/ci_low"):
         assert key in m, key
     assert 0.6 < m["validation/response/oracle/auc"] < 0.95
     assert m["validation/response/xgboost/auc/ci_low"] <= m["validation/response/xgboost/auc"] <= m["validation/response/xgboost/auc/ci_high"]
-    assert run.data.params["cohort.n"] == "600" and "best.response.max_depth" in run.data.params
+    assert m["validation/response/oracle/auc"] - m["validation/response/xgboost/auc"] == pytest.approx(
+        m["validation/response/oracle_minus_xgboost/auc"])
+    params = run.data.params
+    assert params["cohort.n"] == "600"
+    for task in ("response", "survival"):  # the search's choice, with the settings of its family
+        assert params[f"best.{task}.booster"] in ("gbtree", "gblinear")
+        assert f"best.{task}.reg_lambda" in params
+        assert (f"best.{task}.max_depth" in params) == (params[f"best.{task}.booster"] == "gbtree")
     paths = set()
     stack = [""]
     while stack:
