@@ -202,24 +202,15 @@ def paired_difference(a: tuple[Mapping[str, float], pd.DataFrame],
     return summarise(point, draws)
 
 
-def bootstrap(
-    metric: Callable[[np.ndarray], Mapping[str, float]],
-    n: int,
-    *,
-    n_boot: int = 200,
-    random_state: int = 0,
-    stratify: np.ndarray | None = None,
-    point_metric: Callable[[np.ndarray], Mapping[str, float]] | None = None,
-) -> pd.DataFrame:
-    """Point estimates and percentile bootstrap 95% CIs of every metric ``metric(indices)`` returns.
-
-    ``point_metric`` (default ``metric``) gives the point estimates on all rows; a metric it
-    returns that the replicates do not gets no interval (NaN bounds).
+def bootstrap(metric: Callable[[np.ndarray], Mapping[str, float]], n: int, **options) -> pd.DataFrame:
+    """Point estimates and percentile bootstrap 95% CIs of every metric ``metric(indices)`` returns:
+    :func:`summarise` of :func:`bootstrap_draws`, which takes the same ``options`` (``n_boot``,
+    ``random_state``, ``stratify``, ``point_metric``).
 
     Returns
     -------
     DataFrame
-        Index: metric names; columns ``estimate``, ``ci_low``, ``ci_high``.
+        Index: metric names; columns ``estimate``, ``ci_low``, ``ci_high``. A metric that
+        ``point_metric`` returns and the replicates do not gets no interval (NaN bounds).
     """
-    return summarise(*bootstrap_draws(metric, n, n_boot=n_boot, random_state=random_state, stratify=stratify,
-                                      point_metric=point_metric))
+    return summarise(*bootstrap_draws(metric, n, **options))
