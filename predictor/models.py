@@ -69,7 +69,8 @@ class _XGBBase(BaseEstimator):
             raise PredictorError(f"booster must be one of {', '.join(BOOSTERS)}, got {self.booster!r}")
         if self.booster == "gblinear":
             # Coordinate descent, one cyclic pass over the features per round: deterministic, and
-            # with early stopping it converges to the ridge-penalised GLM of the objective.
+            # run to convergence (the search turns early stopping off) it reaches the
+            # ridge-penalised maximum-likelihood GLM of the objective.
             return {"booster": "gblinear", "eta": self.learning_rate, "lambda": self.reg_lambda,
                     "updater": "coord_descent", "feature_selector": "cyclic", "seed": self.random_state,
                     "nthread": self.n_jobs}
@@ -87,6 +88,8 @@ class _XGBBase(BaseEstimator):
 
     def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
         linear = params.get("booster") == "gblinear"
+        for stale in ("coef_", "intercept_", "feature_mean_", "feature_scale_"):  # from an earlier linear fit
+            self.__dict__.pop(stale, None)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         if linear:
