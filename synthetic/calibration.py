@@ -40,15 +40,24 @@ POPULATION_N = 4_000_000
 COX_POPULATION_N = 200_000
 
 
-def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
-    if not expr.strip():
-        return np.ones(len(observed), dtype=bool)
+def _evaluate(observed: pd.DataFrame, expr: str, target_id: str, failure: str) -> np.ndarray:
+    """A pandas expression over the observed columns, one value per patient; ``failure`` starts
+    the message when it cannot be evaluated or does not give one value per patient."""
     try:
         out = observed.eval(expr, engine="python")
     except Exception as exc:  # pandas raises many types for a bad expression
-        raise ScenarioError(f"target '{target_id}': cannot evaluate where = {expr!r}: {exc}") from None
+        raise ScenarioError(f"target '{target_id}': {failure}: {exc}") from None
     arr = np.asarray(out)
-    if arr.dtype != bool or arr.shape != (len(observed),):
+    if arr.shape != (len(observed),):
+        raise ScenarioError(f"target '{target_id}': {failure}: it does not give one value per patient")
+    return arr
+
+
+def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
+    if not expr.strip():
+        return np.ones(len(observed), dtype=bool)
+    arr = _evaluate(observed, expr, target_id, f"cannot evaluate where = {expr!r}")
+    if arr.dtype != bool:
         raise ScenarioError(f"target '{target_id}': where = {expr!r} is not a True/False condition per patient")
     return arr
 
@@ -109,13 +118,9 @@ def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
     """An observed column, or a pandas expression over the observed columns (``"x > 70"``)."""
     if col in observed.columns:
         return observed[col].to_numpy()
-    try:
-        out = observed.eval(col, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise ScenarioError(f"target '{target_id}': no column '{col}' in the cohort, and not an expression over "
-                            f"its columns ({exc})") from None
-    arr = np.asarray(out)
-    if arr.shape != (len(observed),) or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
+    arr = _evaluate(observed, col, target_id,
+                    f"no column '{col}' in the cohort, and not an expression over its columns")
+    if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
         raise ScenarioError(f"target '{target_id}': column = {col!r} does not give one number per patient")
     return arr
 
