@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .errors import SchemaDefinitionError
-from .schema import Schema, validate
+from .schema import Schema, category_codes, float_values, validate
 
 __all__ = ["CohortFeatures", "baseline_preprocessor", "SKEW_THRESHOLD"]
 
@@ -118,29 +118,30 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         """The numeric model input, indexed like ``X``, named by :meth:`get_feature_names_out`."""
         check_is_fitted(self, "columns_")
         validate(X, self.schema, columns=self.columns_, what="feature input")
-        out: dict[str, np.ndarray] = {}
+        # One float array filled column by column (column-major, as pandas stores it) and wrapped
+        # once: no per-column Series.
+        out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float64, order="F")
+        j = 0
         for c in self.columns_:
             col = self.schema[c]
             s = X[c]
             if col.dtype == "category":
                 # Integer codes in the schema's category order (-1: missing; labels outside the
                 # schema were rejected by validate): one comparison of small integers per level.
-                if isinstance(s.dtype, pd.CategoricalDtype):
-                    codes = s.cat.set_categories(col.categories).cat.codes.to_numpy()
-                else:
-                    codes = pd.Categorical(s, categories=col.categories).codes
+                codes = category_codes(s, col.categories)
                 missing = codes < 0
-                for k, cat in enumerate(col.categories):
-                    v = (codes == k).astype(float)
-                    v[missing] = np.nan
-                    out[f"{c}={cat}"] = v
+                for k in range(len(col.categories)):
+                    out[:, j] = codes == k
+                    out[missing, j] = np.nan
+                    j += 1
                 continue
-            x = s.to_numpy(dtype=float, na_value=np.nan)
-            out[f"log({c})" if c in self.log_columns_ else c] = np.log1p(x) if c in self.log_columns_ else x
+            x = float_values(s)
+            out[:, j] = np.log1p(x) if c in self.log_columns_ else x
+            j += 1
             for cut in (self.cutoffs or {}).get(c, ()):
-                flag = (x > cut).astype(float)
-                flag[np.isnan(x)] = np.nan
-                out[f"{c}>{cut:g}"] = flag
+                out[:, j] = x > cut
+                out[np.isnan(x), j] = np.nan
+                j += 1
         return pd.DataFrame(out, index=X.index, columns=list(self.feature_names_out_))
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

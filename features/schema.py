@@ -172,9 +172,29 @@ def _rows(index: pd.Index, mask: np.ndarray) -> tuple[tuple, int]:
     return tuple(index[where[:MAX_ROWS_SHOWN]].tolist()), int(where.size)
 
 
+def float_values(s: pd.Series) -> np.ndarray:
+    """``s`` as float64, NaN where missing (a plain NumPy column skips pandas' NA handling)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+        return s.to_numpy(dtype=np.float64)
+    return s.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def category_codes(s: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
+    """Position of each label of ``s`` in ``categories``: -1 where missing or not one of them.
+
+    A pandas categorical is mapped through its own (few) categories, without building a new
+    dtype: the cheap path for one patient and for a million alike.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        position = {c: k for k, c in enumerate(categories)}
+        lookup = np.array([position.get(c, -1) for c in s.cat.categories] + [-1], dtype=np.int64)
+        return lookup[s.array.codes]  # code -1 (missing) reads the trailing -1
+    return pd.Categorical(s, categories=list(categories)).codes.astype(np.int64)
+
+
 def _check_column(col: Column, s: pd.Series) -> list[Problem]:
     problems: list[Problem] = []
-    missing = s.isna().to_numpy()
+    missing = np.asarray(pd.isna(s.array), dtype=bool)  # no intermediate Series: cheap for one patient
     if missing.any() and not col.nullable:
         rows, n = _rows(s.index, missing)
         problems.append(Problem(col.name, "are missing, and missing values are not allowed", rows, n))
@@ -184,7 +204,7 @@ def _check_column(col: Column, s: pd.Series) -> list[Problem]:
     if col.dtype in ("float", "int"):
         if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
             return problems + [Problem(col.name, f"must be numeric ({col.dtype}); found dtype {dt}")]
-        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        values = float_values(s)
         if col.dtype == "int":
             frac = present & (np.mod(np.nan_to_num(values), 1.0) != 0)
             if frac.any():
@@ -209,7 +229,7 @@ def _check_column(col: Column, s: pd.Series) -> list[Problem]:
         if pd.api.types.is_bool_dtype(dt):
             pass
         elif pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt):
-            values = s.to_numpy(dtype="float64", na_value=np.nan)
+            values = float_values(s)
             bad = present & ~np.isin(values, (0.0, 1.0))
             if bad.any():
                 rows, n = _rows(s.index, bad)
@@ -224,7 +244,10 @@ def _check_column(col: Column, s: pd.Series) -> list[Problem]:
         ):
             return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")]
         allowed = set(col.categories or ())
-        bad = present & ~s.isin(list(allowed)).to_numpy()
+        if isinstance(dt, pd.CategoricalDtype):
+            bad = present & (category_codes(s, col.categories) < 0)
+        else:
+            bad = present & ~s.isin(list(allowed)).to_numpy()
         if bad.any():
             rows, n = _rows(s.index, bad)
             seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]

@@ -81,3 +81,28 @@ def test_bad_configuration(icb_scenario, small_cohort, kwargs, message):
 def test_init_only_stores(icb_scenario):
     f = CohortFeatures(schema=icb_scenario.schema, log=None)
     assert f.get_params()["log"] is None and not hasattr(f, "columns_")
+
+
+def test_categorical_and_string_inputs_give_the_same_features(fitted, small_cohort):
+    """A pandas categorical (categories in another order, with unused extras) is read by label,
+    exactly as plain strings are; nullable extension dtypes read as their values."""
+    obs = small_cohort.observed.head(50).copy()
+    as_strings = obs.assign(tumour_type=obs["tumour_type"].astype(object), sex=obs["sex"].astype(str))
+    cats = ["unused", *reversed(fitted.schema["tumour_type"].categories)]
+    as_categories = obs.assign(tumour_type=pd.Categorical(obs["tumour_type"].astype(str), categories=cats),
+                               age_years=obs["age_years"].astype("Int64"),
+                               albumin_g_per_l=obs["albumin_g_per_l"].astype("Float64"))
+    expected = fitted.transform(as_strings)
+    pd.testing.assert_frame_equal(fitted.transform(as_categories), expected)
+    assert (expected.filter(like="tumour_type=").sum(axis=1) == 1).all()
+
+
+def test_unknown_label_in_a_categorical_is_named_with_its_rows(fitted, small_cohort):
+    obs = small_cohort.observed.head(6).copy()
+    labels = obs["tumour_type"].astype(str).tolist()
+    labels[4] = "glioma"
+    obs["tumour_type"] = pd.Categorical(labels, categories=sorted(set(labels)))
+    with pytest.raises(SchemaValidationError, match=r"tumour_type.*glioma.*rows 4") as info:
+        fitted.transform(obs)
+    (problem,) = info.value.problems
+    assert problem.rows == (4,)
