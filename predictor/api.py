@@ -101,9 +101,11 @@ class Predictor:
             raise PredictorError(f"this model has no {task} part")
         X = self.bundle.transform(self._inputs(df))
         values, base = model.shap_values(X)
-        contrib = pd.DataFrame(values, index=df.index, columns=X.columns)
-        grouped = contrib.T.groupby(lambda f: self.bundle.features.source_of(f), sort=False).sum().T
-        out = grouped[[c for c in self.input_columns if c in grouped.columns]].copy()
+        # Sum each input column's features (one-hot levels, cutoff flags) with one matrix product.
+        sources = [self.bundle.features.source_of(f) for f in X.columns]
+        names = [c for c in self.input_columns if c in sources]
+        member = np.array([[s == c for c in names] for s in sources], dtype=np.float64)
+        out = pd.DataFrame(values @ member, index=df.index, columns=names)
         out["base_value"] = base
         return out
 

@@ -55,20 +55,13 @@ class ModelBundle:
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Response probability, risk score, median PFS and PFS probabilities, indexed like ``df``."""
         X = self.transform(df)
-        n = len(X)
-        cols: dict[str, np.ndarray] = {}
+        names = OUTPUT_COLUMNS(self.horizons)
+        out = np.full((len(X), len(names)), np.nan, order="F")  # wrapped once; NaN for a missing part
         if self.response is not None:
-            cols["response_probability"] = 1.0 / (1.0 + np.exp(-self.response.margin(X)))
-        else:
-            cols["response_probability"] = np.full(n, np.nan)
+            out[:, 0] = 1.0 / (1.0 + np.exp(-self.response.margin(X)))
         if self.survival is not None:
             m = self.survival.margin(X)  # once, for every survival output
-            cols["risk_score"] = self.survival.risk_from_margin(m)
-            cols["median_pfs_months"] = self.survival.median_from_margin(m)
-            s = self.survival.survival_from_margin(m, self.horizons)
-            for j, h in enumerate(self.horizons):
-                cols[f"pfs_prob_{h:g}m"] = s[:, j]
-        else:
-            for c in OUTPUT_COLUMNS(self.horizons)[1:]:
-                cols[c] = np.full(n, np.nan)
-        return pd.DataFrame(cols, index=df.index, columns=OUTPUT_COLUMNS(self.horizons))
+            out[:, 1] = self.survival.risk_from_margin(m)
+            out[:, 2] = self.survival.median_from_margin(m)
+            out[:, 3:] = self.survival.survival_from_margin(m, self.horizons)
+        return pd.DataFrame(out, index=df.index, columns=names)
