@@ -85,7 +85,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
                 col = self.schema[c]
                 if col.dtype != "float":
                     continue
-                x = X[c].to_numpy(dtype=float, na_value=np.nan)
+                x = float_values(X[c])
                 x = x[np.isfinite(x)]
                 if x.size > 2 and x.min() >= 0 and pd.Series(x).skew() > SKEW_THRESHOLD:
                     log_cols.append(c)
