@@ -113,6 +113,10 @@ class _XGBBase(BaseEstimator):
         else:
             booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.n_estimators, verbose_eval=False)
             self.best_iteration_ = self.n_estimators - 1
+        # Training threads stay fixed (n_jobs), so a seed gives the same model on any machine.
+        # Prediction computes each row on its own and gives the same numbers on any number of
+        # threads, so it uses every core of the machine it runs on (XGBoost's nthread 0).
+        booster.set_param({"nthread": 0})
         self.booster_ = booster
         if linear:
             # XGBoost has no in-place prediction for gblinear: keep the weights (on the standardised
@@ -215,7 +219,8 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
     random_state : int
         Seed of the split and of XGBoost's sampling.
     n_jobs : int
-        Threads.
+        Threads used to train (fixed, for the same model on any machine); prediction and SHAP
+        use every core.
     device : str
         ``"cpu"`` or ``"cuda"``.
 

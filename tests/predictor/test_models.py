@@ -167,3 +167,17 @@ def test_unknown_booster_is_an_error(data):
     X, y, _ = data
     with pytest.raises(PredictorError, match="booster must be one of"):
         XGBSurvival(booster="dart").fit(X, y)
+
+
+def test_prediction_uses_every_core_and_threads_do_not_change_it(data):
+    """Training threads are fixed by n_jobs; the fitted booster predicts on every core (XGBoost's
+    nthread 0), and the margins and SHAP values are bit-for-bit those of one thread."""
+    import json
+
+    X, y_surv, _ = data
+    model = XGBSurvival(n_estimators=50, early_stopping_rounds=None, random_state=0, n_jobs=1).fit(X, y_surv)
+    assert json.loads(model.booster_.save_config())["learner"]["generic_param"]["nthread"] == "0"
+    every_core, shap_every_core = model.margin(X), model.shap_values(X)[0]
+    model.booster_.set_param({"nthread": 1})
+    np.testing.assert_array_equal(model.margin(X), every_core)
+    np.testing.assert_array_equal(model.shap_values(X)[0], shap_every_core)
