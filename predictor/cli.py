@@ -255,8 +255,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.explain:
             shap = model.explain(data)
             pred = pred.join(shap.add_prefix("shap_"))
-    for w in caught:
-        print(f"predictor: warning: {w.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in caught):  # predict and explain warn alike: once each
+        print(f"predictor: warning: {message}", file=sys.stderr)
     tmp = out.with_name(f".{out.name}.partial")
     try:
         if out.suffix.lower() in (".parquet", ".pq"):

@@ -49,7 +49,7 @@ def test_loaded_model_equals_the_one_just_trained(served, monkeypatch):
 
 def test_cli_predict_writes_the_same_predictions(served):
     tmp, uri, patients, right_after = served
-    patients.to_csv(tmp / "patients.csv", index=False)
+    patients.assign(favourite_colour="blue").to_csv(tmp / "patients.csv", index=False)
     proc = subprocess.run([sys.executable, "-m", "predictor", "predict", "--model", "models:/serve@champion",
                            "--data", str(tmp / "patients.csv"), "--out", str(tmp / "pred.csv"), "--explain",
                            "--tracking-uri", uri], capture_output=True, text=True, cwd=tmp)
@@ -57,6 +57,8 @@ def test_cli_predict_writes_the_same_predictions(served):
     out = pd.read_csv(tmp / "pred.csv", index_col="row")
     np.testing.assert_allclose(out[right_after.columns].to_numpy(), right_after.to_numpy(), rtol=1e-6)
     assert "shap_opn_ng_ml" in out.columns and "shap_base_value" in out.columns
+    # the extra column is named once, though predict and explain both notice it
+    assert proc.stderr.count("ignoring column(s) the model does not use: favourite_colour") == 1, proc.stderr
 
 
 def test_cli_predict_bad_data_is_a_clear_error(served):
