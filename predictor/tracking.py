@@ -86,9 +86,12 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
             local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
     except Exception as exc:
         raise PredictorError(f"cannot load model {uri}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    found = list(Path(local).rglob("bundle.joblib"))
+    found = sorted(Path(local).rglob("bundle.joblib"))
     if not found:
         raise PredictorError(f"{uri} is not a model logged by this package (no bundle.joblib)")
+    if len(found) > 1:
+        raise PredictorError(f"{uri} holds {len(found)} models, not one: point at one model "
+                             "(models:/NAME/VERSION, runs:/RUN_ID/model, or the folder that holds its MLmodel)")
     return load_bundle(found[0])
 
 

@@ -110,6 +110,16 @@ def test_nothing_at_the_uri(tmp_path, monkeypatch):
         predictor.load("models:/nope@champion")
 
 
+def test_a_folder_of_several_models_is_refused_not_guessed(tmp_path, bundle_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for run in ("a", "b"):
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        (tmp_path / "runs" / run / "bundle.joblib").write_bytes(bundle_path.read_bytes())
+    with pytest.raises(PredictorError, match="holds 2 models, not one"):
+        predictor.load(tmp_path / "runs")
+    assert predictor.load(tmp_path / "runs" / "a" / "bundle.joblib").input_columns
+
+
 def test_not_a_frame(model):
     with pytest.raises(PredictorError, match="DataFrame"):
         model.predict([[1, 2, 3]])
