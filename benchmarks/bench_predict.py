@@ -8,6 +8,7 @@ wrapper can beat), and explain beside shap's own explainer of the same survival 
 patient p95 under 10 ms; batch predict >= 1,000,000 patients/s.
 
     python benchmarks/bench_predict.py [--batch 1000000] [--repeats 300] [--booster both]
+    python benchmarks/bench_predict.py --model models:/myeloma_bmm/1   # a model you trained
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import time
 
 import numpy as np
+import pandas as pd
 
 from features.pipeline import CohortFeatures
 from predictor.api import Predictor
@@ -33,17 +35,68 @@ def latency(fn, repeats: int) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
-def reference_explainer(survival):
-    """shap's own explainer of the survival model's margin: TreeExplainer for trees, LinearExplainer
-    (on the standardised input) for the linear booster."""
+def reference_explainer(model):
+    """shap's own explainer of a model's margin: TreeExplainer for trees, LinearExplainer (on the
+    standardised input) for the linear booster."""
     import shap
 
-    if survival.booster == "gbtree":
-        explainer = shap.TreeExplainer(survival.booster_)
+    if model.booster == "gbtree":
+        explainer = shap.TreeExplainer(model.booster_)
         return lambda X: explainer.shap_values(X), "shap.TreeExplainer"
-    standardise = lambda X: np.nan_to_num((X.to_numpy(dtype=float) - survival.feature_mean_) / survival.feature_scale_)
-    explainer = shap.LinearExplainer((survival.coef_, survival.intercept_), np.zeros((1, len(survival.coef_))))
+    standardise = lambda X: np.nan_to_num((X.to_numpy(dtype=float) - model.feature_mean_) / model.feature_scale_)
+    explainer = shap.LinearExplainer((model.coef_, model.intercept_), np.zeros((1, len(model.coef_))))
     return lambda X: explainer.shap_values(standardise(X)), "shap.LinearExplainer"
+
+
+def describe(model) -> str:
+    if model.booster == "gblinear":
+        return f"linear booster ({model.n_features_in_} weights)"
+    return f"{model.best_iteration_ + 1} trees of depth {model.max_depth}"
+
+
+def rate(n: int, start: float) -> float:
+    return n / (time.perf_counter() - start)
+
+
+def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Namespace) -> None:
+    """Time one model on patients drawn from its scenario (``cohort``: batch size rows)."""
+    bundle = model.bundle
+    parts = [(task, m) for task, m in (("response", bundle.response), ("survival", bundle.survival)) if m is not None]
+    print(f"\nmodel: {name}; " + "; ".join(f"{task} {describe(m)}" for task, m in parts))
+    batch = cohort[model.input_columns]
+    one, exp_batch = batch.iloc[:1], batch.iloc[: args.explain_batch]
+    explained = parts[-1][1]  # survival where the model has it, as explain's default
+    reference, ref_name = reference_explainer(explained)
+    r, ref_rows = bundle.transform(one), bundle.transform(batch.iloc[: args.reference_rows])
+
+    p50, p95 = latency(lambda: model.predict(one), args.repeats)
+    print(f"{'single patient, predict':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (goal p95 < 10 ms: {'met' if p95 < 10 else 'NOT met'})")
+    p50, p95 = latency(lambda: model.explain(one), args.repeats)
+    print(f"{'single patient, explain':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+    p50, p95 = latency(lambda: reference(r), args.repeats)
+    print(f"{'single patient, ' + ref_name + ' (reference)':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+    start = time.perf_counter()
+    model.predict(batch)
+    v = rate(len(batch), start)
+    print(f"{'batch predict':44s} {len(batch):>9,d} rows {v:12,.0f} rows/s   (goal 1,000,000/s: {'met' if v >= 1e6 else 'NOT met'})")
+    # The floor set by the models themselves: their margins on features built beforehand
+    # (XGBoost's tree traversal, or the linear booster's matrix-vector product).
+    X = bundle.transform(batch)
+    trees = [m for _, m in parts if m.booster == "gbtree"]
+    for label, nthread in ([("1 thread", 1)] if trees else []) + [("every core", 0)]:  # ends on every core
+        for m in trees:
+            m.booster_.set_param({"nthread": nthread})
+        start = time.perf_counter()
+        for _, m in parts:
+            m.margin(X)
+        print(f"{'  models alone, ' + label + ' (reference)':44s} {len(batch):>9,d} rows {rate(len(batch), start):12,.0f} rows/s")
+    del X
+    start = time.perf_counter()
+    model.explain(exp_batch)
+    print(f"{'batch explain':44s} {len(exp_batch):>9,d} rows {rate(len(exp_batch), start):12,.0f} rows/s")
+    start = time.perf_counter()
+    reference(ref_rows)
+    print(f"{'batch ' + ref_name + ' (reference)':44s} {len(ref_rows):>9,d} rows {rate(len(ref_rows), start):12,.0f} rows/s")
 
 
 def main() -> None:
@@ -53,63 +106,41 @@ def main() -> None:
     parser.add_argument("--reference-rows", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--booster", choices=["gbtree", "gblinear", "both"], default="both",
-                        help="which model to time: trees (depth 3, early stopping), the linear booster, or both")
+                        help="which model to train and time: trees (depth 3, early stopping), the linear booster, or both")
+    parser.add_argument("--model", help="time this trained model instead (models:/NAME/VERSION, runs:/..., a folder), "
+                                        "on patients of the scenario it was trained on")
+    parser.add_argument("--scenario", help="scenario to draw patients from (default: the model's own)")
     args = parser.parse_args()
+
+    if args.model:
+        import warnings
+
+        from predictor import PredictorError, load
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MLflow's start-up chatter
+            try:
+                model = load(args.model)
+            except PredictorError as exc:
+                parser.error(str(exc))
+        scenario = args.scenario or model.bundle.metadata.get("scenario")
+        if not scenario:
+            parser.error(f"{args.model} was not trained on a scenario: give --scenario")
+        bench(args.model, model, generate(load_scenario(scenario), args.batch, seed=3).observed, args)
+        return
 
     sc = load_scenario("icb_bone_opn")
     obs = generate(sc, 20_000, seed=1).observed
     features = CohortFeatures(schema=sc.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
     X = features.transform(obs)
-    cols = features.columns_
-    one = generate(sc, 1, seed=2).observed[cols]
-    batch = generate(sc, args.batch, seed=3).observed[cols]
-    exp_batch = batch.iloc[: args.explain_batch]
-    ref_rows = features.transform(batch.iloc[: args.reference_rows])
-    r = features.transform(one)
+    cohort = generate(sc, args.batch, seed=3).observed
     for booster in (["gbtree", "gblinear"] if args.booster == "both" else [args.booster]):
         kw = {"booster": booster, "random_state": 0} | ({"learning_rate": 0.5, "reg_lambda": 0.0} if booster == "gblinear" else {})
-        bundle = ModelBundle(schema=sc.schema.subset(cols), features=features,
+        bundle = ModelBundle(schema=sc.schema.subset(features.columns_), features=features,
                              response=XGBResponseClassifier(**kw).fit(X, obs.objective_response),
                              survival=XGBSurvival(**kw).fit(X, make_surv(obs.pfs_event, obs.pfs_months)),
                              horizons=(6.0, 12.0, 24.0))
-        model = Predictor(bundle)
-        reference, ref_name = reference_explainer(bundle.survival)
-        if booster == "gbtree":
-            print(f"\nmodel: trees; response {bundle.response.best_iteration_ + 1} trees, "
-                  f"survival {bundle.survival.best_iteration_ + 1} trees, depth 3")
-        else:
-            print(f"\nmodel: XGBoost linear booster, {X.shape[1]} weights per task")
-        p50, p95 = latency(lambda: model.predict(one), args.repeats)
-        print(f"{'single patient, predict':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (goal p95 < 10 ms: {'met' if p95 < 10 else 'NOT met'})")
-        p50, p95 = latency(lambda: model.explain(one), args.repeats)
-        print(f"{'single patient, explain':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
-        p50, p95 = latency(lambda: reference(r), args.repeats)
-        print(f"{'single patient, ' + ref_name + ' (reference)':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
-        start = time.perf_counter()
-        model.predict(batch)
-        t = time.perf_counter() - start
-        print(f"{'batch predict':44s} {len(batch):>9,d} rows {len(batch) / t:12,.0f} rows/s   (goal 1,000,000/s: {'met' if len(batch) / t >= 1e6 else 'NOT met'})")
-        # The floor set by the models themselves: both margins on features built beforehand
-        # (XGBoost's tree traversal, or the linear booster's matrix-vector product).
-        Xbatch = features.transform(batch)
-        threads = ([("1 thread", 1)] if booster == "gbtree" else []) + [("every core", 0)]
-        for label, nthread in threads:  # trees: how XGBoost's traversal scales; ends on every core
-            for m in (bundle.response, bundle.survival):
-                m.booster_.set_param({"nthread": nthread})
-            start = time.perf_counter()
-            bundle.response.margin(Xbatch)
-            bundle.survival.margin(Xbatch)
-            t = time.perf_counter() - start
-            print(f"{'  models alone, ' + label + ' (reference)':44s} {len(batch):>9,d} rows {len(batch) / t:12,.0f} rows/s")
-        del Xbatch
-        start = time.perf_counter()
-        model.explain(exp_batch)
-        t = time.perf_counter() - start
-        print(f"{'batch explain':44s} {len(exp_batch):>9,d} rows {len(exp_batch) / t:12,.0f} rows/s")
-        start = time.perf_counter()
-        reference(ref_rows)
-        t = time.perf_counter() - start
-        print(f"{'batch ' + ref_name + ' (reference)':44s} {len(ref_rows):>9,d} rows {len(ref_rows) / t:12,.0f} rows/s")
+        bench(f"trained here ({booster})", Predictor(bundle), cohort, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""The benchmark scripts still run, at toy sizes: the figures they print are not checked here
+(speed is measured by running them, never asserted in a test), only that every line appears."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_bench_generate_runs():
+    out = _run("bench_generate.py", "--n", "2000", "--repeats", "1")
+    assert "patients/s" in out
+
+
+def test_bench_train_runs():
+    out = _run("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
+    assert "rows/s" in out
+
+
+def test_bench_predict_runs_for_both_boosters():
+    out = _run("bench_predict.py", "--batch", "3000", "--explain-batch", "300", "--reference-rows", "100",
+               "--repeats", "3")
+    for line in ("trained here (gbtree)", "trained here (gblinear)", "single patient, predict", "batch predict",
+                 "models alone, 1 thread", "models alone, every core", "shap.TreeExplainer", "shap.LinearExplainer"):
+        assert line in out, line
+
+
+def test_bench_predict_says_clearly_when_the_model_is_not_there(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_predict.py"), "--model", "models:/nope/1"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot load model models:/nope/1" in proc.stderr
