@@ -157,6 +157,17 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
                 return c
         raise KeyError(feature)
 
+    def sum_by_source(self, values: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature values (SHAP contributions) summed into the input column each comes from.
+
+        One-hot levels and cutoff flags add up to their column; the result has one column per
+        input column present, in :attr:`columns_` order, indexed like ``values``.
+        """
+        sources = [self.source_of(f) for f in values.columns]
+        names = [c for c in self.columns_ if c in sources]
+        member = np.array([[s == c for c in names] for s in sources], dtype=np.float64)
+        return pd.DataFrame(values.to_numpy(dtype=np.float64) @ member, index=values.index, columns=names)
+
 
 def baseline_preprocessor(*, schema: Schema, columns: Sequence[str] | None = None, log="auto",
                           cutoffs: Mapping[str, Sequence[float]] | None = None) -> Pipeline:

@@ -101,11 +101,7 @@ class Predictor:
             raise PredictorError(f"this model has no {task} part")
         X = self.bundle.transform(self._inputs(df))
         values, base = model.shap_values(X)
-        # Sum each input column's features (one-hot levels, cutoff flags) with one matrix product.
-        sources = [self.bundle.features.source_of(f) for f in X.columns]
-        names = [c for c in self.input_columns if c in sources]
-        member = np.array([[s == c for c in names] for s in sources], dtype=np.float64)
-        out = pd.DataFrame(values @ member, index=df.index, columns=names)
+        out = self.bundle.features.sum_by_source(pd.DataFrame(values, index=df.index, columns=X.columns))
         out["base_value"] = base
         return out
 

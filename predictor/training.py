@@ -130,8 +130,7 @@ def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> 
 
 def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series:
     """Mean |SHAP| per input column (one-hot levels and cutoff flags summed per patient first)."""
-    grouped = values.T.groupby(lambda f: features.source_of(f)).sum().T
-    return grouped.abs().mean().sort_values(ascending=False)
+    return features.sum_by_source(values).abs().mean().sort_values(ascending=False)
 
 
 def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd.DataFrame,

@@ -106,3 +106,12 @@ def test_unknown_label_in_a_categorical_is_named_with_its_rows(fitted, small_coh
         fitted.transform(obs)
     (problem,) = info.value.problems
     assert problem.rows == (4,)
+
+
+def test_sum_by_source_adds_levels_and_flags_into_their_column(fitted, small_cohort):
+    X = fitted.transform(small_cohort.observed.head(20))
+    grouped = fitted.sum_by_source(X)
+    assert list(grouped.columns) == fitted.columns_ and grouped.index.equals(X.index)
+    np.testing.assert_allclose(grouped["tumour_type"], X.filter(like="tumour_type=").sum(axis=1))
+    np.testing.assert_allclose(grouped["opn_ng_ml"], X[["log(opn_ng_ml)", "opn_ng_ml>50", "opn_ng_ml>85"]].sum(axis=1))
+    np.testing.assert_allclose(grouped.sum(axis=1), X.sum(axis=1))
