@@ -43,9 +43,8 @@ def reference_explainer(model):
     if model.booster == "gbtree":
         explainer = shap.TreeExplainer(model.booster_)
         return lambda X: explainer.shap_values(X), "shap.TreeExplainer"
-    standardise = lambda X: np.nan_to_num((X.to_numpy(dtype=float) - model.feature_mean_) / model.feature_scale_)
     explainer = shap.LinearExplainer((model.coef_, model.intercept_), np.zeros((1, len(model.coef_))))
-    return lambda X: explainer.shap_values(standardise(X)), "shap.LinearExplainer"
+    return lambda X: explainer.shap_values(model._standardised(X)), "shap.LinearExplainer"
 
 
 def describe(model) -> str:
