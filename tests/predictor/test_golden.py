@@ -1,0 +1,88 @@
+"""Golden outputs: the stages redesign (issue 11) must not change what training computes.
+
+``tests/golden/*_small.toml`` are small experiments with fixed seeds, one per shipped scenario and
+one on a user's cohort file (the VA lung trial). Their metrics (every estimate and CI bound),
+SHAP importances (global and within each therapy arm), the search's choice and the bundle's
+predictions were written by the code *before* the redesign. Tolerance: 1e-12 relative (and
+absolute, for values near 0): the same operations in the same order give the same bits, and the
+bound only allows for a reordered floating-point sum.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictor.experiment import load_experiment
+from predictor.training import train
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+TOL = dict(rtol=1e-12, atol=1e-12)
+
+
+def _experiment(name: str, tmp_path: Path):
+    path = GOLDEN / f"{name}_small.toml"
+    if name == "veterans":
+        from sksurv.datasets import load_veterans_lung_cancer
+
+        X, y = load_veterans_lung_cancer()
+        X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(
+            tmp_path / "veterans_lung_cancer.csv", index=False)
+        path = Path(shutil.copy(path, tmp_path / path.name))
+    return load_experiment(path)
+
+
+def _patients(exp, tmp_path: Path) -> pd.DataFrame:
+    if exp.synthetic:
+        from synthetic import generate
+
+        return generate(exp.scenario, 25, seed=99).observed
+    return pd.read_csv(tmp_path / "veterans_lung_cancer.csv").head(25)
+
+
+def _shap_rows(result) -> pd.DataFrame:
+    rows = []
+    for task, s in result.shap.items():
+        rows += [{"task": task, "group": "", "column": c, "mean_abs_shap": v} for c, v in s["importance"].items()]
+        if "importance_by" in s:
+            rows += [{"task": task, "group": g, "column": c, "mean_abs_shap": v}
+                     for g in s["importance_by"].columns for c, v in s["importance_by"][g].items()]
+    return pd.DataFrame(rows)
+
+
+def _search(result) -> dict:
+    return result.best_params
+
+
+@pytest.mark.parametrize("name", ["icb", "myeloma", "veterans"])
+def test_training_outputs_equal_the_golden_files(name, tmp_path):
+    exp = _experiment(name, tmp_path)
+    result = train(exp)
+
+    keys = ["dataset", "task", "model", "metric"]
+    want = pd.read_csv(GOLDEN / f"{name}_metrics.csv").set_index(keys).sort_index()
+    got = result.metrics.set_index(keys).sort_index()
+    assert list(got.index) == list(want.index)
+    for col in ("estimate", "ci_low", "ci_high"):
+        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), equal_nan=True, err_msg=col, **TOL)
+
+    want = pd.read_csv(GOLDEN / f"{name}_shap.csv", keep_default_na=False).set_index(["task", "group", "column"]).sort_index()
+    got = _shap_rows(result).set_index(["task", "group", "column"]).sort_index()
+    assert list(got.index) == list(want.index)
+    np.testing.assert_allclose(got["mean_abs_shap"].to_numpy(), want["mean_abs_shap"].to_numpy(float), **TOL)
+
+    want = json.loads((GOLDEN / f"{name}_search.json").read_text())
+    got = _search(result)
+    assert set(got) == set(want)
+    for task in want:
+        assert got[task] == pytest.approx(want[task], rel=1e-12), task
+
+    want = pd.read_csv(GOLDEN / f"{name}_predictions.csv")
+    got = result.bundle.predict(_patients(exp, tmp_path))
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), equal_nan=True, **TOL)
