@@ -23,6 +23,7 @@ from features.pipeline import CohortFeatures
 from predictor.api import Predictor
 from predictor.bundle import ModelBundle
 from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
 from synthetic import generate, load_scenario
 
 
@@ -60,7 +61,9 @@ def rate(n: int, start: float) -> float:
 def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Namespace) -> None:
     """Time one model on patients drawn from its scenario (``cohort``: batch size rows)."""
     bundle = model.bundle
-    parts = [(task, m) for task, m in (("response", bundle.response), ("survival", bundle.survival)) if m is not None]
+    parts = [(task.name, bundle.models[task.name]) for task in bundle.tasks]
+    survival = bundle.survival_task
+    parts.sort(key=lambda p: survival is not None and p[0] == survival.name)  # survival last
     print(f"\nmodel: {name}; " + "; ".join(f"{task} {describe(m)}" for task, m in parts))
     batch = cohort[model.input_columns]
     one, exp_batch = batch.iloc[:1], batch.iloc[: args.explain_batch]
@@ -135,10 +138,11 @@ def main() -> None:
     cohort = generate(sc, args.batch, seed=3).observed
     for booster in (["gbtree", "gblinear"] if args.booster == "both" else [args.booster]):
         kw = {"booster": booster, "random_state": 0} | ({"learning_rate": 0.5, "reg_lambda": 0.0} if booster == "gblinear" else {})
-        bundle = ModelBundle(schema=sc.schema.subset(features.columns_), features=features,
-                             response=XGBResponseClassifier(**kw).fit(X, obs.objective_response),
-                             survival=XGBSurvival(**kw).fit(X, make_surv(obs.pfs_event, obs.pfs_months)),
-                             horizons=(6.0, 12.0, 24.0))
+        tasks = (BinaryTask("response", BinaryOutcome("objective_response")),
+                 SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)))
+        bundle = ModelBundle(schema=sc.schema.subset(features.columns_), features=features, tasks=tasks,
+                             models={"response": XGBResponseClassifier(**kw).fit(X, obs.objective_response),
+                                     "survival": XGBSurvival(**kw).fit(X, make_surv(obs.pfs_event, obs.pfs_months))})
         bench(f"trained here ({booster})", Predictor(bundle), cohort, args)
 
 

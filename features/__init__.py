@@ -4,7 +4,8 @@
 sides speak.
 """
 
-from .errors import FeaturesError, Problem, SchemaDefinitionError, SchemaValidationError
+from .errors import FeaturesError, Problem, SchemaDefinitionError, SchemaValidationError, TableReadError
+from .io import atomic_write, read_table
 from .schema import Column, Schema, validate
 
 __all__ = [
@@ -14,5 +15,8 @@ __all__ = [
     "Schema",
     "SchemaDefinitionError",
     "SchemaValidationError",
+    "TableReadError",
+    "atomic_write",
+    "read_table",
     "validate",
 ]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FeaturesError", "SchemaDefinitionError", "SchemaValidationError", "Problem"]
+__all__ = ["FeaturesError", "SchemaDefinitionError", "SchemaValidationError", "Problem", "TableReadError"]
 
 
 class FeaturesError(Exception):
     """Base class of every error raised by :mod:`features`."""
+
+
+class TableReadError(FeaturesError):
+    """A cohort file cannot be read (missing, unknown format, unparseable); the message names it."""
 
 
 class SchemaDefinitionError(FeaturesError):

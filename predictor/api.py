@@ -44,9 +44,20 @@ class Predictor:
         return self.bundle.input_columns
 
     @property
+    def tasks(self) -> list[str]:
+        """The model's tasks (``response``, ``survival``, ...), in prediction-column order."""
+        return [t.name for t in self.bundle.tasks]
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The columns :meth:`predict` returns."""
+        return self.bundle.output_columns
+
+    @property
     def horizons(self) -> tuple[float, ...]:
-        """The horizons of the ``pfs_prob_*`` columns."""
-        return tuple(self.bundle.horizons)
+        """The horizons of the time outcome's probability columns (in its unit), or ()."""
+        task = self.bundle.survival_task
+        return task.horizons if task is not None else ()
 
     def _inputs(self, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
@@ -60,10 +71,12 @@ class Predictor:
         return df
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Predictions indexed like ``df``.
+        """Predictions indexed like ``df``: :attr:`output_columns`.
 
-        Columns: ``response_probability``; ``risk_score`` (higher = worse); ``median_pfs_months``
-        (inf where the predicted curve stays above 0.5); ``pfs_prob_Xm`` at each horizon.
+        For the shipped scenarios: ``response_probability``; ``risk_score`` (higher = worse);
+        ``median_pfs_months`` (inf where the predicted curve stays above 0.5); ``pfs_prob_12m`` at
+        each horizon. A time outcome is named by its endpoint and unit (``median_os_days``,
+        ``os_prob_90d``); another binary outcome by its column (``cr_or_better_probability``).
 
         Raises
         ------
@@ -74,31 +87,34 @@ class Predictor:
         return self.bundle.predict(self._inputs(df))
 
     def predict_survival_function(self, df: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
-        """Probability of being progression-free at each of ``times``: rows like ``df``, one column per time."""
-        if self.bundle.survival is None:
+        """Probability of being event-free at each of ``times`` (in the time outcome's unit):
+        rows like ``df``, one column per time."""
+        task = self.bundle.survival_task
+        if task is None:
             raise PredictorError("this model has no survival part")
         times = np.asarray(times, dtype=float)
         if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
             raise PredictorError("times must be a 1-D sequence of finite, non-negative numbers")
         X = self.bundle.transform(self._inputs(df))
-        return pd.DataFrame(self.bundle.survival.predict_survival_function(X, times), index=df.index, columns=times)
+        model = self.bundle.models[task.name]
+        return pd.DataFrame(model.predict_survival_function(X, times), index=df.index, columns=times)
 
     def explain(self, df: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
         """Per-patient SHAP contributions, one column per input column (the user's own names).
 
         One-hot levels and cutoff flags are summed into the column they come from. Values are on
-        the model's margin scale (log-odds of response; log hazard ratio for PFS); with the
-        ``base_value`` column they add up to the model output of each patient.
+        the model's margin scale (log-odds for a binary outcome; log hazard ratio for a Cox
+        survival model); with the ``base_value`` column they add up to the model output of each
+        patient.
 
         Parameters
         ----------
-        task : {"survival", "response"}, optional
-            Default: survival when the model has it, else response.
+        task : str, optional
+            One of :attr:`tasks`. Default: the survival task when the model has one, else the first.
         """
-        task = task or ("survival" if self.bundle.survival is not None else "response")
-        model = {"survival": self.bundle.survival, "response": self.bundle.response}.get(task)
-        if model is None:
-            raise PredictorError(f"this model has no {task} part")
+        survival = self.bundle.survival_task
+        name = task or (survival.name if survival is not None else self.bundle.tasks[0].name)
+        model = self.bundle.models[self.bundle.task(name).name]
         X = self.bundle.transform(self._inputs(df))
         values, base = model.shap_values(X)
         out = self.bundle.features.sum_by_source(pd.DataFrame(values, index=df.index, columns=X.columns))

@@ -1,18 +1,21 @@
-"""The trained model bundle: feature pipeline + response model + survival model + schema.
+"""The trained model bundle: the feature pipeline, one fitted model per task, and the schema.
 
 This is what the MLflow pyfunc model wraps and what a user's prediction call uses. Predictions
-are named columns, indexed like the input:
+are named columns, indexed like the input; each task names its own (see
+:meth:`predictor.tasks.Task.output_columns`). For the shipped scenarios:
 
-``response_probability``  probability of objective response
-``risk_score``            PFS risk score, higher = worse (log hazard ratio for Cox)
-``median_pfs_months``     predicted median PFS (inf where the curve stays above 0.5)
-``pfs_prob_Xm``           probability of being progression-free at X months
+``response_probability``   probability of objective response (a binary task: ``<name>_probability``)
+``risk_score``             risk score of the time outcome, higher = worse (log hazard ratio for Cox)
+``median_pfs_months``      predicted median time, ``median_<endpoint>_<unit>`` (inf where the curve stays above 0.5)
+``pfs_prob_12m``           probability of being event-free at each horizon, ``<endpoint>_prob_<horizon><unit letter>``
+
+A cohort in days with overall survival gets ``median_os_days`` and ``os_prob_90d``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -20,32 +23,65 @@ import pandas as pd
 from features import Schema
 from features.pipeline import CohortFeatures
 
-from .models import XGBResponseClassifier, XGBSurvival
+from .errors import PredictorError
+from .tasks import SurvivalTask, Task
 
-__all__ = ["ModelBundle", "OUTPUT_COLUMNS"]
-
-
-def OUTPUT_COLUMNS(horizons: Sequence[float]) -> list[str]:
-    """Prediction columns for the given horizons."""
-    return ["response_probability", "risk_score", "median_pfs_months", *[f"pfs_prob_{h:g}m" for h in horizons]]
+__all__ = ["ModelBundle"]
 
 
 @dataclass
 class ModelBundle:
-    """Everything needed to predict from raw cohort columns."""
+    """Everything needed to predict from raw cohort columns.
+
+    Attributes
+    ----------
+    schema : Schema
+        The input columns' declarations (the subset the features use).
+    features : CohortFeatures
+        The fitted feature pipeline.
+    tasks : tuple of Task
+        In prediction-column order.
+    models : dict
+        Task name -> fitted XGBoost estimator.
+    """
 
     schema: Schema
     features: CohortFeatures
-    response: XGBResponseClassifier | None
-    survival: XGBSurvival | None
-    horizons: tuple[float, ...]
+    tasks: tuple[Task, ...]
+    models: dict[str, Any]
     package_version: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_fitted(cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]) -> "ModelBundle":
+        """The bundle of a training run's fitted tasks (:class:`predictor.stages.FittedTask`)."""
+        from synthetic.generation import package_version
+
+        fitted = list(fitted)
+        return cls(schema=schema.subset(features.columns_), features=features, tasks=tuple(f.task for f in fitted),
+                   models={f.task.name: f.model for f in fitted}, package_version=package_version(), metadata=metadata)
 
     @property
     def input_columns(self) -> list[str]:
         """The raw columns a prediction needs."""
         return list(self.features.columns_)
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The prediction columns, task after task."""
+        return [c for task in self.tasks for c in task.output_columns()]
+
+    @property
+    def survival_task(self) -> SurvivalTask | None:
+        """The time-to-event task, if the bundle has one."""
+        return next((t for t in self.tasks if isinstance(t, SurvivalTask)), None)
+
+    def task(self, name: str) -> Task:
+        """The task called ``name``."""
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise PredictorError(f"this model has no {name} part; it has: {', '.join(t.name for t in self.tasks)}")
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Validate ``df`` against the training schema and build the model input (one validation:
@@ -53,15 +89,13 @@ class ModelBundle:
         return self.features.transform(df)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Response probability, risk score, median PFS and PFS probabilities, indexed like ``df``."""
+        """Every task's predictions (:attr:`output_columns`), indexed like ``df``."""
         X = self.transform(df)
-        names = OUTPUT_COLUMNS(self.horizons)
-        out = np.full((len(X), len(names)), np.nan, order="F")  # wrapped once; NaN for a missing part
-        if self.response is not None:
-            out[:, 0] = 1.0 / (1.0 + np.exp(-self.response.margin(X)))
-        if self.survival is not None:
-            m = self.survival.margin(X)  # once, for every survival output
-            out[:, 1] = self.survival.risk_from_margin(m)
-            out[:, 2] = self.survival.median_from_margin(m)
-            out[:, 3:] = self.survival.survival_from_margin(m, self.horizons)
+        names = self.output_columns
+        out = np.empty((len(X), len(names)), order="F")  # each task fills its own block; wrapped once
+        j = 0
+        for task in self.tasks:
+            k = len(task.output_columns())
+            task.outputs(self.models[task.name], X, out[:, j:j + k])
+            j += k
         return pd.DataFrame(out, index=df.index, columns=names)

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from features import atomic_write, read_table
+
 __all__ = ["main", "build_parser"]
 
 EXIT_USER_ERROR = 2
@@ -104,13 +106,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             src = scenario.path
             if src is None or not Path(src).is_file():
                 raise _UsageError("cannot --write: the scenario has no source file")
-            tmp = dest.with_name(dest.name + ".partial")
             try:
-                shutil.copyfile(src, tmp)
-                write_values(tmp, result.values)
-                tmp.replace(dest)
+                with atomic_write(dest) as tmp:
+                    shutil.copyfile(src, tmp)
+                    write_values(tmp, result.values)
             except OSError as exc:
-                Path(tmp).unlink(missing_ok=True)
                 raise _UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
             print(f"wrote the solved scenario to {dest}")
 
@@ -153,25 +153,47 @@ def _fmt_ci(row, signed: bool = False) -> str:
     return f"{f.format(row['estimate'])} [{f.format(row['ci_low'])}, {f.format(row['ci_high'])}]"
 
 
+#: How the summary table names each metric; horizon metrics (``td_auc_12m``) are named from their key.
+_METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
+                  "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
+_UNIT_WORDS = {"m": "months", "d": "days", "w": "weeks", "y": "years"}
+
+
+def _horizon_label(metric: str) -> str | None:
+    """``td_auc_12m`` -> ``AUC(12 months)``; ``calib_90d`` -> ``KM - predicted S(90 days)``."""
+    import re
+
+    found = re.fullmatch(r"(td_auc|calib)_([0-9.]+)([mdwy])", metric)
+    if not found:
+        return None
+    kind, h, unit = found.groups()
+    at = f"{h} {_UNIT_WORDS[unit]}"
+    return f"AUC({at})" if kind == "td_auc" else f"KM - predicted S({at})"
+
+
+def _summary_rows(metrics) -> list[tuple[str, str, str]]:
+    """(task, metric key, label) in the table's order: the fixed metrics, then each horizon's."""
+    rows = []
+    for task in metrics["task"].unique():
+        keys = list(dict.fromkeys(metrics.loc[metrics.task == task, "metric"]))
+        rows += [(task, k, _METRIC_LABELS[k]) for k in _METRIC_LABELS if k in keys]
+        horizons = [k for k in keys if _horizon_label(k)]
+        by_time = sorted(horizons, key=lambda k: (float(k.rsplit("_", 1)[1][:-1]), not k.startswith("td_auc")))
+        rows += [(task, k, _horizon_label(k)) for k in by_time]
+    return rows
+
+
 def _summary_table(metrics) -> str:
     dataset = "validation" if (metrics["dataset"] == "validation").any() else "test"
-    names = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
-             "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)",
-             "td_auc_12m": "AUC(12 months)", "calib_12m": "KM - predicted S(12 months)",
-             "td_auc_90d": "AUC(90 days)", "calib_90d": "KM - predicted S(90 days)"}
+    m = metrics[metrics.dataset == dataset]
     rows = []
-    for task in ("response", "survival"):
-        m = metrics[(metrics.dataset == dataset) & (metrics.task == task)]
-        for metric, label in names.items():
-            sub = m[m.metric == metric].set_index("model")
-            if sub.empty:
-                continue
-            get = lambda model: sub.loc[model] if model in sub.index else None
-
-            # the differences come with their paired bootstrap CIs (training's contrasts)
-            rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
-                         _fmt_ci(get("xgboost_minus_baseline"), signed=True),
-                         _fmt_ci(get("oracle_minus_xgboost"), signed=True)))
+    for task, metric, label in _summary_rows(m):
+        sub = m[(m.task == task) & (m.metric == metric)].set_index("model")
+        get = lambda model: sub.loc[model] if model in sub.index else None
+        # the differences come with their paired bootstrap CIs (training's contrasts)
+        rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
+                     _fmt_ci(get("xgboost_minus_baseline"), signed=True),
+                     _fmt_ci(get("oracle_minus_xgboost"), signed=True)))
     oracle = (metrics["model"] == "oracle").any()
     head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
             "oracle - XGBoost")
@@ -210,30 +232,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:g}" for k, v in p.items() if k != "booster" and not k.startswith("cv_")
                           and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
         print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
-    for task, s in result.shap.items():
-        top = ", ".join(f"{k} {v:.3f}" for k, v in s["importance"].head(5).items())
-        print(f"\nSHAP, {task} (mean |SHAP|, {s['scale']}): {top}")
-        for group, col in s.get("importance_by", {}).items():
-            ranked = col.drop(exp.shap_by, errors="ignore").sort_values(ascending=False).head(4)
-            print(f"  within {exp.shap_by} = {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked.items()))
+    for task, s in result.explanations.items():
+        top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
+        print(f"\nSHAP, {task} (mean |SHAP|, {s.scale}): {top}")
+        for group, col in (s.importance_by.items() if s.importance_by is not None else ()):
+            ranked = col.drop(s.by, errors="ignore").sort_values(ascending=False).head(4)
+            print(f"  within {s.by} = {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked.items()))
     print(f"\nrun {run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
     if version is not None:
         print(f"registered model '{exp.model_name}' version {version}")
     print(f"open the MLflow UI:  predictor ui{'' if args.tracking_uri is None else ' --tracking-uri ' + uri}")
     return 0
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    if not path.is_file():
-        raise _UsageError(f"no such file: {path}")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise _UsageError(f"cannot read {path}: {exc}") from None
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -247,7 +256,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise _UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-    data = _read_table(Path(args.data))
+    data = read_table(args.data)
     model = load(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExtraColumnsWarning)
@@ -257,15 +266,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             pred = pred.join(shap.add_prefix("shap_"))
     for message in dict.fromkeys(str(w.message) for w in caught):  # predict and explain warn alike: once each
         print(f"predictor: warning: {message}", file=sys.stderr)
-    tmp = out.with_name(f".{out.name}.partial")
     try:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            pred.to_parquet(tmp)
-        else:
-            pred.to_csv(tmp, index_label="row")
-        tmp.replace(out)
+        with atomic_write(out) as tmp:
+            if out.suffix.lower() in (".parquet", ".pq"):
+                pred.to_parquet(tmp)
+            else:
+                pred.to_csv(tmp, index_label="row")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote predictions for {len(pred):,} patients to {out}")
     return 0

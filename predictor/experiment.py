@@ -1,104 +1,233 @@
-"""Experiment files: cohort + features + models + evaluation, in TOML (read with :mod:`tomllib`).
+"""Experiment files: cohort + outcomes + features + models + evaluation, in TOML (read with :mod:`tomllib`).
 
-Sections and keys (defaults in brackets):
+Each TOML section is one frozen dataclass below; each key's default is declared once, on its
+field, and :data:`CONSTRAINTS` says what each key accepts (types and rule). :func:`load_experiment`
+validates the file against that table, names the file, the key and the rule on any error, and
+returns the **resolved** :class:`Experiment` (every default filled in, derived values such as
+the validation seed computed): that is what a run logs.
 
-``[experiment]``  ``name`` (the MLflow experiment), ``description``
-``[cohort]``      ``scenario``, ``n`` [the scenario's], ``seed`` [0]; or, for a user's own cohort,
-                  ``path`` (CSV or Parquet, relative to the experiment file) with
-                  ``[cohort.outcomes]``: ``time``, ``event``, ``response`` (column names; any may be omitted)
-                  and ``time_unit`` ("months", "days", "weeks" or "years"; horizons are in it)
-``[columns.NAME]``  a user's cohort only: each column declared as in a scenario file (dtype, role, unit, ...)
-``[validation]``  ``n`` [20000], ``seed`` [cohort seed + 1]: a fresh synthetic cohort (0 = none)
-``[features]``    ``log`` ["auto", a list, or false], ``cutoffs`` [{}], ``columns`` [all features]
-``[models]``      ``response`` [true], ``survival`` ["survival:cox" | "survival:aft" | false]
-``[search]``      ``n_iter`` [8], ``cv_folds`` [3], ``seed`` [0], ``boosters`` [["gbtree", "gblinear"]]: trees
-                  (``n_iter`` seeded draws) and/or XGBoost's linear booster (a small grid), chosen by CV
-``[evaluation]``  ``test_fraction`` [0.25], ``bootstrap`` [200], ``seed`` [0], ``horizons`` [[6, 12, 24]]
-``[shap]``        ``max_rows`` [2000], ``dependence`` [[]], ``by`` [none]: a categorical column (a therapy
-                  arm) within whose groups global SHAP importance is also shown
-``[registry]``    ``model_name`` [the experiment name]; ``register`` [true]
+A synthetic cohort comes from a scenario (``[cohort] scenario``); a user's own cohort from a CSV
+or Parquet file (``[cohort] path``) whose columns are declared in ``[columns.NAME]`` tables, as a
+scenario file declares them. ``[outcomes]`` names the outcome columns; a time outcome's unit is
+its column's declared ``unit``.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from .errors import ExperimentError
 
-__all__ = ["Experiment", "load_experiment", "DEFAULT_EXPERIMENT", "experiments_dir"]
+__all__ = [
+    "Experiment", "ExperimentSection", "CohortSection", "OutcomesSection", "ValidationSection", "FeaturesSection",
+    "ModelsSection", "SearchSection", "EvaluationSection", "ShapSection", "RegistrySection",
+    "CONSTRAINTS", "SCENARIO_OUTCOMES", "DEFAULT_EXPERIMENT", "load_experiment", "experiments_dir",
+]
 
 DEFAULT_EXPERIMENT = "icb_bone_opn"
-#: Outcome columns of the synthetic scenarios.
-SYNTHETIC_OUTCOMES = {"response": "objective_response", "time": "pfs_months", "event": "pfs_event"}
-#: Time units and the suffix their horizons get in metric names.
-TIME_UNITS = {"months": "m", "days": "d", "weeks": "w", "years": "y"}
+SURVIVAL_OBJECTIVES = ("survival:cox", "survival:aft")
+BOOSTERS = ("gbtree", "gblinear")
 
-_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "experiment": {"name": str, "description": str},
-    "cohort": {"scenario": str, "n": int, "seed": int, "path": str, "outcomes": dict},
-    "columns": {},
-    "validation": {"n": int, "seed": int},
-    "features": {"log": (str, list, bool), "cutoffs": dict, "columns": list},
-    "models": {"response": bool, "survival": (str, bool)},
-    "search": {"n_iter": int, "cv_folds": int, "seed": int, "boosters": list},
-    "evaluation": {"test_fraction": float, "bootstrap": int, "seed": int, "horizons": list},
-    "shap": {"max_rows": int, "dependence": list, "by": str},
-    "registry": {"model_name": str, "register": bool},
+
+@dataclass(frozen=True)
+class ExperimentSection:
+    """``[experiment]``: ``name`` is the MLflow experiment."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CohortSection:
+    """``[cohort]``: a ``scenario`` (synthetic, ``n`` patients from ``seed``) or a ``path`` (CSV or
+    Parquet, relative to the experiment file)."""
+
+    scenario: str | None = None
+    n: int | None = None  # None: the scenario's default n
+    seed: int = 0
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class OutcomesSection:
+    """``[outcomes]``: which columns hold the outcomes.
+
+    ``response``: a binary outcome (the response task); ``time`` and ``event``: a time to event
+    (the survival task), whose unit is the time column's declared unit; ``endpoint``: what the
+    time measures (``"pfs"``, ``"os"``), which names the prediction columns (``median_os_days``);
+    ``binary``: more binary outcome columns, each trained and evaluated as a task of its own (the
+    myeloma experiment's ``cr_or_better``). A scenario's cohort has :data:`SCENARIO_OUTCOMES`
+    unless this section says otherwise; a user's cohort has only the outcomes named here.
+    """
+
+    response: str | None = None
+    time: str | None = None
+    event: str | None = None
+    endpoint: str = "pfs"
+    binary: tuple[str, ...] = ()
+
+
+#: The outcome columns every shipped scenario writes.
+SCENARIO_OUTCOMES = OutcomesSection(response="objective_response", time="pfs_months", event="pfs_event", endpoint="pfs")
+
+
+@dataclass(frozen=True)
+class ValidationSection:
+    """``[validation]``: a fresh synthetic cohort of ``n`` patients (0: none) from ``seed``
+    (default: the cohort seed + 1). A user's cohort has none."""
+
+    n: int = 20000
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesSection:
+    """``[features]``: ``log`` ("auto", a list of columns, or false), ``cutoffs`` (derived flags,
+    ``{opn_ng_ml = [50, 85]}``), ``columns`` (the model inputs; default every feature)."""
+
+    log: str | tuple[str, ...] | None = "auto"
+    cutoffs: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ModelsSection:
+    """``[models]``: train the response task (``response``) and the survival task with this
+    XGBoost objective (``survival``; false: none)."""
+
+    response: bool = True
+    survival: str | None = "survival:cox"
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    """``[search]``: ``n_iter`` seeded tree draws and/or the linear booster's grid (``boosters``),
+    scored by ``cv_folds``-fold CV on the training split."""
+
+    n_iter: int = 8
+    cv_folds: int = 3
+    seed: int = 0
+    boosters: tuple[str, ...] = BOOSTERS
+
+
+@dataclass(frozen=True)
+class EvaluationSection:
+    """``[evaluation]``: the test split, the bootstrap, and the horizons (in the time unit)."""
+
+    test_fraction: float = 0.25
+    bootstrap: int = 200
+    seed: int = 0
+    horizons: tuple[float, ...] = (6.0, 12.0, 24.0)
+
+
+@dataclass(frozen=True)
+class ShapSection:
+    """``[shap]``: patients explained, dependence plots, and ``by``: a categorical column (a
+    therapy arm) within whose groups importance is also shown."""
+
+    max_rows: int = 2000
+    dependence: tuple[str, ...] = ()
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class RegistrySection:
+    """``[registry]``: the registered model's name (default: the experiment's) and whether to register."""
+
+    model_name: str | None = None
+    register: bool = True
+
+
+@dataclass(frozen=True)
+class Key:
+    """What one key accepts: TOML ``types``, and a ``check`` with the ``rule`` it enforces."""
+
+    types: type | tuple[type, ...]
+    check: Callable[[Any], bool] | None = None
+    rule: str = ""
+
+
+_positive = Key(int, lambda v: v > 0, "must be > 0")
+_seed = Key(int, lambda v: v >= 0, "must be >= 0")
+_columns = Key(list, lambda v: all(isinstance(c, str) for c in v), "must be a list of column names")
+
+#: Every section, its dataclass, and what each key accepts (scikit-survival's
+#: ``_parameter_constraints``, for a file). Defaults are on the dataclass fields.
+CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
+    "experiment": (ExperimentSection, {"name": Key(str, bool, "must not be empty"), "description": Key(str)}),
+    "cohort": (CohortSection, {"scenario": Key(str), "n": _positive, "seed": _seed, "path": Key(str)}),
+    "outcomes": (OutcomesSection, {
+        "response": Key(str), "time": Key(str), "event": Key(str),
+        "endpoint": Key(str, str.isidentifier, "must be a short name such as \"pfs\" or \"os\""),
+        "binary": _columns}),
+    "validation": (ValidationSection, {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed}),
+    "features": (FeaturesSection, {
+        "log": Key((str, list, bool), lambda v: v == "auto" or v is False or isinstance(v, list),
+                   "must be \"auto\", a list of columns or false"),
+        "cutoffs": Key(dict, lambda v: all(isinstance(c, list) and all(isinstance(x, (int, float)) for x in c)
+                                           for c in v.values()), "must map columns to lists of numbers"),
+        "columns": _columns}),
+    "models": (ModelsSection, {
+        "response": Key(bool),
+        "survival": Key((str, bool), lambda v: v in (*SURVIVAL_OBJECTIVES, False),
+                        "must be 'survival:cox', 'survival:aft' or false")}),
+    "search": (SearchSection, {
+        "n_iter": _positive, "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"), "seed": _seed,
+        "boosters": Key(list, lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
+                        "must be a non-empty list of \"gbtree\" and/or \"gblinear\"")}),
+    "evaluation": (EvaluationSection, {
+        "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
+        "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed,
+        "horizons": Key(list, lambda v: len(v) > 0 and all(isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0
+                                                           for h in v), "must be positive numbers")}),
+    "shap": (ShapSection, {"max_rows": _positive, "dependence": _columns, "by": Key(str)}),
+    "registry": (RegistrySection, {"model_name": Key(str, bool, "must not be empty"), "register": Key(bool)}),
 }
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A validated experiment file."""
+    """A validated, resolved experiment file: one attribute per section."""
 
-    name: str
-    description: str
-    scenario: str
-    n: int | None
-    seed: int
-    validation_n: int
-    validation_seed: int
-    log: Any
-    cutoffs: dict[str, list[float]]
-    columns: list[str] | None
-    response: bool
-    survival: str | None
-    search_n_iter: int
-    search_cv_folds: int
-    search_seed: int
-    search_boosters: tuple[str, ...]
-    test_fraction: float
-    n_bootstrap: int
-    eval_seed: int
-    horizons: tuple[float, ...]
-    shap_max_rows: int
-    shap_dependence: list[str]
-    shap_by: str | None
-    model_name: str
-    register: bool
+    experiment: ExperimentSection
+    cohort: CohortSection
+    outcomes: OutcomesSection
+    validation: ValidationSection
+    features: FeaturesSection
+    models: ModelsSection
+    search: SearchSection
+    evaluation: EvaluationSection
+    shap: ShapSection
+    registry: RegistrySection
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # a user's cohort: its declaration
     path: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-    data_path: Path | None = None
-    outcomes: dict[str, str] = field(default_factory=lambda: dict(SYNTHETIC_OUTCOMES))
-    columns_spec: dict[str, Any] = field(default_factory=dict)
-    time_unit: str = "months"
+
+    @property
+    def name(self) -> str:
+        """The MLflow experiment name."""
+        return self.experiment.name
 
     @property
     def synthetic(self) -> bool:
         """Whether the cohort comes from a scenario (True) or a user's file (False)."""
-        return self.data_path is None
+        return self.cohort.path is None
+
+    @property
+    def model_name(self) -> str:
+        """The registered model's name."""
+        return self.registry.model_name
 
     def params(self) -> dict[str, Any]:
-        """Flat ``section.key -> value`` of the file, for MLflow parameters."""
+        """The resolved configuration as flat ``section.key -> value`` (MLflow parameters)."""
         out = {}
-        for section, keys in self.raw.items():
-            if section == "columns":
+        for f in fields(self):
+            if f.name in ("columns", "path"):
                 continue
-            for k, v in keys.items():
-                out[f"{section}.{k}"] = v
+            for key, value in asdict(getattr(self, f.name)).items():
+                out[f"{f.name}.{key}"] = str(value) if isinstance(value, Path) else value
         return out
 
 
@@ -118,112 +247,117 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise ExperimentError(f"unknown experiment '{name_or_path}': no file {name_or_path} or experiments/{name_or_path}.toml")
 
 
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExperimentError(f"cannot read experiment file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ExperimentError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _section(where: str, name: str, body: Any) -> Any:
+    """The section's dataclass from its TOML table, every key checked against :data:`CONSTRAINTS`."""
+    cls, keys = CONSTRAINTS[name]
+    if not isinstance(body, dict):
+        raise ExperimentError(f"{where}: [{name}] must be a table")
+    values = {}
+    for key, value in body.items():
+        if key not in keys:
+            hint = " (outcomes now have their own [outcomes] section)" if (name, key) == ("cohort", "outcomes") else ""
+            raise ExperimentError(f"{where} [{name}]: unknown key '{key}'; known: {', '.join(keys)}{hint}")
+        spec = keys[key]
+        if spec.types is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and spec.types is int or not isinstance(value, spec.types):
+            raise ExperimentError(f"{where} [{name}]: '{key}' has the wrong type ({type(value).__name__})")
+        if spec.check is not None and not spec.check(value):
+            raise ExperimentError(f"{where} [{name}]: '{key}' {spec.rule}")
+        values[key] = value
+    try:
+        return cls(**_frozen(values))
+    except TypeError:  # a required key is missing
+        missing = [f.name for f in fields(cls) if f.name not in values]
+        raise ExperimentError(f"{where} [{name}]: '{missing[0]}' is required") from None
+
+
+def _frozen(values: dict[str, Any]) -> dict[str, Any]:
+    """TOML lists as tuples (hashable, immutable); ``false`` as None where it means 'none'."""
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, list):
+            v = tuple(float(x) if k == "horizons" else x for x in v)
+        elif isinstance(v, dict):
+            v = {c: tuple(x) for c, x in v.items()}
+        elif v is False and k in ("log", "survival"):
+            v = None
+        out[k] = v
+    return out
+
+
 def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment:
-    """Load and validate an experiment by name (``experiments/NAME.toml``) or path.
+    """Load, validate and resolve an experiment by name (``experiments/NAME.toml``) or path.
 
     Raises
     ------
     ExperimentError
-        Missing file, invalid TOML, unknown section or key, wrong type or value (the message
-        names the file and the key).
+        Missing file, invalid TOML, unknown section or key, wrong type or value, inconsistent
+        sections (the message names the file, the key and the rule).
     """
     path = _resolve(name_or_path)
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExperimentError(f"cannot read experiment file {where}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ExperimentError(f"{where}: not valid TOML: {exc}") from None
-    for section, body in raw.items():
-        if section not in _SECTIONS:
-            raise ExperimentError(f"{where}: unknown section [{section}]; known: {', '.join(_SECTIONS)}")
-        if not isinstance(body, dict):
-            raise ExperimentError(f"{where}: [{section}] must be a table")
-        if section == "columns":
-            continue  # checked by features.Schema
-        for key, value in body.items():
-            if key not in _SECTIONS[section]:
-                raise ExperimentError(f"{where} [{section}]: unknown key '{key}'; known: {', '.join(_SECTIONS[section])}")
-            want = _SECTIONS[section][key]
-            if want is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-                body[key] = value
-            if isinstance(value, bool) and want is int or not isinstance(value, want):
-                raise ExperimentError(f"{where} [{section}]: '{key}' has the wrong type ({type(value).__name__})")
-    get = lambda s, k, d=None: raw.get(s, {}).get(k, d)
-    if get("experiment", "name") is None:
+    raw = _read(path)
+    for section in raw:
+        if section not in CONSTRAINTS and section != "columns":
+            raise ExperimentError(f"{where}: unknown section [{section}]; known: {', '.join([*CONSTRAINTS, 'columns'])}")
+    if "experiment" not in raw:
         raise ExperimentError(f"{where} [experiment]: 'name' is required")
-    data_path = get("cohort", "path")
-    if (get("cohort", "scenario") is None) == (data_path is None):
+    sections = {name: _section(where, name, raw.get(name, {})) for name in CONSTRAINTS}
+    columns = raw.get("columns", {})
+    if not isinstance(columns, dict) or not all(isinstance(v, dict) for v in columns.values()):
+        raise ExperimentError(f"{where}: declare each column as a [columns.NAME] table")
+    return _resolved(where, path, sections, "outcomes" in raw, raw.get("models", {}), columns)
+
+
+def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, models_given: Mapping,
+              columns: dict[str, Any]) -> Experiment:
+    """Check the sections against each other and fill in what depends on another section."""
+    cohort, outcomes, models = s["cohort"], s["outcomes"], s["models"]
+    if (cohort.scenario is None) == (cohort.path is None):
         raise ExperimentError(f"{where} [cohort]: give either 'scenario' (a synthetic cohort) or 'path' (your own file)")
-    outcomes = dict(SYNTHETIC_OUTCOMES)
-    time_unit = "months"
-    if data_path is not None:
-        data_path = (path.parent / data_path).resolve() if not Path(data_path).is_absolute() else Path(data_path)
-        if not raw.get("columns"):
+    validation = replace(s["validation"], seed=cohort.seed + 1 if s["validation"].seed is None else s["validation"].seed)
+    if cohort.scenario is not None:
+        given = {f.name: getattr(outcomes, f.name) for f in fields(outcomes)
+                 if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)}
+        outcomes = replace(SCENARIO_OUTCOMES, **given) if outcomes_given else SCENARIO_OUTCOMES
+    else:
+        cohort = replace(cohort, path=(path.parent / cohort.path).resolve() if not Path(cohort.path).is_absolute()
+                         else Path(cohort.path))
+        validation = replace(validation, n=0)
+        if not columns:
             raise ExperimentError(f"{where}: a cohort file needs its columns declared in [columns.NAME] tables")
-        given = get("cohort", "outcomes", {})
-        unknown = set(given) - {"time", "event", "response", "time_unit"}
-        if unknown:
-            raise ExperimentError(f"{where} [cohort.outcomes]: unknown key(s) {sorted(unknown)}; known: time, event, response")
-        time_unit = given.get("time_unit", "months")
-        if time_unit not in TIME_UNITS:
-            raise ExperimentError(f"{where} [cohort.outcomes]: time_unit must be one of {', '.join(TIME_UNITS)}")
-        outcomes = {k: v for k, v in given.items() if k != "time_unit"}
-        for k, v in outcomes.items():
-            if v not in raw["columns"]:
-                raise ExperimentError(f"{where} [cohort.outcomes]: {k} = '{v}' is not a declared column")
-        if ("time" in outcomes) != ("event" in outcomes):
-            raise ExperimentError(f"{where} [cohort.outcomes]: 'time' and 'event' go together")
-        models = raw.setdefault("models", {})
-        if "response" not in outcomes:
-            if models.get("response") is True:
-                raise ExperimentError(f"{where} [models]: response = true needs [cohort.outcomes] response")
-            models["response"] = False
-        if "time" not in outcomes:
-            if models.get("survival"):
-                raise ExperimentError(f"{where} [models]: a survival model needs [cohort.outcomes] time and event")
-            models["survival"] = False
-    checks = [
-        (get("cohort", "n", 1) > 0, "[cohort] 'n' must be > 0"),
-        (get("validation", "n", 20000) >= 0, "[validation] 'n' must be >= 0"),
-        (0.05 <= get("evaluation", "test_fraction", 0.25) <= 0.5, "[evaluation] 'test_fraction' must be within 0.05-0.5"),
-        (get("search", "n_iter", 8) >= 1 and get("search", "cv_folds", 3) >= 2, "[search] needs n_iter >= 1 and cv_folds >= 2"),
-        (len(get("search", "boosters", ["gbtree"])) > 0
-         and all(b in ("gbtree", "gblinear") for b in get("search", "boosters", [])),
-         "[search] 'boosters' must be a non-empty list of \"gbtree\" and/or \"gblinear\""),
-        (get("evaluation", "bootstrap", 200) >= 0, "[evaluation] 'bootstrap' must be >= 0"),
-        (get("models", "survival", "survival:cox") in ("survival:cox", "survival:aft", False),
-         "[models] 'survival' must be 'survival:cox', 'survival:aft' or false"),
-        (get("models", "response", True) or get("models", "survival", "survival:cox"), "[models] asks for no model"),
-        (all(isinstance(h, (int, float)) and h > 0 for h in get("evaluation", "horizons", [6, 12, 24])),
-         "[evaluation] 'horizons' must be positive numbers"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ExperimentError(f"{where}: {message}")
-    log = get("features", "log", "auto")
-    if isinstance(log, str) and log != "auto":
-        raise ExperimentError(f"{where} [features]: 'log' must be \"auto\", a list of columns or false")
-    seed = get("cohort", "seed", 0)
-    return Experiment(
-        name=get("experiment", "name"), description=get("experiment", "description", ""),
-        scenario=get("cohort", "scenario", ""), n=get("cohort", "n"), seed=seed,
-        validation_n=get("validation", "n", 20000) if data_path is None else 0,
-        validation_seed=get("validation", "seed", seed + 1),
-        log=None if log is False else log, cutoffs=dict(get("features", "cutoffs", {})),
-        columns=get("features", "columns"), response=get("models", "response", True),
-        survival=get("models", "survival", "survival:cox") or None,
-        search_n_iter=get("search", "n_iter", 8), search_cv_folds=get("search", "cv_folds", 3),
-        search_seed=get("search", "seed", 0),
-        search_boosters=tuple(dict.fromkeys(get("search", "boosters", ["gbtree", "gblinear"]))),
-        test_fraction=get("evaluation", "test_fraction", 0.25),
-        n_bootstrap=get("evaluation", "bootstrap", 200), eval_seed=get("evaluation", "seed", 0),
-        horizons=tuple(float(h) for h in get("evaluation", "horizons", [6, 12, 24])),
-        shap_max_rows=get("shap", "max_rows", 2000), shap_dependence=list(get("shap", "dependence", [])),
-        shap_by=get("shap", "by"),
-        model_name=get("registry", "model_name", get("experiment", "name")),
-        register=get("registry", "register", True), path=path, raw=raw,
-        data_path=data_path, outcomes=outcomes, columns_spec=dict(raw.get("columns", {})), time_unit=time_unit,
-    )
+        for key in ("response", "time", "event"):
+            column = getattr(outcomes, key)
+            if column is not None and column not in columns:
+                raise ExperimentError(f"{where} [outcomes]: {key} = '{column}' is not a declared column")
+        for column in outcomes.binary:
+            if column not in columns:
+                raise ExperimentError(f"{where} [outcomes]: binary '{column}' is not a declared column")
+        # A model the file does not ask for and whose outcome it does not name is off.
+        if outcomes.response is None:
+            if models_given.get("response") is True:
+                raise ExperimentError(f"{where} [models]: response = true needs [outcomes] response")
+            models = replace(models, response=False)
+        if outcomes.time is None:
+            if models_given.get("survival"):
+                raise ExperimentError(f"{where} [models]: a survival model needs [outcomes] time and event")
+            models = replace(models, survival=None)
+    if (outcomes.time is None) != (outcomes.event is None):
+        raise ExperimentError(f"{where} [outcomes]: 'time' and 'event' go together")
+    if not (models.response or models.survival or outcomes.binary):
+        raise ExperimentError(f"{where}: [models] asks for no model")
+    return Experiment(experiment=s["experiment"], cohort=cohort, outcomes=outcomes, validation=validation,
+                      features=s["features"], models=models, search=replace(s["search"], boosters=tuple(dict.fromkeys(s["search"].boosters))),
+                      evaluation=s["evaluation"], shap=s["shap"],
+                      registry=replace(s["registry"], model_name=s["registry"].model_name or s["experiment"].name),
+                      columns=columns, path=path)

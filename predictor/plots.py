@@ -79,7 +79,8 @@ def shap_dependence(values: pd.DataFrame, raw: pd.DataFrame, column: str, featur
     return fig
 
 
-def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, title: str, groups: int = 3):
+def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, title: str, groups: int = 3,
+                     xlabel: str = "time", ylabel: str = "event-free"):
     from lifelines import KaplanMeierFitter
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -89,14 +90,14 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
     for g in range(groups):
         m = label == g
         KaplanMeierFitter(label=f"{names[g]} (n={m.sum()})").fit(time[m], event[m]).plot_survival_function(ax=ax, ci_show=True)
-    ax.set_xlabel("time")
-    ax.set_ylabel("progression-free")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
-def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str):
+def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response"):
     from sklearn.calibration import calibration_curve
 
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -104,39 +105,58 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str):
     for name, p in preds.items():
         frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
         ax.plot(mean, frac, marker="o", label=name)
-    ax.set_xlabel("predicted probability of response")
-    ax.set_ylabel("observed response rate")
+    ax.set_xlabel(f"predicted probability of {what}")
+    ax.set_ylabel(f"observed {what} rate")
     ax.legend()
     ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
-def make_figures(shap: dict[str, dict[str, Any]], datasets: dict, survival_model, response_preds: dict | None,
-                 dependence: list[str], response_col: str | None = "objective_response",
-                 time_col: str | None = "pfs_months", event_col: str | None = "pfs_event",
-                 by: str | None = None) -> dict[str, Any]:
-    """Every figure of a training run, keyed by its artifact path."""
+def make_figures(explanations, evaluation, part, fitted, features, dependence) -> dict[str, Any]:
+    """Every figure of a training run, keyed by its artifact path.
+
+    Parameters
+    ----------
+    explanations : dict of str to predictor.stages.Explanation
+    evaluation : predictor.stages.Evaluation
+        Its predictions on ``part`` are plotted.
+    part : predictor.stages.Part
+        The cohort the figures show (the validation cohort, else the test split).
+    fitted : dict of str to predictor.stages.FittedTask
+    features : features.pipeline.CohortFeatures
+        The fitted feature pipeline (which model features come from which input column).
+    dependence : sequence of str
+        Input columns that get a SHAP dependence plot.
+    """
+    from .tasks import BinaryTask, SurvivalTask
+
     figs: dict[str, Any] = {}
-    name = "validation" if "validation" in datasets else "test"
-    df, X, _ = datasets[name]
-    for task, s in shap.items():
-        figs[f"shap/{task}_importance.png"] = shap_bar(s["importance"], f"{task}: global SHAP importance ({s['scale']})")
-        figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(s["values"].drop(columns="patient_id"), s["data"], s["base_value"],
-                                                          f"{task}: SHAP values ({s['scale']})")
-        if by and "importance_by" in s:
-            figs[f"shap/{task}_importance_by_{by}.png"] = shap_bar_by(
-                s["importance_by"], f"{task}: SHAP importance by {by} ({s['scale']})", by)
-        raw = df.loc[s["values"].index]
+    df, name = part.frame, part.name
+    for task, s in explanations.items():
+        figs[f"shap/{task}_importance.png"] = shap_bar(s.importance, f"{task}: global SHAP importance ({s.scale})")
+        figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(s.values.drop(columns="patient_id"), s.data, s.base_value,
+                                                          f"{task}: SHAP values ({s.scale})")
+        if s.importance_by is not None:
+            figs[f"shap/{task}_importance_by_{s.by}.png"] = shap_bar_by(
+                s.importance_by, f"{task}: SHAP importance by {s.by} ({s.scale})", s.by)
+        raw = df.loc[s.values.index]
         for column in dependence:
             if column in raw.columns:
                 figs[f"shap/{task}_dependence_{column}.png"] = shap_dependence(
-                    s["values"], raw, column, s["features"], f"{task}: SHAP of {column}")
-    if response_preds:
-        figs[f"evaluation/response_calibration_{name}.png"] = reliability(
-            df[response_col].to_numpy().astype(bool), response_preds, f"response calibration ({name} cohort)")
-    if survival_model is not None:
-        figs[f"evaluation/km_by_risk_group_{name}.png"] = km_by_risk_group(
-            df[time_col].to_numpy(dtype=float), df[event_col].to_numpy().astype(bool), survival_model.predict(X),
-            f"survival by predicted risk tertile ({name} cohort)")
+                    s.values, raw, column, features, f"{task}: SHAP of {column}")
+    for f in fitted.values():
+        task, preds = f.task, evaluation.predictions.get((name, f.task.name))
+        if preds is None:
+            continue
+        if isinstance(task, BinaryTask):
+            what = "response" if task.name == "response" else task.outcome.describe()
+            figs[f"evaluation/{task.name}_calibration_{name}.png"] = reliability(
+                task.target(df), {m: p.probability for m, p in preds.items()}, f"{what} calibration ({name} cohort)", what)
+        elif isinstance(task, SurvivalTask):
+            o = task.outcome
+            figs[f"evaluation/km_by_risk_group_{name}.png"] = km_by_risk_group(
+                df[o.time].to_numpy(dtype=float), df[o.event].to_numpy().astype(bool), preds["xgboost"].risk,
+                f"{o.describe()} by predicted risk tertile ({name} cohort)", xlabel=f"time ({o.unit})",
+                ylabel=f"{o.describe()}: event-free")
     return figs

@@ -117,7 +117,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     from mlflow.models import infer_signature
 
     exp = result.experiment
-    mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in exp.params().items()})
+    mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()})
     for task, params in result.best_params.items():
         mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
     metrics: dict[str, float] = {}
@@ -126,13 +126,11 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
             if pd.notna(value):
                 metrics[key + suffix] = float(value)
-    for dataset in result.metrics["dataset"].unique():
-        for task in result.metrics["task"].unique():
-            m = result.metrics[(result.metrics.dataset == dataset) & (result.metrics.task == task)]
-            head = "auc" if task == "response" else "harrell_c"
-            est = m[m.metric == head].set_index("model")["estimate"]
-            if {"xgboost", "oracle"} <= set(est.index):
-                metrics[f"{dataset}/{task}/gap_to_oracle/{head}"] = float(est["oracle"] - est["xgboost"])
+    heads = {name: f.task.headline for name, f in result.fitted.items()}
+    for (dataset, task), m in result.metrics.groupby(["dataset", "task"], sort=False):
+        est = m[m.metric == heads[task]].set_index("model")["estimate"]
+        if {"xgboost", "oracle"} <= set(est.index):
+            metrics[f"{dataset}/{task}/gap_to_oracle/{heads[task]}"] = float(est["oracle"] - est["xgboost"])
     mlflow.log_metrics(metrics)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,22 +140,22 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         if result.calibration is not None:
             result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
             mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
-        for task, s in result.shap.items():
-            s["importance"].rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
+        for task, s in result.explanations.items():
+            s.importance.rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
             mlflow.log_artifact(str(tmp / f"{task}_importance.csv"), "shap")
-            if "importance_by" in s:  # aggregates per group: no patient rows
-                by_name = f"{task}_importance_by_{result.experiment.shap_by}.csv"
-                s["importance_by"].to_csv(tmp / by_name, index_label="column")
+            if s.importance_by is not None:  # aggregates per group: no patient rows
+                by_name = f"{task}_importance_by_{s.by}.csv"
+                s.importance_by.to_csv(tmp / by_name, index_label="column")
                 mlflow.log_artifact(str(tmp / by_name), "shap")
             if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
-                s["values"].assign(base_value=s["base_value"]).to_csv(tmp / f"{task}_values.csv", index=False)
+                s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
                 mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
 
-        train_df = result.train_frame
+        train_df = result.data.train.frame
         inputs = result.bundle.input_columns
-        info = result.cohort_info
+        info = result.data.info
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # MLflow's hint about integer columns
             dataset = mlflow.data.from_pandas(train_df, name=f"{info.get('scenario', exp.name)}-n{info.get('n')}-seed{info.get('seed')}-train")
@@ -224,8 +222,8 @@ def run_and_log(
         mlflow.set_experiment(experiment.name)
     except Exception as exc:
         raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
-    with mlflow.start_run(run_name=f"{experiment.name}-seed{experiment.seed}") as run:
-        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.description})
+    with mlflow.start_run(run_name=f"{experiment.name}-seed{experiment.cohort.seed}") as run:
+        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
         result = train_fn(experiment)
         rows = result.synthetic if log_patient_rows is None else log_patient_rows
         mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user", "package_version": result.bundle.package_version})
@@ -237,7 +235,7 @@ def run_and_log(
         except Exception as exc:
             raise TrackingError(f"logging to {uri} failed: {exc}") from exc
     version = None
-    if experiment.register if register is None else register:
+    if experiment.registry.register if register is None else register:
         version = _register(model_uri, experiment.model_name, metrics)
     return run.info.run_id, result, metrics, version
 

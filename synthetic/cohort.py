@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from features.io import atomic_write
 
 from .errors import CohortIOError
 
@@ -95,22 +95,15 @@ class Cohort:
         if out.is_dir():
             raise CohortIOError(f"cannot write {out}: it is a folder")
         meta = json.dumps(self.metadata()).encode()
-        temps: list[str] = []
         try:
-            for frame, role, _final in ((self.observed, "observed", out), (self.truth, "truth", truth_out)):
-                fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-                os.close(fd)
-                temps.append(tmp)
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                table = table.replace_schema_metadata(
-                    {**(table.schema.metadata or {}), _META_KEY: meta, b"immunoresponse.role": role.encode()}
-                )
-                pq.write_table(table, tmp)
-            os.replace(temps[0], out)
-            os.replace(temps[1], truth_out)
+            with atomic_write(out) as obs_tmp, atomic_write(truth_out) as truth_tmp:
+                for frame, role, tmp in ((self.observed, "observed", obs_tmp), (self.truth, "truth", truth_tmp)):
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    table = table.replace_schema_metadata(
+                        {**(table.schema.metadata or {}), _META_KEY: meta, b"immunoresponse.role": role.encode()}
+                    )
+                    pq.write_table(table, tmp)
         except OSError as exc:
-            for tmp in temps:
-                Path(tmp).unlink(missing_ok=True)
             raise CohortIOError(f"cannot write {out}: {exc.strerror or exc}") from None
         return out, truth_out
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from .cohort import Cohort
+from .errors import ScenarioError
 from .models import get_model
 from .scenario import Scenario, load_scenario
 
-__all__ = ["oracle"]
+__all__ = ["oracle", "true_probability", "survival_columns"]
 
 
 def oracle(cohort: Cohort, times: Sequence[float], scenario: Scenario | None = None) -> dict[str, np.ndarray]:
@@ -21,9 +23,31 @@ def oracle(cohort: Cohort, times: Sequence[float], scenario: Scenario | None = N
     cohort : Cohort
         A synthetic cohort (its ``truth`` and ``parameters`` are used).
     times : sequence of float
-        Months at which to give the true survival probabilities.
+        Times, in the unit of the scenario's time column (months), at which to give the true
+        survival probabilities.
     scenario : Scenario, optional
         Default: the shipped scenario named by ``cohort.scenario``.
     """
     sc = scenario if scenario is not None else load_scenario(cohort.scenario)
     return get_model(sc.model).oracle(cohort.truth, cohort.parameters, np.asarray(times, dtype=float))
+
+
+def true_probability(scenario: Scenario, truth: pd.DataFrame, column: str) -> np.ndarray:
+    """The true probability that the binary outcome ``column`` is True, for each patient.
+
+    Raises
+    ------
+    ScenarioError
+        The scenario's generator keeps no expectation for ``column``.
+    """
+    expectations = get_model(scenario.model).EXPECTATIONS
+    if column not in expectations:
+        known = [c for c in expectations if c.isidentifier()]
+        raise ScenarioError(f"scenario '{scenario.name}' keeps no true probability of '{column}'; it has: {', '.join(known)}")
+    return truth[expectations[column]].to_numpy()
+
+
+def survival_columns(scenario: Scenario) -> tuple[str, str]:
+    """The (time, event) columns whose true survival :func:`oracle` gives."""
+    time, event, _ = get_model(scenario.model).SURVIVAL
+    return time, event

@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from features import Schema
+from features import Schema, atomic_write
 from features.errors import FeaturesError
 
 from .errors import ScenarioError
@@ -346,6 +346,5 @@ def write_values(path: Path, values: Mapping[str, float]) -> None:
         text, count = pattern.subn(lambda m: f"{m.group(1)}{float(v):.6g}{m.group(3)}", text, count=1)
         if count != 1:
             raise ScenarioError(f"{path}: could not find 'value' of [parameters.{name}]")
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

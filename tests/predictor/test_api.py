@@ -13,6 +13,7 @@ from features.pipeline import CohortFeatures
 from predictor import ExtraColumnsWarning, PredictorError
 from predictor.bundle import ModelBundle
 from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
 from synthetic import generate
 from synthetic.generation import package_version
 
@@ -22,11 +23,13 @@ def bundle_path(tmp_path_factory, icb_scenario):
     obs = generate(icb_scenario, 1500, seed=4).observed
     features = CohortFeatures(schema=icb_scenario.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
     X = features.transform(obs)
+    tasks = (BinaryTask("response", BinaryOutcome("objective_response")),
+             SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)))
     bundle = ModelBundle(
-        schema=icb_scenario.schema.subset(features.columns_), features=features,
-        response=XGBResponseClassifier(n_estimators=60, early_stopping_rounds=None).fit(X, obs.objective_response),
-        survival=XGBSurvival(n_estimators=60, early_stopping_rounds=None).fit(X, make_surv(obs.pfs_event, obs.pfs_months)),
-        horizons=(6.0, 12.0, 24.0), package_version=package_version(),
+        schema=icb_scenario.schema.subset(features.columns_), features=features, tasks=tasks,
+        models={"response": XGBResponseClassifier(n_estimators=60, early_stopping_rounds=None).fit(X, obs.objective_response),
+                "survival": XGBSurvival(n_estimators=60, early_stopping_rounds=None).fit(X, make_surv(obs.pfs_event, obs.pfs_months))},
+        package_version=package_version(),
     )
     path = tmp_path_factory.mktemp("bundle") / "bundle.joblib"
     joblib.dump(bundle, path)

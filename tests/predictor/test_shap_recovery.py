@@ -14,7 +14,7 @@ import pytest
 
 from features.pipeline import CohortFeatures
 from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.training import shap_importance, shap_importance_by
+from predictor.stages import shap_importance, shap_importance_by
 from synthetic import generate
 
 pytestmark = pytest.mark.slow

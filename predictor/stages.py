@@ -1,0 +1,417 @@
+"""The stages of training, each a plain function with typed inputs and outputs.
+
+:func:`predictor.training.train` runs them in order::
+
+    load_data -> make_tasks -> fit_features -> search -> fit -> evaluate -> explain -> (figures, bundle)
+
+Each can be called alone (a simulation study runs load_data -> search -> fit -> evaluate many
+times). Stages loop over :mod:`predictor.tasks`; nothing here depends on which outcome kind a
+task is. Nothing here talks to MLflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import ParameterGrid, ParameterSampler, StratifiedKFold, train_test_split
+
+from features import Schema, read_table, validate
+from features.errors import FeaturesError
+from features.pipeline import CohortFeatures, baseline_preprocessor
+
+from .errors import TrainingError
+from .evaluation import bootstrap_draws, paired_difference, summarise
+from .experiment import EvaluationSection, Experiment, SearchSection, ShapSection
+from .tasks import BinaryOutcome, BinaryTask, SurvivalTask, Task, TimeToEvent
+
+__all__ = [
+    "Progress", "Synthetic", "Part", "Data", "SearchResult", "FittedTask", "Evaluation", "Explanation",
+    "SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "CONTRASTS", "MIN_PATIENTS",
+    "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "evaluation_parts", "evaluate",
+    "explain", "shap_importance", "shap_importance_by", "check_calibration",
+]
+
+Progress = Callable[[str], None]
+
+#: The seeded random search's space for trees (shared by every task): ``n_iter`` draws.
+SEARCH_SPACE = {
+    "max_depth": [1, 2, 3, 4],
+    "learning_rate": [0.02, 0.05, 0.1],
+    "min_child_weight": [1, 5, 10, 20],
+    "subsample": [0.7, 0.85, 1.0],
+    "colsample_bytree": [0.6, 0.8, 1.0],
+    "reg_lambda": [1.0, 5.0, 20.0],
+}
+#: The grid for XGBoost's linear booster (a ridge-penalised GLM), searched in full beside the trees
+#: when ``[search] boosters`` includes "gblinear": cheap, and the right model when the truth is
+#: smooth and additive and the cohort too small for trees to find its shape. Each candidate runs
+#: coordinate descent to convergence (no early stopping: the penalty alone regularises, so the
+#: model is the penalised maximum-likelihood fit). XGBoost multiplies gblinear's ``reg_lambda`` by
+#: the number of rows: it is a penalty per patient (scikit-learn's default ``C=1`` is ``1/n``).
+LINEAR_SEARCH_SPACE = {"learning_rate": [0.5], "n_estimators": [300], "early_stopping_rounds": [None],
+                       "reg_lambda": [0.0, 0.001, 0.003, 0.01, 0.03, 0.1]}
+#: Paired contrasts reported beside the models: name, minuend, subtrahend.
+CONTRASTS = (("xgboost_minus_baseline", "xgboost", "baseline"), ("oracle_minus_xgboost", "oracle", "xgboost"))
+#: The fewest patients a cohort may have to be split into training and test rows.
+MIN_PATIENTS = 40
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Synthetic:
+    """Where a synthetic cohort came from: what its oracle needs besides the truth frame."""
+
+    scenario: Any  # synthetic.Scenario
+    seed: int
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows of a cohort: the observed ``frame`` and, for a synthetic cohort, its ``truth``."""
+
+    name: str
+    frame: pd.DataFrame
+    truth: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Data:
+    """The cohort split for training: what every later stage reads.
+
+    ``tasks`` are the experiment's tasks (:func:`make_tasks`), checked on this cohort;
+    ``validation`` is a fresh synthetic cohort (None for a user's file, or with ``[validation]
+    n = 0``); ``source`` is None for a user's file; ``info`` describes the cohort for the run
+    (scenario, seed, n; or the file).
+    """
+
+    schema: Schema
+    tasks: tuple[Task, ...]
+    observed: pd.DataFrame
+    train: Part
+    test: Part
+    validation: Part | None
+    source: Synthetic | None
+    info: Mapping[str, Any]
+
+
+def load_data(exp: Experiment, say: Progress = _silent) -> Data:
+    """The cohort (generated, or read from the user's file), checked against its schema and
+    split into training and test rows; and the validation cohort.
+
+    Raises
+    ------
+    TrainingError
+        Too few patients, or a ``[shap] by`` column the cohort lacks.
+    SchemaValidationError, TableReadError, ScenarioError
+        The cohort breaks its schema, the file cannot be read, the scenario is unknown.
+    """
+    from synthetic import generate, load_scenario
+
+    source = None
+    if exp.synthetic:
+        scenario = load_scenario(exp.cohort.scenario)
+        say(f"generating cohort '{scenario.name}' (n={exp.cohort.n or scenario.default_n}, seed {exp.cohort.seed})")
+        cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
+        observed, truth, schema = cohort.observed, cohort.truth, scenario.schema
+        source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
+        info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
+    else:
+        observed, schema = _read_user_cohort(exp, say)
+        truth = None
+        info = {"source": str(exp.cohort.path), "n": len(observed)}
+    observed = validate(observed, schema)
+    if exp.shap.by and exp.shap.by not in schema:
+        raise TrainingError(f"[shap] by = '{exp.shap.by}' is not a column of the cohort")
+    if len(observed) < MIN_PATIENTS:
+        raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed to train and test")
+    tasks = make_tasks(exp, schema)
+    for task in tasks:
+        task.check(observed)
+    # Stratified by the first task's strata (the response class, else the event indicator).
+    strata = tasks[0].strata(tasks[0].target(observed))
+    tr, te = train_test_split(np.arange(len(observed)), test_size=exp.evaluation.test_fraction,
+                              random_state=exp.evaluation.seed, stratify=strata)
+    take = lambda name, rows: Part(name, observed.iloc[rows], truth.iloc[rows] if truth is not None else None)
+    validation = None
+    if exp.validation.n and source is not None:
+        say(f"generating validation cohort (n={exp.validation.n}, seed {exp.validation.seed})")
+        v = generate(source.scenario, exp.validation.n, exp.validation.seed)
+        validation = Part("validation", v.observed, v.truth)
+    return Data(schema=schema, tasks=tasks, observed=observed, train=take("train", tr), test=take("test", te),
+                validation=validation, source=source, info=info | {"n_train": len(tr), "n_test": len(te)})
+
+
+def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Schema]:
+    """A user's CSV/Parquet cohort and its declared schema (nothing coerced, nothing dropped)."""
+    try:
+        schema = Schema.from_dict(exp.columns)
+    except FeaturesError as exc:
+        raise TrainingError(f"{exp.path} [columns]: {exc}") from None
+    say(f"reading cohort file {exp.cohort.path}")
+    df = read_table(exp.cohort.path)
+    extra = [c for c in df.columns if c not in schema]
+    if extra:
+        say(f"ignoring undeclared column(s) of the cohort file: {', '.join(map(str, extra))}")
+    return df, schema
+
+
+# -------------------------------------------------------------------------------------- tasks
+def make_tasks(exp: Experiment, schema: Schema) -> tuple[Task, ...]:
+    """The tasks the experiment asks for, in order: response, survival, then more binary outcomes.
+
+    A time outcome's unit is its column's declared unit.
+
+    Raises
+    ------
+    TrainingError
+        An outcome column the schema lacks, or a time column without a known unit.
+    """
+    out, o = [], exp.outcomes
+    for column in (o.response, o.time, o.event, *o.binary):
+        if column is not None and column not in schema:
+            raise TrainingError(f"outcome column '{column}' is not a column of the cohort")
+    if exp.models.response and o.response:
+        out.append(BinaryTask("response", BinaryOutcome(o.response)))
+    if exp.models.survival and o.time:
+        outcome = TimeToEvent(time=o.time, event=o.event, unit=schema[o.time].unit or "", endpoint=o.endpoint)
+        out.append(SurvivalTask(outcome, exp.models.survival, exp.evaluation.horizons))
+    out += [BinaryTask(column, BinaryOutcome(column)) for column in o.binary]
+    return tuple(out)
+
+
+def fit_features(exp: Experiment, data: Data) -> CohortFeatures:
+    """The feature pipeline, fitted on the training rows."""
+    f = exp.features
+    return CohortFeatures(schema=data.schema, columns=f.columns, log=f.log, cutoffs=f.cutoffs or None).fit(data.train.frame)
+
+
+def _baseline_preprocessor(exp: Experiment, data: Data, features: CohortFeatures):
+    f = exp.features
+    return baseline_preprocessor(schema=data.schema, columns=features.columns_, log=f.log, cutoffs=f.cutoffs or None)
+
+
+# ------------------------------------------------------------------------------------- search
+@dataclass(frozen=True)
+class SearchResult:
+    """The search's choice for one task, and its mean cross-validated score (``metric``)."""
+
+    params: Mapping[str, Any]
+    cv_score: float
+    metric: str
+
+    def summary(self) -> dict[str, Any]:
+        """The choice with its score as ``cv_<metric>``: what a run logs as ``best.<task>.*``."""
+        return {**self.params, f"cv_{self.metric}": self.cv_score}
+
+
+def search_candidates(boosters: Sequence[str], n_iter: int, seed: int) -> list[dict[str, Any]]:
+    """The search's candidates: ``n_iter`` seeded draws from :data:`SEARCH_SPACE` for "gbtree",
+    then the whole :data:`LINEAR_SEARCH_SPACE` grid for "gblinear"."""
+    out: list[dict[str, Any]] = []
+    if "gbtree" in boosters:
+        out += [{"booster": "gbtree", **p} for p in ParameterSampler(SEARCH_SPACE, n_iter=n_iter, random_state=seed)]
+    if "gblinear" in boosters:
+        out += [{"booster": "gblinear", **p} for p in ParameterGrid(LINEAR_SEARCH_SPACE)]
+    return out
+
+
+def search(task: Task, X: pd.DataFrame, y: np.ndarray, config: SearchSection, say: Progress = _silent) -> SearchResult:
+    """The candidate with the best mean score over ``config.cv_folds`` stratified folds (the
+    first best on a tie; the same folds and model seed for every candidate)."""
+    candidates = search_candidates(config.boosters, config.n_iter, config.seed)
+    splits = list(StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed).split(X, task.strata(y)))
+    best, best_score = None, -np.inf
+    for i, params in enumerate(candidates, 1):
+        scores = [task.cv_score(task.make_model(params, config.seed).fit(X.iloc[tr], y[tr]), X.iloc[va], y[va])
+                  for tr, va in splits]
+        mean = float(np.mean(scores))
+        if mean > best_score:
+            best, best_score = params, mean
+        say(f"{task.name}: search {i}/{len(candidates)}, {params['booster']} (best CV score {best_score:.3f}, {best['booster']})")
+    return SearchResult(params=best, cv_score=best_score, metric=task.headline)
+
+
+# ---------------------------------------------------------------------------------------- fit
+@dataclass(frozen=True)
+class FittedTask:
+    """A task with its fitted XGBoost model, the baseline beside it, and the search's choice."""
+
+    task: Task
+    model: Any
+    baseline: Any
+    search: SearchResult
+
+
+def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features: CohortFeatures,
+        X_train: pd.DataFrame | None = None, say: Progress = _silent) -> FittedTask:
+    """The XGBoost model with the search's choice, and the baseline, on the training rows."""
+    say(f"{task.name}: fitting XGBoost and the baseline")
+    X_train = features.transform(data.train.frame) if X_train is None else X_train
+    y = task.target(data.train.frame)
+    model = task.make_model(chosen.params, exp.search.seed).fit(X_train, y)
+    baseline = task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y)
+    return FittedTask(task=task, model=model, baseline=baseline, search=chosen)
+
+
+# ----------------------------------------------------------------------------------- evaluate
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of every model on every evaluated cohort, and the predictions they came from.
+
+    ``metrics`` has columns ``dataset`` (test, validation), ``task``, ``model`` (xgboost,
+    baseline, oracle, and the paired contrasts of :data:`CONTRASTS`: differences within each
+    bootstrap replicate), ``metric``, ``estimate``, ``ci_low``, ``ci_high``. ``predictions`` maps
+    (dataset, task) to {model: prediction}.
+    """
+
+    metrics: pd.DataFrame
+    predictions: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+
+
+def evaluation_parts(data: Data) -> list[Part]:
+    """The cohorts a run is evaluated on: the test split, then the validation cohort if any."""
+    return [data.test] + ([data.validation] if data.validation is not None else [])
+
+
+def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: CohortFeatures, y_train: Mapping[str, np.ndarray],
+             source: Synthetic | None, config: EvaluationSection, say: Progress = _silent) -> Evaluation:
+    """Every model (XGBoost, baseline, oracle where the truth is known) on every cohort in
+    ``parts``, with bootstrap 95% CIs and the paired contrasts.
+
+    ``y_train`` maps each task to its training target (the censoring distribution of the IPCW
+    metrics). The test split gets ``config.bootstrap`` replicates, larger cohorts half as many;
+    every model of a task on one cohort sees the same replicates, so their differences pair.
+    """
+    frames, predictions = [], {}
+    for part in parts:
+        X = features.transform(part.frame)
+        n_boot = config.bootstrap if part.name == "test" else max(config.bootstrap // 2, 0)
+        for f in fitted:
+            task, y = f.task, f.task.target(part.frame)
+            preds = {"xgboost": task.predict(f.model, X), "baseline": task.predict_baseline(f.baseline, part.frame)}
+            truth = task.oracle(part.truth, source) if source is not None else None
+            if truth is not None:
+                preds["oracle"] = truth
+            predictions[(part.name, task.name)] = preds
+            draws = {}
+            for name, pred in preds.items():
+                say(f"{task.name}: evaluating {name} on {part.name}")
+                s = task.scorer(y_train[task.name], y, pred)
+                draws[name] = bootstrap_draws(s.metric, len(y), n_boot=n_boot, random_state=config.seed,
+                                              stratify=s.stratify, point_metric=s.point)
+                frames.append(_metrics_frame(summarise(*draws[name]), part.name, task.name, name))
+            frames += [_metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
+                       for name, a, b in CONTRASTS if a in draws and b in draws]
+    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions)
+
+
+def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:
+    t = table.reset_index(names="metric")
+    t.insert(0, "model", model)
+    t.insert(0, "task", task)
+    t.insert(0, "dataset", dataset)
+    return t
+
+
+# ------------------------------------------------------------------------------------ explain
+@dataclass(frozen=True)
+class Explanation:
+    """SHAP values of one task's model on the explained patients.
+
+    ``values``: patients x model features, with a leading ``patient_id`` column; ``data``: those
+    patients' model input; ``importance``: mean |SHAP| per input column; ``importance_by``: the
+    same within each group of ``by`` (input columns x groups), or None.
+    """
+
+    task: str
+    values: pd.DataFrame
+    base_value: float
+    data: pd.DataFrame
+    importance: pd.Series
+    scale: str
+    importance_by: pd.DataFrame | None = None
+    by: str | None = None
+
+
+def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series:
+    """Mean |SHAP| per input column (one-hot levels and cutoff flags summed per patient first)."""
+    return features.sum_by_source(values).abs().mean().sort_values(ascending=False)
+
+
+def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd.DataFrame,
+                       background_groups: pd.Series, features: CohortFeatures, *, n_background: int = 200,
+                       random_state: int = 0) -> pd.DataFrame:
+    """Mean |SHAP| per input column *within* each group (a therapy arm): input columns x groups.
+
+    Plain SHAP values split an arm-by-biomarker interaction between the arm and the biomarker, so
+    a biomarker that acts in one arm only still gets credit in the others. Here each group's
+    patients are explained by interventional TreeSHAP against a background from the same group
+    (at most ``n_background`` rows of ``background``, drawn with ``random_state``): the grouping
+    column is constant within the group and gets 0, and every other column gets its effect on
+    the model within that group.
+    """
+    rng = np.random.default_rng(random_state)
+    order = list(groups.cat.categories) if isinstance(groups.dtype, pd.CategoricalDtype) else sorted(groups.dropna().unique())
+    table = {}
+    for g in order:
+        rows, pool = (groups == g).to_numpy(), np.flatnonzero((background_groups == g).to_numpy())
+        if not rows.any() or len(pool) == 0:
+            continue
+        bg = background.iloc[np.sort(rng.permutation(pool)[:n_background])]
+        values, _ = model.shap_values(X.loc[rows], background=bg)
+        table[g] = shap_importance(pd.DataFrame(values, columns=X.columns), features)
+    out = pd.DataFrame(table)
+    return out.loc[out.mean(axis=1).sort_values(ascending=False).index]
+
+
+def explain(fitted: Sequence[FittedTask], part: Part, features: CohortFeatures, train: Part, schema: Schema,
+            config: ShapSection, seed: int, say: Progress = _silent) -> dict[str, Explanation]:
+    """SHAP values (TreeSHAP, or exact linear SHAP; additivity checked) of each task's model on at
+    most ``config.max_rows`` patients of ``part`` drawn with ``seed``; with ``config.by``, also
+    importance within each group against a background of training rows of the same group."""
+    rows = np.sort(np.random.default_rng(seed).permutation(len(part.frame))[: config.max_rows])
+    df = part.frame.iloc[rows]
+    X = features.transform(df)
+    ids = [c.name for c in schema.by_role("id") if c.name in df.columns]
+    patient_id = (df[ids[0]] if ids else pd.Series(df.index, index=df.index)).to_numpy()
+    out = {}
+    for f in fitted:
+        say(f"{f.task.name}: SHAP values for {len(rows)} patients")
+        values, base = f.model.shap_values(X)
+        vdf = pd.DataFrame(values, index=df.index, columns=X.columns)
+        importance = shap_importance(vdf, features)
+        vdf.insert(0, "patient_id", patient_id)
+        by = None
+        if config.by:
+            say(f"{f.task.name}: SHAP within each {config.by}")
+            by = shap_importance_by(f.model, X, df[config.by], features.transform(train.frame), train.frame[config.by],
+                                    features, random_state=seed)
+        out[f.task.name] = Explanation(task=f.task.name, values=vdf, base_value=base, data=X, importance=importance,
+                                       scale=f.task.shap_scale(f.model), importance_by=by, by=config.by)
+    return out
+
+
+# -------------------------------------------------------------------------------- calibration
+def check_calibration(data: Data) -> pd.DataFrame | None:
+    """The scenario's published targets beside this cohort's values (None for a user's file, or
+    where a target is undefined on a small cohort, such as an empty subgroup)."""
+    from synthetic import evaluate_targets
+    from synthetic.errors import SyntheticError
+
+    if data.source is None:
+        return None
+    scenario = data.source.scenario
+    try:
+        got = evaluate_targets(scenario, data.observed)
+    except (SyntheticError, ValueError, ArithmeticError):  # an empty subgroup, a Cox fit that cannot converge
+        return None
+    return pd.DataFrame([{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)}
+                         for t in scenario.targets])

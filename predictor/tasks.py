@@ -1,0 +1,331 @@
+"""Tasks: everything that differs between outcome kinds, so that the stages of training do not.
+
+A task owns its outcome (which columns, what they mean, in which unit), the target it builds from
+a cohort, the XGBoost estimator and the baseline it fits, the score its cross-validated search
+maximises, the predictions of a fitted model, the oracle's predictions from a synthetic cohort's
+truth, the metrics and the bootstrap scheme that scores them, and the prediction columns of a
+trained bundle. The stages (:mod:`predictor.stages`) loop over tasks and never ask which kind
+they hold.
+
+Two kinds: :class:`BinaryTask` (objective response; a deeper response such as >= CR is another
+:class:`BinaryTask` on another column) and :class:`SurvivalTask` (a time to event: PFS, OS).
+A new kind is one new subclass of :class:`Task`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import TrainingError
+from .evaluation import response_metrics, survival_metrics
+from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
+
+__all__ = ["Task", "BinaryTask", "SurvivalTask", "BinaryOutcome", "TimeToEvent", "BinaryPrediction",
+           "SurvivalPrediction", "Scorer", "TIME_UNITS", "UNO_BOOTSTRAP_MAX_N"]
+
+#: Time units a time-to-event outcome may be declared in, and the suffix of its horizons in
+#: metric and column names (``td_auc_12m``, ``os_prob_90d``).
+TIME_UNITS = {"months": "m", "days": "d", "weeks": "w", "years": "y"}
+#: Above this many rows Uno's C (quadratic in scikit-survival) is a point estimate without a CI.
+UNO_BOOTSTRAP_MAX_N = 5000
+
+
+@dataclass(frozen=True)
+class BinaryOutcome:
+    """A yes/no outcome: the boolean ``column``."""
+
+    column: str
+
+    def describe(self) -> str:
+        return self.column.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class TimeToEvent:
+    """A time to an event: ``time`` (in ``unit``) and ``event`` (True: observed, False: censored).
+
+    ``endpoint`` says what the time measures (``"pfs"``: progression-free survival, ``"os"``:
+    overall survival); it names the prediction columns (``median_pfs_months``, ``os_prob_90d``).
+    """
+
+    time: str
+    event: str
+    unit: str
+    endpoint: str = "pfs"
+
+    def __post_init__(self) -> None:
+        if self.unit not in TIME_UNITS:
+            raise TrainingError(f"the time outcome '{self.time}' is in {self.unit!r}; declare its unit as one of "
+                                f"{', '.join(TIME_UNITS)} (the unit names the horizons and prediction columns)")
+
+    @property
+    def suffix(self) -> str:
+        """The horizon suffix: ``m``, ``d``, ``w`` or ``y``."""
+        return TIME_UNITS[self.unit]
+
+    def at(self, horizon: float) -> str:
+        """A horizon as it appears in names: ``12m``, ``90d``."""
+        return f"{horizon:g}{self.suffix}"
+
+    def describe(self, horizon: float | None = None) -> str:
+        """``PFS``, or ``PFS at 12 months``."""
+        name = self.endpoint.upper()
+        return name if horizon is None else f"{name} at {horizon:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class BinaryPrediction:
+    """Predicted probability of the outcome, per patient."""
+
+    probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class SurvivalPrediction:
+    """A risk score per patient (**higher = worse**) and ``survival(times) -> (n, len(times))``."""
+
+    risk: np.ndarray
+    survival: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """How to score one model's predictions on one cohort: ``metric(rows)`` for a bootstrap
+    replicate, ``point(rows)`` on all rows (None: ``metric``), ``stratify`` the resampling."""
+
+    metric: Callable[[np.ndarray], Mapping[str, float]]
+    point: Callable[[np.ndarray], Mapping[str, float]] | None = None
+    stratify: np.ndarray | None = None
+
+
+class Task(ABC):
+    """One outcome to predict. Subclasses fill in what differs between outcome kinds."""
+
+    #: The task's name: metric keys (``validation/response/xgboost/auc``), bundle parts.
+    name: str
+    #: The metric the search maximises and the run page leads with (higher is better).
+    headline: str
+
+    @abstractmethod
+    def target(self, df: pd.DataFrame) -> np.ndarray:
+        """The target of ``df``'s patients, as the task's estimators take it."""
+
+    @abstractmethod
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        """Labels that stratified splits keep in proportion (the class, or the event indicator)."""
+
+    @abstractmethod
+    def check(self, df: pd.DataFrame) -> None:
+        """Raise :class:`TrainingError` if ``df`` cannot train this task (one class, no events)."""
+
+    @abstractmethod
+    def make_model(self, params: Mapping[str, Any], random_state: int):
+        """An unfitted XGBoost estimator with the search's ``params``."""
+
+    @abstractmethod
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
+        """The classical baseline fitted on raw columns ``df`` through an unfitted ``preprocessor``."""
+
+    @abstractmethod
+    def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
+        """The search's score (:attr:`headline`) of a fitted ``model`` on held-out rows."""
+
+    @abstractmethod
+    def predict(self, model, X: pd.DataFrame):
+        """Predictions of the fitted XGBoost ``model`` on model input ``X``."""
+
+    @abstractmethod
+    def predict_baseline(self, baseline, df: pd.DataFrame):
+        """Predictions of the fitted baseline on raw columns ``df``."""
+
+    @abstractmethod
+    def oracle(self, truth: pd.DataFrame | None, source) -> Any:
+        """The best possible predictions, from a synthetic cohort's ``truth`` (None without one).
+
+        ``source`` is the :class:`predictor.stages.Synthetic` the cohort came from."""
+
+    @abstractmethod
+    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction) -> Scorer:
+        """How :func:`predictor.stages.evaluate` scores ``prediction`` of target ``y``."""
+
+    @abstractmethod
+    def shap_scale(self, model) -> str:
+        """What a SHAP value of this task's model measures (its margin's scale)."""
+
+    @abstractmethod
+    def output_columns(self) -> list[str]:
+        """The columns a trained bundle predicts for this task."""
+
+    @abstractmethod
+    def outputs(self, model, X: pd.DataFrame, out: np.ndarray) -> None:
+        """Write the bundle's predictions into ``out`` (rows x :meth:`output_columns`)."""
+
+
+class BinaryTask(Task):
+    """A binary outcome: XGBoost classifier, logistic-regression baseline, AUC-scored search.
+
+    Parameters
+    ----------
+    name : str
+        ``"response"`` for objective response; another binary outcome is named by its column.
+    outcome : BinaryOutcome
+    """
+
+    headline = "auc"
+
+    def __init__(self, name: str, outcome: BinaryOutcome):
+        self.name = name
+        self.outcome = outcome
+
+    def __repr__(self) -> str:
+        return f"BinaryTask({self.name!r}, {self.outcome!r})"
+
+    def target(self, df: pd.DataFrame) -> np.ndarray:
+        return df[self.outcome.column].to_numpy().astype(bool)
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def check(self, df: pd.DataFrame) -> None:
+        if df[self.outcome.column].nunique() < 2:
+            raise TrainingError(f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be trained")
+
+    def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBResponseClassifier:
+        return XGBResponseClassifier(random_state=random_state, **params)
+
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
+
+    def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        return roc_auc_score(y, model.predict_proba(X)[:, 1])
+
+    def predict(self, model, X: pd.DataFrame) -> BinaryPrediction:
+        return BinaryPrediction(model.predict_proba(X)[:, 1])
+
+    def predict_baseline(self, baseline, df: pd.DataFrame) -> BinaryPrediction:
+        return BinaryPrediction(baseline.predict_proba(df)[:, 1])
+
+    def oracle(self, truth: pd.DataFrame | None, source) -> BinaryPrediction | None:
+        if truth is None:
+            return None
+        from synthetic import true_probability
+
+        return BinaryPrediction(true_probability(source.scenario, truth, self.outcome.column))
+
+    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: BinaryPrediction) -> Scorer:
+        p = prediction.probability
+        # Stratified resampling: every replicate keeps both classes.
+        return Scorer(metric=lambda i: response_metrics(y[i], p[i]), stratify=y)
+
+    def shap_scale(self, model) -> str:
+        return "log-odds of response" if self.name == "response" else f"log-odds of {self.outcome.describe()}"
+
+    def output_columns(self) -> list[str]:
+        return [f"{self.name}_probability"]
+
+    def outputs(self, model, X: pd.DataFrame, out: np.ndarray) -> None:
+        out[:, 0] = 1.0 / (1.0 + np.exp(-model.margin(X)))
+
+
+class SurvivalTask(Task):
+    """A time to event: XGBoost Cox or AFT, Cox PH baseline, Harrell's-C-scored search.
+
+    Parameters
+    ----------
+    outcome : TimeToEvent
+    objective : {"survival:cox", "survival:aft"}
+    horizons : sequence of float
+        Times (in the outcome's unit) of the time-dependent metrics and predicted probabilities.
+    """
+
+    name = "survival"
+    headline = "harrell_c"
+
+    def __init__(self, outcome: TimeToEvent, objective: str, horizons: Sequence[float]):
+        self.outcome = outcome
+        self.objective = objective
+        self.horizons = tuple(float(h) for h in horizons)
+
+    def __repr__(self) -> str:
+        return f"SurvivalTask({self.outcome!r}, {self.objective!r}, horizons={self.horizons})"
+
+    def target(self, df: pd.DataFrame) -> np.ndarray:
+        return make_surv(df[self.outcome.event].astype(bool), df[self.outcome.time])
+
+    def strata(self, y: np.ndarray) -> np.ndarray:
+        return y["event"]
+
+    def check(self, df: pd.DataFrame) -> None:
+        if not df[self.outcome.event].astype(bool).any():
+            raise TrainingError(f"the cohort has no events ('{self.outcome.event}' is False for every patient): "
+                                "a survival model cannot be trained")
+
+    def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBSurvival:
+        return XGBSurvival(objective=self.objective, random_state=random_state, **params)
+
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
+        preprocessor = preprocessor.fit(df)
+        return preprocessor, CoxPHBaseline().fit(preprocessor.transform(df), y)
+
+    def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
+        from lifelines.utils import concordance_index
+
+        return concordance_index(y["time"], -model.predict(X), y["event"])
+
+    def predict(self, model, X: pd.DataFrame) -> SurvivalPrediction:
+        return SurvivalPrediction(model.predict(X), lambda t: model.predict_survival_function(X, t))
+
+    def predict_baseline(self, baseline, df: pd.DataFrame) -> SurvivalPrediction:
+        preprocessor, cox = baseline
+        Z = preprocessor.transform(df)
+        return SurvivalPrediction(cox.predict(Z), lambda t: cox.predict_survival_function(Z, t))
+
+    def oracle(self, truth: pd.DataFrame | None, source) -> SurvivalPrediction | None:
+        from synthetic import Cohort, oracle, survival_columns
+
+        if truth is None or survival_columns(source.scenario) != (self.outcome.time, self.outcome.event):
+            return None
+        cohort = Cohort(observed=pd.DataFrame(index=truth.index), truth=truth, scenario=source.scenario.name,
+                        seed=source.seed, parameters=source.parameters)
+        return SurvivalPrediction(truth["pfs_linear_predictor"].to_numpy(),
+                                  lambda t: oracle(cohort, t, source.scenario)["survival"])
+
+    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
+        horizons, risk, surv = self.horizons, prediction.risk, prediction.survival
+        # Survival curves of every row at the horizons are the same in each replicate: computed
+        # once. Other grids (the Brier score's) change with each replicate and are not kept.
+        at_horizons = {horizons: surv(np.asarray(horizons))}
+
+        def curves(t):
+            hit = at_horizons.get(tuple(np.asarray(t, dtype=float)))
+            return hit if hit is not None else surv(np.asarray(t))
+
+        def evaluate(i, uno=True):
+            return survival_metrics(y_train, y[i], risk[i], lambda t: curves(t)[i], horizons, uno=uno,
+                                    unit=self.outcome.suffix)
+
+        big = len(y) > UNO_BOOTSTRAP_MAX_N
+        return Scorer(metric=lambda i: evaluate(i, uno=not big), point=evaluate)
+
+    def shap_scale(self, model) -> str:
+        return "log hazard ratio" if self.objective == "survival:cox" else f"log {self.outcome.describe()} time (AFT)"
+
+    def output_columns(self) -> list[str]:
+        e, o = self.outcome.endpoint, self.outcome
+        return ["risk_score", f"median_{e}_{o.unit}", *[f"{e}_prob_{o.at(h)}" for h in self.horizons]]
+
+    def outputs(self, model, X: pd.DataFrame, out: np.ndarray) -> None:
+        m = model.margin(X)  # once, for every survival output
+        out[:, 0] = model.risk_from_margin(m)
+        out[:, 1] = model.median_from_margin(m)
+        out[:, 2:] = model.survival_from_margin(m, self.horizons)
