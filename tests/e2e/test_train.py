@@ -159,6 +159,9 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "no oracle for a cohort file" in proc.stdout and "Karnofsky_score" in proc.stdout
+    for horizon in ("30 days", "90 days", "180 days"):  # every horizon, in the cohort's own unit
+        assert f"AUC({horizon})" in proc.stdout and f"KM - predicted S({horizon})" in proc.stdout
+    assert "months" not in proc.stdout
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("veterans_lung_cancer").experiment_id])
@@ -175,6 +178,11 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     from pathlib import Path
 
     assert not list(Path(model_dir).rglob("input_example*"))  # no patient rows as an input example
+    import predictor
+
+    model = predictor.load(model_dir)
+    assert model.output_columns == ["risk_score", "median_os_days", "os_prob_30d", "os_prob_90d", "os_prob_180d"]
+    assert model.horizons == (30.0, 90.0, 180.0)
 
 
 def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
@@ -202,11 +210,13 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for arm in ("dara_krd", "tal_tec", "car_t"):
         assert f"within therapy_arm = {arm}: " in proc.stdout
+    assert "AUC(18 months)" in proc.stdout and "KM - predicted S(18 months)" in proc.stdout  # M4's horizon
+    assert "\ncr_or_better  AUC" in proc.stdout  # the >= CR task, beside response and survival
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("myeloma_bmm").experiment_id])
     paths = {f.path for f in client.list_artifacts(run.info.run_id, "shap")}
-    for task in ("response", "survival"):
+    for task in ("response", "survival", "cr_or_better"):
         assert f"shap/{task}_importance_by_therapy_arm.png" in paths
         table = pd.read_csv(client.download_artifacts(run.info.run_id, f"shap/{task}_importance_by_therapy_arm.csv", str(tmp_path)),
                             index_col="column")
@@ -216,3 +226,4 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     m = run.data.metrics
     assert "validation/response/gap_to_oracle/auc" in m and "validation/survival/gap_to_oracle/harrell_c" in m
     assert "validation/survival/xgboost/td_auc_18m" in m
+    assert "validation/cr_or_better/gap_to_oracle/auc" in m and "validation/cr_or_better/xgboost_minus_baseline/auc" in m
