@@ -156,18 +156,20 @@ def _fmt_ci(row, signed: bool = False) -> str:
 #: How the summary table names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 _METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
                   "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
-_UNIT_WORDS = {"m": "months", "d": "days", "w": "weeks", "y": "years"}
 
 
 def _horizon_label(metric: str) -> str | None:
     """``td_auc_12m`` -> ``AUC(12 months)``; ``calib_90d`` -> ``KM - predicted S(90 days)``."""
     import re
 
-    found = re.fullmatch(r"(td_auc|calib)_([0-9.]+)([mdwy])", metric)
+    from .tasks import TIME_UNITS
+
+    words = {suffix: unit for unit, suffix in TIME_UNITS.items()}
+    found = re.fullmatch(rf"(td_auc|calib)_([0-9.]+)([{''.join(words)}])", metric)
     if not found:
         return None
-    kind, h, unit = found.groups()
-    at = f"{h} {_UNIT_WORDS[unit]}"
+    kind, h, suffix = found.groups()
+    at = f"{h} {words[suffix]}"
     return f"AUC({at})" if kind == "td_auc" else f"KM - predicted S({at})"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ExperimentError
+from .models import BOOSTERS
 
 __all__ = [
     "Experiment", "ExperimentSection", "CohortSection", "OutcomesSection", "ValidationSection", "FeaturesSection",
@@ -29,7 +30,6 @@ __all__ = [
 
 DEFAULT_EXPERIMENT = "icb_bone_opn"
 SURVIVAL_OBJECTIVES = ("survival:cox", "survival:aft")
-BOOSTERS = ("gbtree", "gblinear")
 
 
 @dataclass(frozen=True)

@@ -297,8 +297,8 @@ class SurvivalTask(Task):
             return None
         cohort = Cohort(observed=pd.DataFrame(index=truth.index), truth=truth, scenario=source.scenario.name,
                         seed=source.seed, parameters=source.parameters)
-        return SurvivalPrediction(truth["pfs_linear_predictor"].to_numpy(),
-                                  lambda t: oracle(cohort, t, source.scenario)["survival"])
+        truly = lambda t: oracle(cohort, t, source.scenario)
+        return SurvivalPrediction(truly(self.horizons)["risk"], lambda t: truly(t)["survival"])
 
     def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
         horizons, risk, surv = self.horizons, prediction.risk, prediction.survival
