@@ -382,6 +382,7 @@ def explain(fitted: Sequence[FittedTask], part: Part, features: CohortFeatures, 
     X = features.transform(df)
     ids = [c.name for c in schema.by_role("id") if c.name in df.columns]
     patient_id = (df[ids[0]] if ids else pd.Series(df.index, index=df.index)).to_numpy()
+    background = features.transform(train.frame) if config.by else None  # the same for every task: built once
     out = {}
     for f in fitted:
         say(f"{f.task.name}: SHAP values for {len(rows)} patients")
@@ -392,7 +393,7 @@ def explain(fitted: Sequence[FittedTask], part: Part, features: CohortFeatures, 
         by = None
         if config.by:
             say(f"{f.task.name}: SHAP within each {config.by}")
-            by = shap_importance_by(f.model, X, df[config.by], features.transform(train.frame), train.frame[config.by],
+            by = shap_importance_by(f.model, X, df[config.by], background, train.frame[config.by],
                                     features, random_state=seed)
         out[f.task.name] = Explanation(task=f.task.name, values=vdf, base_value=base, data=X, importance=importance,
                                        scale=f.task.shap_scale(f.model), importance_by=by, by=config.by)
