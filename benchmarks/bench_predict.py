@@ -5,7 +5,9 @@ Single-patient latency (p50, p95 over repeated calls) and batch throughput for `
 batch predict beside the two models' own margins on features built beforehand (the floor no
 wrapper can beat), and explain beside shap's own explainer of the same survival model
 (``TreeExplainer`` for trees, ``LinearExplainer`` for XGBoost's linear booster). Goals: single
-patient p95 under 10 ms; batch predict >= 1,000,000 patients/s.
+patient p95 under 10 ms; batch predict of trees >= 0.9x the models alone (the wrapper's schema
+check, features and output columns cost at most a tenth), of the linear booster >= 3,000,000
+patients/s.
 
     python benchmarks/bench_predict.py [--batch 1000000] [--repeats 300] [--booster both]
     python benchmarks/bench_predict.py --model models:/myeloma_bmm/1   # a model you trained
@@ -58,6 +60,16 @@ def rate(n: int, start: float) -> float:
     return n / (time.perf_counter() - start)
 
 
+def best_rate(fn, n: int, rounds: int) -> float:
+    """Rows per second of the fastest of ``rounds`` calls."""
+    best = np.inf
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
 def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Namespace) -> None:
     """Time one model on patients drawn from its scenario (``cohort``: batch size rows)."""
     bundle = model.bundle
@@ -77,22 +89,25 @@ def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Name
     print(f"{'single patient, explain':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
     p50, p95 = latency(lambda: reference(r), args.repeats)
     print(f"{'single patient, ' + ref_name + ' (reference)':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
-    start = time.perf_counter()
-    model.predict(batch)
-    v = rate(len(batch), start)
-    print(f"{'batch predict':44s} {len(batch):>9,d} rows {v:12,.0f} rows/s   (goal 1,000,000/s: {'met' if v >= 1e6 else 'NOT met'})")
+    # Batch rates are the best of --rounds calls, the wrapper's and the models' alike: the first
+    # call on a fresh batch also pays the operating system for new memory pages.
+    v = best_rate(lambda: model.predict(batch), len(batch), args.rounds)
     # The floor set by the models themselves: their margins on features built beforehand
     # (XGBoost's tree traversal, or the linear booster's matrix-vector product).
     X = bundle.transform(batch)
     trees = [m for _, m in parts if m.booster == "gbtree"]
+    floor = {}
     for label, nthread in ([("1 thread", 1)] if trees else []) + [("every core", 0)]:  # ends on every core
         for m in trees:
             m.booster_.set_param({"nthread": nthread})
-        start = time.perf_counter()
-        for _, m in parts:
-            m.margin(X)
-        print(f"{'  models alone, ' + label + ' (reference)':44s} {len(batch):>9,d} rows {rate(len(batch), start):12,.0f} rows/s")
+        floor[label] = best_rate(lambda: [m.margin(X) for _, m in parts], len(batch), args.rounds)
     del X
+    goal = "0.9x the models alone" if trees else "3,000,000/s"
+    met = v >= 0.9 * floor["every core"] if trees else v >= 3e6
+    print(f"{'batch predict':44s} {len(batch):>9,d} rows {v:12,.0f} rows/s   "
+          f"({v / floor['every core']:.2f}x the models alone; goal {goal}: {'met' if met else 'NOT met'})")
+    for label, f in floor.items():
+        print(f"{'  models alone, ' + label + ' (reference)':44s} {len(batch):>9,d} rows {f:12,.0f} rows/s")
     start = time.perf_counter()
     model.explain(exp_batch)
     print(f"{'batch explain':44s} {len(exp_batch):>9,d} rows {rate(len(exp_batch), start):12,.0f} rows/s")
@@ -107,6 +122,7 @@ def main() -> None:
     parser.add_argument("--explain-batch", type=int, default=100_000)
     parser.add_argument("--reference-rows", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3, help="batch calls timed; the fastest is reported")
     parser.add_argument("--booster", choices=["gbtree", "gblinear", "both"], default="both",
                         help="which model to train and time: trees (depth 3, early stopping), the linear booster, or both")
     parser.add_argument("--model", help="time this trained model instead (models:/NAME/VERSION, runs:/..., a folder), "

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .errors import SchemaDefinitionError
-from .schema import Schema, category_codes, float_values, validate
+from .schema import Schema, checked_values, float_values, validate
 
 __all__ = ["CohortFeatures", "baseline_preprocessor", "SKEW_THRESHOLD"]
 
@@ -117,30 +117,35 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """The numeric model input, indexed like ``X``, named by :meth:`get_feature_names_out`."""
         check_is_fitted(self, "columns_")
-        validate(X, self.schema, columns=self.columns_, what="feature input")
+        values = checked_values(X, self.schema, columns=self.columns_, what="feature input")
         # One float array filled column by column (column-major, as pandas stores it) and wrapped
-        # once: no per-column Series.
+        # once, from the arrays the schema check already built: no column is converted twice.
         out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float64, order="F")
         j = 0
         for c in self.columns_:
             col = self.schema[c]
-            s = X[c]
             if col.dtype == "category":
                 # Integer codes in the schema's category order (-1: missing; labels outside the
-                # schema were rejected by validate): one comparison of small integers per level.
-                codes = category_codes(s, col.categories)
+                # schema were rejected by the check): one comparison of small integers per level.
+                codes = values[c]
                 missing = codes < 0
                 for k in range(len(col.categories)):
                     out[:, j] = codes == k
-                    out[missing, j] = np.nan
+                    if missing.any():
+                        out[missing, j] = np.nan
                     j += 1
                 continue
-            x = float_values(s)
-            out[:, j] = np.log1p(x) if c in self.log_columns_ else x
+            x = values[c]
+            if c in self.log_columns_:
+                np.log1p(x, out=out[:, j])
+            else:
+                out[:, j] = x
             j += 1
-            for cut in (self.cutoffs or {}).get(c, ()):
+            cuts = (self.cutoffs or {}).get(c, ())
+            missing = np.isnan(x) if cuts else None
+            for cut in cuts:
                 out[:, j] = x > cut
-                out[np.isnan(x), j] = np.nan
+                out[missing, j] = np.nan
                 j += 1
         return pd.DataFrame(out, index=X.index, columns=list(self.feature_names_out_))
 

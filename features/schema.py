@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import Problem, SchemaDefinitionError, SchemaValidationError
 
-__all__ = ["Column", "Schema", "validate", "DTYPES", "ROLES", "MAX_ROWS_SHOWN"]
+__all__ = ["Column", "Schema", "validate", "checked_values", "DTYPES", "ROLES", "MAX_ROWS_SHOWN"]
 
 DTYPES = ("float", "int", "bool", "category", "string")
 ROLES = ("id", "feature", "treatment", "outcome")
@@ -192,7 +192,16 @@ def category_codes(s: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
     return pd.Categorical(s, categories=list(categories)).codes.astype(np.int64)
 
 
-def _check_column(col: Column, s: pd.Series) -> list[Problem]:
+def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray | None]:
+    """The problems of one column, and its values as the features use them: float64 (NaN where
+    missing) for numeric and boolean columns, int64 codes in the schema's category order (-1
+    where missing) for category columns, None for strings or a column of the wrong type.
+
+    Checks read one NumPy array per column, computed once and handed on to the feature transform:
+    range checks are two reductions, and a mask of offending rows is built only when a reduction
+    says there are some."""
+    if col.dtype in ("float", "int"):
+        return _check_numeric(col, s)
     problems: list[Problem] = []
     missing = np.asarray(pd.isna(s.array), dtype=bool)  # no intermediate Series: cheap for one patient
     if missing.any() and not col.nullable:
@@ -200,34 +209,10 @@ def _check_column(col: Column, s: pd.Series) -> list[Problem]:
         problems.append(Problem(col.name, "are missing, and missing values are not allowed", rows, n))
     present = ~missing
     dt = s.dtype
-
-    if col.dtype in ("float", "int"):
-        if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
-            return problems + [Problem(col.name, f"must be numeric ({col.dtype}); found dtype {dt}")]
-        values = float_values(s)
-        if col.dtype == "int":
-            frac = present & (np.mod(np.nan_to_num(values), 1.0) != 0)
-            if frac.any():
-                rows, n = _rows(s.index, frac)
-                problems.append(Problem(col.name, "must be whole numbers", rows, n))
-        infinite = present & np.isinf(values)
-        if infinite.any():
-            rows, n = _rows(s.index, infinite)
-            problems.append(Problem(col.name, "must be finite", rows, n))
-        with np.errstate(invalid="ignore"):
-            if col.min is not None:
-                low = present & (values < col.min)
-                if low.any():
-                    rows, n = _rows(s.index, low)
-                    problems.append(Problem(col.name, f"must be >= {col.min}", rows, n))
-            if col.max is not None:
-                high = present & (values > col.max)
-                if high.any():
-                    rows, n = _rows(s.index, high)
-                    problems.append(Problem(col.name, f"must be <= {col.max}", rows, n))
-    elif col.dtype == "bool":
+    values = None
+    if col.dtype == "bool":
         if pd.api.types.is_bool_dtype(dt):
-            pass
+            values = float_values(s)
         elif pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt):
             values = float_values(s)
             bad = present & ~np.isin(values, (0.0, 1.0))
@@ -242,22 +227,51 @@ def _check_column(col: Column, s: pd.Series) -> list[Problem]:
             or pd.api.types.is_object_dtype(dt)
             or pd.api.types.is_string_dtype(dt)
         ):
-            return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")]
-        allowed = set(col.categories or ())
-        if isinstance(dt, pd.CategoricalDtype):
-            bad = present & (category_codes(s, col.categories) < 0)
-        else:
-            bad = present & ~s.isin(list(allowed)).to_numpy()
+            return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")], None
+        values = category_codes(s, col.categories)
+        bad = present & (values < 0)
         if bad.any():
             rows, n = _rows(s.index, bad)
             seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]
             problems.append(
-                Problem(col.name, f"must be one of {sorted(allowed)} (found {seen})", rows, n)
+                Problem(col.name, f"must be one of {sorted(col.categories or ())} (found {seen})", rows, n)
             )
     elif col.dtype == "string":
         if not (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)):
             problems.append(Problem(col.name, f"must hold strings; found dtype {dt}"))
-    return problems
+    return problems, values
+
+
+def _check_numeric(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray | None]:
+    dt = s.dtype
+    if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
+        return [Problem(col.name, f"must be numeric ({col.dtype}); found dtype {dt}")], None
+    problems: list[Problem] = []
+    values = float_values(s)
+    if not col.nullable:
+        missing = np.isnan(values)
+        if missing.any():
+            rows, n = _rows(s.index, missing)
+            problems.append(Problem(col.name, "are missing, and missing values are not allowed", rows, n))
+    if col.dtype == "int":
+        frac = np.isfinite(values) & (values != np.trunc(values))
+        if frac.any():
+            rows, n = _rows(s.index, frac)
+            problems.append(Problem(col.name, "must be whole numbers", rows, n))
+    if not len(values):
+        return problems, values
+    # NaN compares False, so missing values never count as out of range.
+    lowest, highest = np.fmin.reduce(values), np.fmax.reduce(values)
+    if np.isinf(lowest) or np.isinf(highest):
+        rows, n = _rows(s.index, np.isinf(values))
+        problems.append(Problem(col.name, "must be finite", rows, n))
+    if col.min is not None and lowest < col.min:
+        rows, n = _rows(s.index, values < col.min)
+        problems.append(Problem(col.name, f"must be >= {col.min}", rows, n))
+    if col.max is not None and highest > col.max:
+        rows, n = _rows(s.index, values > col.max)
+        problems.append(Problem(col.name, f"must be <= {col.max}", rows, n))
+    return problems, values
 
 
 def validate(
@@ -292,12 +306,28 @@ def validate(
         One error whose ``problems`` list every missing column and every broken rule, each
         with the column, the rule and the first offending rows.
     """
+    checked_values(df, schema, columns=columns, what=what)
+    return df
+
+
+def checked_values(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    columns: Iterable[str] | None = None,
+    what: str = "cohort",
+) -> dict[str, np.ndarray | None]:
+    """:func:`validate`, returning each checked column's values as one NumPy array: float64 (NaN
+    where missing) for numeric and boolean columns, int64 positions in the declared categories
+    (-1 where missing) for category columns, None for string columns. The feature transform
+    builds from these, so no column is converted twice."""
     if not isinstance(df, pd.DataFrame):
         raise SchemaValidationError(
             [Problem("<frame>", f"expected a pandas DataFrame, got {type(df).__name__}")], what
         )
     required = list(columns) if columns is not None else schema.names
     problems: list[Problem] = []
+    values: dict[str, np.ndarray | None] = {}
     dup = df.columns[df.columns.duplicated()].unique().tolist()
     for name in dup:
         problems.append(Problem(str(name), "appears more than once in the frame"))
@@ -305,7 +335,8 @@ def validate(
         if name not in df.columns:
             problems.append(Problem(name, "is missing from the frame"))
         elif name not in dup:
-            problems.extend(_check_column(schema[name], df[name]))
+            found, values[name] = _check_column(schema[name], df[name])
+            problems.extend(found)
     if problems:
         raise SchemaValidationError(problems, what)
-    return df
+    return values

@@ -15,9 +15,10 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
+from .metrics import Concordance, brier, brier_scores, cumulative_dynamic_auc, integrated_brier, kaplan_meier, roc_auc, step_at
 from .models import surv_arrays
 
-__all__ = ["response_metrics", "survival_metrics", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
+__all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
            "summarise", "paired_difference", "HORIZONS"]
 
 #: Months at which time-dependent metrics are reported.
@@ -44,24 +45,106 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
 
 
 def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """AUC, Brier, calibration slope and intercept of probabilities ``p`` for binary ``y``."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
+    """AUC, Brier, calibration slope and intercept of probabilities ``p`` for binary ``y``.
 
+    The AUC and Brier score are :func:`predictor.metrics.roc_auc` and :func:`~predictor.metrics.brier`
+    (equal to scikit-learn's ``roc_auc_score`` and ``brier_score_loss``, without their input checks,
+    which dominate their time inside a bootstrap)."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
     if y.min() == y.max():
-        return {"auc": np.nan, "brier": float(brier_score_loss(y, p)), "cal_slope": np.nan, "cal_intercept": np.nan}
+        return {"auc": np.nan, "brier": brier(y, p), "cal_slope": np.nan, "cal_intercept": np.nan}
     slope, intercept = calibration_slope_intercept(y, p)
-    return {"auc": float(roc_auc_score(y, p)), "brier": float(brier_score_loss(y, p)),
-            "cal_slope": slope, "cal_intercept": intercept}
+    return {"auc": roc_auc(y, p), "brier": brier(y, p), "cal_slope": slope, "cal_intercept": intercept}
 
 
-def _km(event: np.ndarray, time: np.ndarray, at: np.ndarray) -> np.ndarray:
-    from sksurv.nonparametric import kaplan_meier_estimator
+class SurvivalMetrics:
+    """Discrimination and calibration of one model's survival predictions on a test set, for any
+    bootstrap replicate of its rows, with what the replicates share computed once.
 
-    t, s = kaplan_meier_estimator(event, time)
-    idx = np.searchsorted(t, at, side="right") - 1
-    return np.where(idx >= 0, s[np.clip(idx, 0, None)], 1.0)
+    Parameters
+    ----------
+    y_train, y_test : structured arrays (event, time)
+        The training target estimates the censoring distribution for Uno's C, the time-dependent
+        AUC and the Brier scores (scikit-survival's ``CensoringDistributionEstimator``, fitted
+        here once), and the Kaplan-Meier reference of the integrated Brier score.
+    risk : ndarray
+        Risk scores of the test rows, higher = worse.
+    survival : callable, optional
+        ``survival(times) -> (n_test, len(times))`` predicted survival probabilities; enables the
+        calibration and Brier metrics.
+    horizons : sequence of float
+        Times (in the outcome's unit) of the time-dependent metrics; those beyond the follow-up
+        are skipped.
+    unit : str
+        Suffix of the horizon in metric names (``td_auc_12m``: 12 months; ``td_auc_90d``: 90 days).
+
+    ``metrics(rows)`` gives the metrics of the test rows ``rows`` (indices, repeats allowed: a
+    bootstrap replicate); see :func:`survival_metrics` for what each is.
+    """
+
+    def __init__(self, y_train: np.ndarray, y_test: np.ndarray, risk: np.ndarray,
+                 survival: Callable[[np.ndarray], np.ndarray] | None = None, horizons: Sequence[float] = HORIZONS,
+                 unit: str = "m"):
+        from sksurv.metrics import CensoringDistributionEstimator
+
+        ev_tr, t_tr = surv_arrays(y_train)
+        self.event, self.time = surv_arrays(y_test)
+        self.risk = np.asarray(risk, dtype=float)
+        self.survival = survival
+        self.horizons = np.asarray(horizons, dtype=float)
+        self.unit = unit
+        self.last_train_event = t_tr[ev_tr].max() if ev_tr.any() else t_tr.max()
+        self.km_train = kaplan_meier(ev_tr, t_tr)
+        self.censoring = CensoringDistributionEstimator().fit(y_train)
+        self.pairs = Concordance(self.time, self.event, self.risk)
+        # The censoring distribution of the training data is defined only before its last time:
+        # test rows at or beyond it are left out of the IPCW metrics.
+        inside = self.time < t_tr.max()
+        self.inside = np.flatnonzero(inside)
+        self.is_inside = inside
+        self.g = np.full(len(self.time), np.nan)  # G(t) of each inside row
+        self.g[inside] = self.censoring.predict_proba(self.time[inside])
+        self.ipcw = np.zeros(len(self.time))
+        with np.errstate(divide="ignore"):
+            self.ipcw[inside & self.event] = 1.0 / self.g[inside & self.event]
+        self.uno_pairs = Concordance(self.time[inside], self.event[inside], self.risk[inside], tied_tol=1e-8)
+        # Survival curves of every row at the horizons are the same in each replicate: once.
+        self.at_horizons = survival(self.horizons) if survival is not None else None
+
+    def __call__(self, rows: np.ndarray) -> dict[str, float]:
+        weights = np.bincount(rows, minlength=len(self.time))
+        out: dict[str, float] = {"harrell_c": self.pairs.harrell(weights)}
+        rows_in = rows[self.is_inside[rows]]
+        t, ev, r = self.time[rows_in], self.event[rows_in], self.risk[rows_in]
+        g, ipcw = self.g[rows_in], self.ipcw[rows_in]
+        if (ev & (g == 0.0)).any():
+            raise ValueError("censoring survival function is zero at one or more time points")
+        # Restrict to times where the censoring distribution of the training data is estimable.
+        tau = min(self.last_train_event, t.max())
+        usable = [h for h in self.horizons if h < tau and (t > h).any() and (ev & (t <= h)).any()]
+        try:
+            truncated = np.where(self.time[self.inside] < tau, self.ipcw[self.inside], 0.0)
+            out["uno_c"] = self.uno_pairs.uno(truncated, weights[self.inside])
+        except ValueError:
+            out["uno_c"] = np.nan
+        if usable:
+            for h, a in zip(usable, cumulative_dynamic_auc(t, ev, r, ipcw, np.array(usable))):
+                out[f"td_auc_{h:g}{self.unit}"] = float(a)
+        if self.survival is not None and usable:
+            s_h = self.at_horizons[rows_in][:, np.isin(self.horizons, usable)]
+            km_h = step_at(*kaplan_meier(ev, t), np.array(usable))
+            for j, h in enumerate(usable):
+                out[f"calib_{h:g}{self.unit}"] = float(km_h[j] - s_h[:, j].mean())
+            lo, hi = max(np.quantile(t, 0.05), 0.5), min(np.quantile(t, 0.8), tau * 0.999)
+            grid = np.linspace(lo, hi, 40)
+            grid = grid[(grid > t.min()) & (grid < t.max())]
+            if len(grid) > 2:
+                g_grid = self.censoring.predict_proba(grid)
+                out["ibs"] = integrated_brier(brier_scores(t, ev, self.survival(grid)[rows_in], g, g_grid, grid), grid)
+                km_ref = step_at(*self.km_train, grid)[None, :]  # the same curve for every row
+                out["ibs_km"] = integrated_brier(brier_scores(t, ev, km_ref, g, g_grid, grid), grid)
+        return out
 
 
 def survival_metrics(
@@ -70,7 +153,6 @@ def survival_metrics(
     risk: np.ndarray,
     survival: Callable[[np.ndarray], np.ndarray] | None = None,
     horizons: Sequence[float] = HORIZONS,
-    uno: bool = True,
     unit: str = "m",
 ) -> dict[str, float]:
     """Discrimination and calibration of a survival model on a test set.
@@ -86,9 +168,7 @@ def survival_metrics(
         ``survival(times) -> (n_test, len(times))`` predicted survival probabilities; enables the
         calibration and Brier metrics.
     horizons : sequence of float
-        Months for the time-dependent metrics; those beyond the follow-up are skipped.
-    uno : bool
-        Compute Uno's C (quadratic in n in scikit-survival: skipped inside large bootstraps).
+        Times for the time-dependent metrics; those beyond the follow-up are skipped.
     unit : str
         Suffix of the horizon in metric names (``td_auc_12m``: 12 months; ``td_auc_90d``: 90 days).
 
@@ -96,47 +176,16 @@ def survival_metrics(
     weights estimated on the training data, so they leave out test rows at or beyond the last
     training time.
 
-    Harrell's C is lifelines' ``concordance_index`` (O(n log n)); Uno's C is scikit-survival's
-    ``concordance_index_ipcw`` truncated at the last event time of the training data.
+    Each metric is the value of a maintained library, computed by :mod:`predictor.metrics` (tested
+    equal, and much faster inside a bootstrap): Harrell's C is lifelines' ``concordance_index``;
+    Uno's C is scikit-survival's ``concordance_index_ipcw`` truncated at the last event time of the
+    training data; the time-dependent AUC is scikit-survival's ``cumulative_dynamic_auc``; the
+    integrated Brier score (and that of the training data's Kaplan-Meier curve, ``ibs_km``) is
+    scikit-survival's ``integrated_brier_score`` on 40 times between the 5th and 80th percentiles
+    of follow-up; ``calib_<h>`` is the test rows' Kaplan-Meier survival at h minus the mean
+    predicted survival.
     """
-    from lifelines.utils import concordance_index
-    from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
-
-    ev_tr, t_tr = surv_arrays(y_train)
-    ev, t = surv_arrays(y_test)
-    risk = np.asarray(risk, dtype=float)
-    out: dict[str, float] = {"harrell_c": float(concordance_index(t, -risk, ev))}
-    # The IPCW metrics estimate the censoring distribution from the training data, which is
-    # defined only before its last time: test rows at or beyond it are left out of them.
-    inside = t < t_tr.max()
-    if not inside.all():
-        y_test, risk, ev, t = y_test[inside], risk[inside], ev[inside], t[inside]
-        survival = (lambda times, f=survival, m=inside: f(times)[m]) if survival is not None else None
-    # Restrict to times where the censoring distribution of the training data is estimable.
-    tau = min(t_tr[ev_tr].max() if ev_tr.any() else t_tr.max(), t.max())
-    usable = [h for h in horizons if h < tau and (t > h).any() and (ev & (t <= h)).any()]
-    if uno:
-        try:
-            out["uno_c"] = float(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])
-        except ValueError:
-            out["uno_c"] = np.nan
-    if usable:
-        auc, _ = cumulative_dynamic_auc(y_train, y_test, risk, np.array(usable))
-        for h, a in zip(usable, auc):
-            out[f"td_auc_{h:g}{unit}"] = float(a)
-    if survival is not None and usable:
-        s_h = survival(np.array(usable))
-        km_h = _km(ev, t, np.array(usable))
-        for j, h in enumerate(usable):
-            out[f"calib_{h:g}{unit}"] = float(km_h[j] - s_h[:, j].mean())
-        lo, hi = max(np.quantile(t, 0.05), 0.5), min(np.quantile(t, 0.8), tau * 0.999)
-        grid = np.linspace(lo, hi, 40)
-        grid = grid[(grid > t.min()) & (grid < t.max())]
-        if len(grid) > 2:
-            out["ibs"] = float(integrated_brier_score(y_train, y_test, survival(grid), grid))
-            km_ref = np.tile(_km(ev_tr, t_tr, grid), (len(t), 1))
-            out["ibs_km"] = float(integrated_brier_score(y_train, y_test, km_ref, grid))
-    return out
+    return SurvivalMetrics(y_train, y_test, risk, survival, horizons, unit)(np.arange(len(y_test)))
 
 
 def bootstrap_draws(

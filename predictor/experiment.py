@@ -105,12 +105,15 @@ class ModelsSection:
 @dataclass(frozen=True)
 class SearchSection:
     """``[search]``: ``n_iter`` seeded tree draws and/or the linear booster's grid (``boosters``),
-    scored by ``cv_folds``-fold CV on the training split."""
+    scored by ``cv_folds``-fold CV on the training split; ``n_jobs`` candidate fits at once (0:
+    one per core this process may use). Each fit is single-threaded, so the choice does not
+    depend on ``n_jobs``."""
 
     n_iter: int = 8
     cv_folds: int = 3
     seed: int = 0
     boosters: tuple[str, ...] = BOOSTERS
+    n_jobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
     "search": (SearchSection, {
         "n_iter": _positive, "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"), "seed": _seed,
         "boosters": Key(list, lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
-                        "must be a non-empty list of \"gbtree\" and/or \"gblinear\"")}),
+                        "must be a non-empty list of \"gbtree\" and/or \"gblinear\""),
+        "n_jobs": Key(int, lambda v: v >= 0, "must be >= 0 (0: every core)")}),
     "evaluation": (EvaluationSection, {
         "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
         "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed,

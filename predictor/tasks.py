@@ -22,17 +22,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import TrainingError
-from .evaluation import response_metrics, survival_metrics
+from .evaluation import SurvivalMetrics, response_metrics
+from .metrics import harrell_c
 from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
 __all__ = ["Task", "BinaryTask", "SurvivalTask", "BinaryOutcome", "TimeToEvent", "BinaryPrediction",
-           "SurvivalPrediction", "Scorer", "TIME_UNITS", "UNO_BOOTSTRAP_MAX_N"]
+           "SurvivalPrediction", "Scorer", "TIME_UNITS"]
 
 #: Time units a time-to-event outcome may be declared in, and the suffix of its horizons in
 #: metric and column names (``td_auc_12m``, ``os_prob_90d``).
 TIME_UNITS = {"months": "m", "days": "d", "weeks": "w", "years": "y"}
-#: Above this many rows Uno's C (quadratic in scikit-survival) is a point estimate without a CI.
-UNO_BOOTSTRAP_MAX_N = 5000
 
 
 @dataclass(frozen=True)
@@ -278,17 +277,17 @@ class SurvivalTask(Task):
         return preprocessor, CoxPHBaseline().fit(preprocessor.transform(df), y)
 
     def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
-        from lifelines.utils import concordance_index
-
-        return concordance_index(y["time"], -model.predict(X), y["event"])
+        return harrell_c(y["time"], y["event"], model.predict(X))
 
     def predict(self, model, X: pd.DataFrame) -> SurvivalPrediction:
-        return SurvivalPrediction(model.predict(X), lambda t: model.predict_survival_function(X, t))
+        m = model.margin(X)  # once: a bootstrap asks for survival curves at new times many times
+        return SurvivalPrediction(model.risk_from_margin(m), lambda t: model.survival_from_margin(m, t))
 
     def predict_baseline(self, baseline, df: pd.DataFrame) -> SurvivalPrediction:
         preprocessor, cox = baseline
         Z = preprocessor.transform(df)
-        return SurvivalPrediction(cox.predict(Z), lambda t: cox.predict_survival_function(Z, t))
+        v = cox.hazard_ratio(Z)
+        return SurvivalPrediction(cox.predict(Z), lambda t: cox.survival_from_hazard_ratio(v, t))
 
     def oracle(self, truth: pd.DataFrame | None, source) -> SurvivalPrediction | None:
         from synthetic import Cohort, oracle, survival_columns
@@ -301,21 +300,8 @@ class SurvivalTask(Task):
         return SurvivalPrediction(truly(self.horizons)["risk"], lambda t: truly(t)["survival"])
 
     def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
-        horizons, risk, surv = self.horizons, prediction.risk, prediction.survival
-        # Survival curves of every row at the horizons are the same in each replicate: computed
-        # once. Other grids (the Brier score's) change with each replicate and are not kept.
-        at_horizons = {horizons: surv(np.asarray(horizons))}
-
-        def curves(t):
-            hit = at_horizons.get(tuple(np.asarray(t, dtype=float)))
-            return hit if hit is not None else surv(np.asarray(t))
-
-        def evaluate(i, uno=True):
-            return survival_metrics(y_train, y[i], risk[i], lambda t: curves(t)[i], horizons, uno=uno,
-                                    unit=self.outcome.suffix)
-
-        big = len(y) > UNO_BOOTSTRAP_MAX_N
-        return Scorer(metric=lambda i: evaluate(i, uno=not big), point=evaluate)
+        metrics = SurvivalMetrics(y_train, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
+        return Scorer(metric=metrics)
 
     def shap_scale(self, model) -> str:
         return "log hazard ratio" if self.objective == "survival:cox" else f"log {self.outcome.describe()} time (AFT)"
@@ -328,4 +314,4 @@ class SurvivalTask(Task):
         m = model.margin(X)  # once, for every survival output
         out[:, 0] = model.risk_from_margin(m)
         out[:, 1] = model.median_from_margin(m)
-        out[:, 2:] = model.survival_from_margin(m, self.horizons)
+        model.survival_from_margin(m, self.horizons, out=out[:, 2:])

@@ -131,6 +131,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         est = m[m.metric == heads[task]].set_index("model")["estimate"]
         if {"xgboost", "oracle"} <= set(est.index):
             metrics[f"{dataset}/{task}/gap_to_oracle/{heads[task]}"] = float(est["oracle"] - est["xgboost"])
+    metrics.update({f"time/{stage}_s": seconds for stage, seconds in result.timings.items()})
     mlflow.log_metrics(metrics)
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,8 +6,10 @@ estimators; nothing here talks to MLflow (see :mod:`predictor.tracking`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
@@ -41,6 +43,8 @@ class TrainingResult:
         What is logged and served: the feature pipeline and one model per task.
     calibration : DataFrame or None
         The scenario's published targets beside this cohort's values.
+    timings : dict
+        Seconds spent in each stage: data, search, fit, evaluate, explain, figures.
     """
 
     experiment: Experiment
@@ -51,6 +55,7 @@ class TrainingResult:
     figures: Mapping[str, Any]
     bundle: ModelBundle
     calibration: pd.DataFrame | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -81,20 +86,40 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     from .plots import make_figures
 
     say = progress or (lambda message: None)
-    data = load_data(exp, say)
-    features = fit_features(exp, data)
-    X_train = features.transform(data.train.frame)
-    y_train = {task.name: task.target(data.train.frame) for task in data.tasks}
+    timings: dict[str, float] = {}
+    with _timed(timings, "data"):
+        data = load_data(exp, say)
+        features = fit_features(exp, data)
+        X_train = features.transform(data.train.frame)
+        y_train = {task.name: task.target(data.train.frame) for task in data.tasks}
     fitted = {}
     for task in data.tasks:
-        chosen = search(task, X_train, y_train[task.name], exp.search, say)
-        fitted[task.name] = fit(task, chosen, exp, data, features, X_train, say)
-    evaluation = evaluate(list(fitted.values()), evaluation_parts(data), features, y_train, data.source, exp.evaluation, say)
+        with _timed(timings, "search"):
+            chosen = search(task, X_train, y_train[task.name], exp.search, say)
+        with _timed(timings, "fit"):
+            fitted[task.name] = fit(task, chosen, exp, data, features, X_train, say)
+    with _timed(timings, "evaluate"):
+        evaluation = evaluate(list(fitted.values()), evaluation_parts(data), features, y_train, data.source,
+                              exp.evaluation, say)
     shown = data.validation or data.test
-    explanations = explain(list(fitted.values()), shown, features, data.train, data.schema, exp.shap, exp.evaluation.seed, say)
-    say("drawing figures")
-    figures = make_figures(explanations, evaluation, shown, fitted, features, exp.shap.dependence)
-    bundle = ModelBundle.from_fitted(data.schema, features, fitted.values(),
-                                     metadata={"experiment": exp.name, "scenario": exp.cohort.scenario})
+    with _timed(timings, "explain"):
+        explanations = explain(list(fitted.values()), shown, features, data.train, data.schema, exp.shap,
+                               exp.evaluation.seed, say)
+    with _timed(timings, "figures"):
+        say("drawing figures")
+        figures = make_figures(explanations, evaluation, shown, fitted, features, exp.shap.dependence)
+        bundle = ModelBundle.from_fitted(data.schema, features, fitted.values(),
+                                         metadata={"experiment": exp.name, "scenario": exp.cohort.scenario})
+        calibration = check_calibration(data)
     return TrainingResult(experiment=exp, data=data, fitted=fitted, evaluation=evaluation, explanations=explanations,
-                          figures=figures, bundle=bundle, calibration=check_calibration(data))
+                          figures=figures, bundle=bundle, calibration=calibration, timings=timings)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds spent in the block to ``timings[stage]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
