@@ -42,3 +42,18 @@ def test_bench_predict_says_clearly_when_the_model_is_not_there(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "cannot load model models:/nope/1" in proc.stderr
+
+
+def test_bench_metrics_prints_equal_values():
+    out = _run("bench_metrics.py", "--n", "1500", "--repeats", "1")
+    for metric in ("Harrell's C", "Uno's C", "td-AUC", "integrated Brier"):
+        line = next(line for line in out.splitlines() if line.startswith(metric))
+        assert "(equal to 1e-12)" in line, line
+    assert "one bootstrap replicate" in out
+
+
+def test_bench_experiment_times_the_main_job():
+    out = _run("bench_experiment.py")
+    assert "imports alone (reference)" in out and "predictor train (default)" in out
+    for stage in ("data", "search", "fit", "evaluate", "explain", "figures"):
+        assert f"{stage} " in out, stage

@@ -184,3 +184,46 @@ def test_a_cohort_in_days_of_overall_survival_says_so_everywhere(tmp_path):
     assert {"td_auc_30d", "td_auc_90d", "calib_180d"} <= set(result.metrics.metric)
     ax = result.figures["evaluation/km_by_risk_group_test.png"].axes[0]
     assert ax.get_xlabel() == "time (days)" and ax.get_ylabel().startswith("OS")
+
+
+def test_search_choice_does_not_depend_on_how_many_fits_run_at_once(icb):
+    """Each candidate fits on one XGBoost thread; n_jobs only says how many run side by side."""
+    exp, data, features, y, _ = icb
+    X = features.transform(data.train.frame)
+    task = data.tasks[1]
+    one, two = (search(task, X, y[task.name], replace(exp.search, n_jobs=k)) for k in (1, 2))
+    assert one == two
+
+
+def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_path):
+    """Stage timings are recorded; and without [shap] by nothing in a training run needs the shap
+    package, whose import loads numba's compiler (memory the main job does not spend). A fresh
+    interpreter, so that other tests' imports do not hide one."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]"))
+    code = ("import sys; from predictor.experiment import load_experiment; from predictor.training import train; "
+            f"r = train(load_experiment({str(path)!r})); "
+            "print(list(r.timings), all(t >= 0 for t in r.timings.values()), 'shap' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
+    assert out.strip() == "['data', 'search', 'fit', 'evaluate', 'explain', 'figures'] True False"
+
+
+def test_beeswarm_is_deterministic(icb):
+    import matplotlib.pyplot as plt
+
+    from predictor.plots import shap_beeswarm
+
+    exp, data, features, y, fitted = icb
+    ex = explain(fitted, data.validation, features, data.train, data.schema, exp.shap, 0)["response"]
+    values = ex.values.drop(columns="patient_id")
+    pixels = []
+    for _ in range(2):
+        fig = shap_beeswarm(values, ex.data, ex.base_value, "t", max_display=6)
+        fig.canvas.draw()
+        pixels.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        assert len(fig.axes[0].get_yticklabels()) == 6  # five inputs and the sum of the others
+        plt.close(fig)
+    assert np.array_equal(*pixels)
