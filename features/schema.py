@@ -242,10 +242,26 @@ def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray 
     return problems, values
 
 
+def _not_numeric(col: Column, s: pd.Series) -> Problem:
+    """A numeric column that is not: name the rows whose values are not numbers, and the values."""
+    rule = f"must be numeric ({col.dtype}); found dtype {s.dtype}"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return Problem(col.name, rule)
+    present = np.asarray(~pd.isna(s.array), dtype=bool)
+    with np.errstate(all="ignore"):
+        parsed = pd.to_numeric(s.where(present), errors="coerce")
+    bad = present & np.asarray(pd.isna(parsed.array), dtype=bool)
+    if not bad.any():  # numbers, held as objects: the column's type is the problem
+        return Problem(col.name, rule)
+    rows, n = _rows(s.index, bad)
+    seen = [repr(v) for v in s[bad].iloc[:MAX_ROWS_SHOWN]]
+    return Problem(col.name, f"{rule}, with values that are not numbers: {', '.join(seen)}", rows, n)
+
+
 def _check_numeric(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray | None]:
     dt = s.dtype
     if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
-        return [Problem(col.name, f"must be numeric ({col.dtype}); found dtype {dt}")], None
+        return [_not_numeric(col, s)], None
     problems: list[Problem] = []
     values = float_values(s)
     if not col.nullable:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ __all__ = ["main", "build_parser"]
 
 EXIT_USER_ERROR = 2
 EXIT_TARGET_MISSED = 1
+EXIT_TERMINATED = 128 + 15  # SIGTERM, as a shell reports it
+#: Where ``predictor ui`` serves the MLflow UI by default.
+UI_PORT = 5000
 
 
 def _positive_int(text: str) -> int:
@@ -142,76 +146,9 @@ class _UsageError(Exception):
     pass
 
 
-def _fmt_ci(row, signed: bool = False) -> str:
-    import pandas as pd
-
-    if row is None or pd.isna(row["estimate"]):
-        return "-"
-    f = "{:+.4f}" if signed else "{:.3f}"
-    if pd.isna(row["ci_low"]):
-        return f.format(row["estimate"])
-    return f"{f.format(row['estimate'])} [{f.format(row['ci_low'])}, {f.format(row['ci_high'])}]"
-
-
-#: How the summary table names each metric; horizon metrics (``td_auc_12m``) are named from their key.
-_METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
-                  "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
-
-
-def _horizon_label(metric: str) -> str | None:
-    """``td_auc_12m`` -> ``AUC(12 months)``; ``calib_90d`` -> ``KM - predicted S(90 days)``."""
-    import re
-
-    from .tasks import TIME_UNITS
-
-    words = {suffix: unit for unit, suffix in TIME_UNITS.items()}
-    found = re.fullmatch(rf"(td_auc|calib)_([0-9.]+)([{''.join(words)}])", metric)
-    if not found:
-        return None
-    kind, h, suffix = found.groups()
-    at = f"{h} {words[suffix]}"
-    return f"AUC({at})" if kind == "td_auc" else f"KM - predicted S({at})"
-
-
-def _summary_rows(metrics) -> list[tuple[str, str, str]]:
-    """(task, metric key, label) in the table's order: the fixed metrics, then each horizon's."""
-    rows = []
-    for task in metrics["task"].unique():
-        keys = list(dict.fromkeys(metrics.loc[metrics.task == task, "metric"]))
-        rows += [(task, k, _METRIC_LABELS[k]) for k in _METRIC_LABELS if k in keys]
-        horizons = [k for k in keys if _horizon_label(k)]
-        by_time = sorted(horizons, key=lambda k: (float(k.rsplit("_", 1)[1][:-1]), not k.startswith("td_auc")))
-        rows += [(task, k, _horizon_label(k)) for k in by_time]
-    return rows
-
-
-def _summary_table(metrics) -> str:
-    dataset = "validation" if (metrics["dataset"] == "validation").any() else "test"
-    m = metrics[metrics.dataset == dataset]
-    rows = []
-    for task, metric, label in _summary_rows(m):
-        sub = m[(m.task == task) & (m.metric == metric)].set_index("model")
-        get = lambda model: sub.loc[model] if model in sub.index else None
-        # the differences come with their paired bootstrap CIs (training's contrasts)
-        rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
-                     _fmt_ci(get("xgboost_minus_baseline"), signed=True),
-                     _fmt_ci(get("oracle_minus_xgboost"), signed=True)))
-    oracle = (metrics["model"] == "oracle").any()
-    head = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
-            "oracle - XGBoost")
-    if not oracle:  # a user's cohort file: no oracle column, no gap to it
-        keep = [0, 1, 2, 3, 5]
-        head, rows = tuple(head[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([f"{dataset} cohort (baseline: logistic regression / Cox PH"
-                      + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
-                      + "; differences with paired bootstrap 95% CIs)",
-                      line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from .experiment import load_experiment
+    from .report import summary_table
     from .tracking import resolve_tracking_uri, run_and_log
     from .training import train
 
@@ -224,10 +161,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
 
     say(f"experiment '{exp.name}' ({exp.path}) -> MLflow store {uri}")
-    run_id, result, metrics, version = run_and_log(exp, lambda e: train(e, progress=say), tracking_uri=uri,
-                                                   register=False if args.no_register else None)
+    logged = run_and_log(exp, lambda e: train(e, progress=say), tracking_uri=uri,
+                         register=False if args.no_register else None)
+    result = logged.result
     print()
-    print(_summary_table(result.metrics))
+    print(summary_table(result.metrics))
     print()
     for task, p in result.best_params.items():
         cv = {k[3:]: v for k, v in p.items() if k.startswith("cv_")}
@@ -240,10 +178,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for group, col in (s.importance_by.items() if s.importance_by is not None else ()):
             ranked = col.drop(s.by, errors="ignore").sort_values(ascending=False).head(4)
             print(f"  within {s.by} = {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked.items()))
-    print(f"\nrun {run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
-    if version is not None:
-        print(f"registered model '{exp.model_name}' version {version}")
-    print(f"open the MLflow UI:  predictor ui{'' if args.tracking_uri is None else ' --tracking-uri ' + uri}")
+    print(f"\nrun {logged.run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
+    if logged.version is not None:
+        print(f"registered model '{exp.model_name}' version {logged.version}")
+    if uri.startswith(("http://", "https://")):
+        print(f"run page:  {logged.page(uri)}")
+    else:  # a local store: the UI is served by `predictor ui`
+        serve = "predictor ui" + ("" if args.tracking_uri is None else f" --tracking-uri {uri}")
+        print(f"run page:  {logged.page(f'http://127.0.0.1:{UI_PORT}')}  (serve the MLflow UI first: {serve})")
     return 0
 
 
@@ -347,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=UI_PORT)
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     p.set_defaults(func=_cmd_ui)
     return parser
@@ -366,14 +308,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``predictor`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)
     except _user_errors() as exc:
         print(f"predictor: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except _Terminated:
+        print("predictor: terminated (SIGTERM); the MLflow run, if one was open, is marked KILLED and nothing was "
+              "registered", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("predictor: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's kill, a closed terminal), raised where the program is, so that
+    it unwinds like Ctrl-C: the open MLflow run ends KILLED, temporary files go, nothing registers."""
+
+
+def _terminate_as_interrupt():
+    """Turn SIGTERM into :class:`_Terminated` (main thread only); return the handler it replaced."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,14 +19,15 @@ import logging
 import os
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
 from .errors import TrackingError
 
-__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
+__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
            "load_bundle_from_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -133,6 +134,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
             metrics[f"{dataset}/{task}/gap_to_oracle/{heads[task]}"] = float(est["oracle"] - est["xgboost"])
     metrics.update({f"time/{stage}_s": seconds for stage, seconds in result.timings.items()})
     mlflow.log_metrics(metrics)
+    mlflow.set_tag("mlflow.note.content", _description(result))
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -180,6 +182,25 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     return metrics, model_info.model_uri
 
 
+def _description(result) -> str:
+    """The run's description: the summary tables, the search's choice, where to look next."""
+    from .report import summary_markdown
+
+    exp = result.experiment
+    notes = []
+    for task, params in result.best_params.items():
+        cv = ", ".join(f"{k[3:]} {v:.3f}" for k, v in params.items() if k.startswith("cv_"))
+        notes.append(f"search chose for **{task}**: `{params['booster']}` (CV {cv})")
+    for task, s in result.explanations.items():
+        top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
+        notes.append(f"SHAP, {task} (mean |SHAP|, {s.scale}): {top}")
+    cohort = result.data.info
+    source = f"scenario `{cohort['scenario']}`, seed {cohort.get('seed')}" if "scenario" in cohort else f"file `{cohort.get('source')}`"
+    notes.append(f"cohort: {source}, {cohort.get('n')} patients ({cohort.get('n_train')} to train, {cohort.get('n_test')} to test)")
+    notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
+    return summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
+
+
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -194,6 +215,23 @@ def _requirements() -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class LoggedRun:
+    """What :func:`run_and_log` produced: the MLflow run, the training result, the logged metrics,
+    and the registered model version (None when not registered)."""
+
+    run_id: str
+    experiment_id: str
+    result: Any
+    metrics: Mapping[str, float]
+    version: str | None = None
+
+    def page(self, ui: str) -> str:
+        """The run's page in the MLflow UI served at ``ui``, in the classic (machine-learning) view:
+        MLflow 3 opens an experiment on its GenAI page unless the address asks for this one."""
+        return f"{ui.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}?workflowType=machine_learning"
+
+
 def run_and_log(
     experiment,
     train_fn: Callable[[Any], Any],
@@ -201,18 +239,18 @@ def run_and_log(
     tracking_uri: str | None = None,
     register: bool | None = None,
     log_patient_rows: bool | None = None,
-) -> tuple[str, Any, dict[str, float], str | None]:
+) -> LoggedRun:
     """Train inside an MLflow run and log everything; register the model if all went well.
 
-    Returns
-    -------
-    run_id, result, metrics, registered version (or None)
+    The run's description (``mlflow.note.content``, shown on its page) is the summary table in
+    markdown (:func:`predictor.report.summary_markdown`).
 
     Raises
     ------
     TrackingError
-        The store cannot be opened or written. A training error propagates unchanged; in both
-        cases the run is marked FAILED and nothing is registered.
+        The store cannot be opened or written. A training error propagates unchanged and the run
+        is marked FAILED; an interruption (Ctrl-C, or SIGTERM turned into one by the CLI) marks it
+        KILLED. In every such case nothing is registered.
     """
     import mlflow
 
@@ -224,21 +262,28 @@ def run_and_log(
     except Exception as exc:
         raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
     with mlflow.start_run(run_name=f"{experiment.name}-seed{experiment.cohort.seed}") as run:
-        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
-        result = train_fn(experiment)
-        rows = result.synthetic if log_patient_rows is None else log_patient_rows
-        mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user", "package_version": result.bundle.package_version})
         try:
-            with warnings.catch_warnings():
-                # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-                metrics, model_uri = _log_result(result, client_log_rows=rows)
-        except Exception as exc:
-            raise TrackingError(f"logging to {uri} failed: {exc}") from exc
+            mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
+            result = train_fn(experiment)
+            rows = result.synthetic if log_patient_rows is None else log_patient_rows
+            mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user",
+                             "package_version": result.bundle.package_version})
+            try:
+                with warnings.catch_warnings():
+                    # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
+                    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                    metrics, model_uri = _log_result(result, client_log_rows=rows)
+            except Exception as exc:
+                raise TrackingError(f"logging to {uri} failed: {exc}") from exc
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: the run was killed, not broken
+                mlflow.end_run("KILLED")
+            raise
     version = None
     if experiment.registry.register if register is None else register:
         version = _register(model_uri, experiment.model_name, metrics)
-    return run.info.run_id, result, metrics, version
+    return LoggedRun(run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics,
+                     version=version)
 
 
 def _register(model_uri: str, name: str, metrics: dict[str, float]) -> str:

@@ -33,7 +33,8 @@ def served(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(tmp)  # artifacts go next to the store
     try:
-        run_id, result, _, version = run_and_log(load_experiment(path), train, tracking_uri=uri)
+        logged = run_and_log(load_experiment(path), train, tracking_uri=uri)
+        run_id, result, version = logged.run_id, logged.result, logged.version
     finally:
         os.chdir(cwd)
     patients = generate("icb_bone_opn", 40, seed=123).observed[result.bundle.input_columns]

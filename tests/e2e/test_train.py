@@ -227,3 +227,46 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     assert "validation/response/gap_to_oracle/auc" in m and "validation/survival/gap_to_oracle/harrell_c" in m
     assert "validation/survival/xgboost/td_auc_18m" in m
     assert "validation/cr_or_better/gap_to_oracle/auc" in m and "validation/cr_or_better/xgboost_minus_baseline/auc" in m
+
+
+def test_run_page_link_and_description(trained):
+    """The CLI prints the run's page in MLflow's classic view, and the run's description (what the
+    page shows first) is the summary table in markdown."""
+    import mlflow
+
+    tmp, proc, uri = trained
+    run_id = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
+    run = mlflow.MlflowClient(tracking_uri=uri).get_run(run_id)
+    page = f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    assert f"run page:  {page}  (serve the MLflow UI first: predictor ui --tracking-uri {uri})" in proc.stdout
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("### small")
+    assert "| task | metric | XGBoost [95% CI] | baseline [95% CI] | oracle [95% CI] |" in note
+    for line in ("| survival | Harrell's C |", "| response | AUC |", "search chose for **response**", "cohort: scenario `icb_bone_opn`"):
+        assert line in note, line
+    assert note.index("**Validation cohort") < note.index("**Test cohort")
+
+
+def test_sigterm_ends_the_run_killed_and_registers_nothing(tmp_path):
+    """A batch scheduler's kill (SIGTERM) mid-training: exit 143, one line, the run KILLED (not left
+    RUNNING), no model version."""
+    import signal
+
+    import mlflow
+
+    path = tmp_path / "killed.toml"
+    path.write_text(SMALL.format(name="killed", n=600))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    for line in proc.stderr:  # progress lines: wait until the run is open and training
+        if "search 1/" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("killed").experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert client.search_model_versions("name='killed'") == []

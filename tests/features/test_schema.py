@@ -138,3 +138,13 @@ def test_round_trip_and_lookup(schema):
     assert "opn_ng_ml" in schema and "nope" not in schema
     with pytest.raises(SchemaDefinitionError):
         Schema((Column("a", "float", "feature"), Column("a", "int", "feature")))
+
+
+def test_text_in_a_numeric_column_names_its_rows_and_values():
+    schema = Schema.from_dict({"x": {"dtype": "float", "role": "feature"}})
+    df = pd.DataFrame({"x": [1.0, "abc", None, 2.5, "n/a"]}, index=[10, 11, 12, 13, 14])
+    with pytest.raises(SchemaValidationError) as err:
+        validate(df, schema)
+    (problem,) = err.value.problems
+    assert problem.column == "x" and list(problem.rows) == [11, 14]
+    assert "values that are not numbers: 'abc', 'n/a'" in str(err.value)
