@@ -156,17 +156,47 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
     return fig
 
 
-def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response"):
+def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response",
+                band_for: str = "xgboost", n_boot: int = 100, random_state: int = 0):
+    """Calibration of each model's probabilities: the flexible calibration curve (restricted cubic
+    spline, :func:`predictor.evaluation.flexible_calibration`) with its ICI in the legend, a
+    bootstrap 95% band around ``band_for``'s curve (``n_boot`` seeded replicates), and the
+    observed rate in deciles of predicted probability as dots."""
     from sklearn.calibration import calibration_curve
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from .evaluation import flexible_calibration
+
+    y = np.asarray(y).astype(int)
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
-    for name, p in preds.items():
+    rng = np.random.default_rng(random_state)
+    for k, (name, p) in enumerate(preds.items()):
+        color = f"C{k}"
+        lo, hi = np.quantile(p, [0.01, 0.99])
+        grid = np.linspace(lo, hi, 100)
+        try:
+            curve = flexible_calibration(y, p)
+        except ValueError:
+            continue
+        ax.plot(grid, curve(grid), color=color, label=f"{name} (ICI {curve.ici:.3f})")
+        if name == band_for and n_boot:
+            boot = []
+            for _ in range(n_boot):
+                idx = rng.integers(0, len(y), len(y))
+                try:
+                    boot.append(flexible_calibration(y[idx], p[idx])(grid))
+                except ValueError:
+                    continue
+            if boot:
+                low, high = np.quantile(np.array(boot), [0.025, 0.975], axis=0)
+                ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0, label=f"{name}: bootstrap 95% band")
         frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
-        ax.plot(mean, frac, marker="o", label=name)
+        ax.plot(mean, frac, ls="none", marker="o", ms=4, color=color, alpha=0.7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     ax.set_xlabel(f"predicted probability of {what}")
     ax.set_ylabel(f"observed {what} rate")
-    ax.legend()
+    ax.legend(fontsize="small", loc="upper left")
     ax.set_title(title)
     fig.tight_layout()
     return fig

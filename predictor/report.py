@@ -17,6 +17,7 @@ __all__ = ["summary_table", "summary_markdown", "summary_rows", "metric_label"]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
+                 "oe_ratio": "observed / expected", "ici": "ICI (flexible calibration)", "e50": "E50", "e90": "E90",
                  "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
 _HEAD = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
          "oracle - XGBoost")

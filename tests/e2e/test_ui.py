@@ -75,3 +75,32 @@ def test_artifact_view_shows_the_shap_plot(ui):
     shot = tmp / "artifact.png"
     _chromium(url, tmp, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
+def test_printed_link_opens_the_classic_run_page_with_the_summary(ui_link):
+    """The link `predictor train` prints (with the UI's address) shows the run in MLflow's classic
+    view, not the GenAI page, and the run's description holds the summary table."""
+    import re
+
+    url, tmp = ui_link
+    dom = _chromium(url, tmp, "--dump-dom").stdout
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    assert "Harrell's C" in text and "XGBoost [95% CI]" in text  # the description's table
+    assert "Description" in text and "Model metrics" in text  # the classic run page
+    # MLflow 3's GenAI navigation (seen on the same page without ?workflowType=machine_learning)
+    assert "Sessions" not in text and "Evaluation" not in text
+    # ... and the experiment's runs table, in the same view
+    runs = _chromium(url.split("/runs/")[0] + "?workflowType=machine_learning", tmp, "--dump-dom").stdout
+    runs_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", runs))
+    assert "Runs" in runs_text and "Sessions" not in runs_text and "uitest-seed3" in runs_text
+
+
+@pytest.fixture(scope="module")
+def ui_link(ui):
+    base, run_id, tmp = ui
+    import mlflow
+
+    exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
+    printed = f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}?workflowType=machine_learning"
+    return printed.replace("http://127.0.0.1:5000", base), tmp

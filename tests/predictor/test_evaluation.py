@@ -77,3 +77,43 @@ def test_paired_difference_pairs_the_replicates():
     assert diff.loc["auc", "estimate"] == pytest.approx(a[0]["auc"] - worse[0]["auc"])
     assert diff.loc["auc", "ci_low"] > 0
     assert (paired_difference(a, a).to_numpy() == 0).all()
+
+
+def test_flexible_calibration_of_the_truth_and_of_a_miscalibrated_model():
+    """On 20,000 patients of a cohort seed no experiment uses, the generator's true probabilities
+    are calibrated: ICI below 0.01 (the spline's sampling error at this n is a few thousandths).
+    An over-confident model (logit doubled) is not: ICI above 0.05 (its true mean error is about
+    0.1), and a model that predicts 30% too little has an observed/expected ratio of about 1/0.7."""
+    from scipy.special import expit, logit
+
+    from predictor.evaluation import flexible_calibration
+    from synthetic import generate, load_scenario, true_probability
+
+    sc = load_scenario("icb_bone_opn")
+    cohort = generate(sc, 20_000, seed=31)
+    y = cohort.observed["objective_response"].to_numpy()
+    p = true_probability(sc, cohort.truth, "objective_response")
+    truth = flexible_calibration(y, p)
+    assert truth.ici < 0.01 and truth.e90 < 0.02
+    assert np.allclose(truth(np.array([0.2, 0.5])), [0.2, 0.5], atol=0.03)
+    confident = flexible_calibration(y, expit(2 * logit(p)))
+    assert confident.ici > 0.05 and confident.e90 > confident.e50 > 0.03
+    m = response_metrics(y, 0.7 * p)
+    assert m["oe_ratio"] == pytest.approx(1 / 0.7, rel=0.05) and m["ici"] > 0.05
+
+
+def test_flexible_calibration_fit_equals_statsmodels_glm():
+    """The Newton fit is the maximum-likelihood logistic regression statsmodels' GLM finds (1e-8)."""
+    import statsmodels.api as sm
+
+    from predictor.evaluation import _logit, _rcs_design, flexible_calibration
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.02, 0.98, 3000)
+    y = rng.uniform(size=3000) < p ** 1.3
+    curve = flexible_calibration(y, p)
+    X = _rcs_design(_logit(p), curve.knots)
+    np.testing.assert_allclose(curve.coef, sm.GLM(y.astype(float), X, family=sm.families.Binomial()).fit().params,
+                               rtol=1e-8, atol=1e-8)
+    with pytest.raises(ValueError):
+        flexible_calibration(np.r_[np.zeros(50), np.ones(50)], np.r_[np.full(50, 0.1), np.full(50, 0.9)])
