@@ -202,6 +202,23 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: s
     return fig
 
 
+def decision_plot(table: pd.DataFrame, title: str, what: str):
+    """Net benefit against the threshold probability: each model, treat all, treat none."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    styles = {"all": dict(color="black", lw=1), "none": dict(color="grey", lw=1, ls="--")}
+    for k, (model, t) in enumerate(table.groupby("model", sort=False)):
+        label = {"all": "treat all", "none": "treat none"}.get(model, model)
+        ax.plot(t["threshold"], t["net_benefit"], label=label, **styles.get(model, dict(color=f"C{k}", marker="o", ms=3)))
+    top = table.loc[table.model != "none", "net_benefit"].max()
+    ax.set_ylim(-0.05 * max(top, 0.01), max(top, 0.01) * 1.1)
+    ax.set_xlabel(f"threshold probability of {what}")
+    ax.set_ylabel("net benefit")
+    ax.legend(fontsize="small")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def make_figures(explanations, evaluation, part, fitted, features, dependence) -> dict[str, Any]:
     """Every figure of a training run, keyed by its artifact path.
 
@@ -238,6 +255,14 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
         task, preds = f.task, evaluation.predictions.get((name, f.task.name))
         if preds is None:
             continue
+        if evaluation.decision is not None:
+            table = evaluation.decision[(evaluation.decision.dataset == name) & (evaluation.decision.task == task.name)]
+            if len(table):
+                h = table["horizon"].iloc[0]
+                what = (task.outcome.describe() if isinstance(task, BinaryTask)
+                        else f"an event by {h:g} {task.outcome.unit}")
+                figs[f"evaluation/{task.name}_decision_curve_{name}.png"] = decision_plot(
+                    table, f"{task.name}: decision curve ({name} cohort)", what)
         if isinstance(task, BinaryTask):
             what = "response" if task.name == "response" else task.outcome.describe()
             figs[f"evaluation/{task.name}_calibration_{name}.png"] = reliability(

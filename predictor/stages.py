@@ -290,11 +290,14 @@ class Evaluation:
     ``metrics`` has columns ``dataset`` (test, validation), ``task``, ``model`` (xgboost,
     baseline, oracle, and the paired contrasts of :data:`CONTRASTS`: differences within each
     bootstrap replicate), ``metric``, ``estimate``, ``ci_low``, ``ci_high``. ``predictions`` maps
-    (dataset, task) to {model: prediction}.
+    (dataset, task) to {model: prediction}. ``decision`` holds the decision curves: ``dataset``,
+    ``task``, ``horizon`` (NaN for a binary outcome), ``model`` (the models, ``all``, ``none``),
+    ``threshold``, ``net_benefit`` and the rates behind it (:func:`predictor.decision.decision_curve`).
     """
 
     metrics: pd.DataFrame
     predictions: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    decision: pd.DataFrame | None = None
 
 
 def evaluation_parts(data: Data) -> list[Part]:
@@ -311,7 +314,7 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
     metrics). The test split gets ``config.bootstrap`` replicates, larger cohorts half as many;
     every model of a task on one cohort sees the same replicates, so their differences pair.
     """
-    frames, predictions = [], {}
+    frames, predictions, curves = [], {}, []
     for part in parts:
         X = features.transform(part.frame)
         n_boot = config.bootstrap if part.name == "test" else max(config.bootstrap // 2, 0)
@@ -331,7 +334,12 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
                 frames.append(_metrics_frame(summarise(*draws[name]), part.name, task.name, name))
             frames += [_metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
                        for name, a, b in CONTRASTS if a in draws and b in draws]
-    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions)
+            say(f"{task.name}: decision curve on {part.name}")
+            curves.append(task.decision_curve(y, preds).assign(dataset=part.name, task=task.name))
+    decision = pd.concat(curves, ignore_index=True) if curves else None
+    if decision is not None:
+        decision = decision[["dataset", "task", "horizon", *[c for c in decision.columns if c not in ("dataset", "task", "horizon")]]]
+    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions, decision=decision)
 
 
 def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:

@@ -153,6 +153,11 @@ class Task(ABC):
         """How :func:`predictor.stages.evaluate` scores ``prediction`` of target ``y``."""
 
     @abstractmethod
+    def decision_curve(self, y: np.ndarray, predictions: Mapping[str, Any]) -> pd.DataFrame:
+        """Net benefit of acting on each model's predicted risk (:func:`predictor.decision.decision_curve`),
+        with a ``horizon`` column (NaN for a binary outcome)."""
+
+    @abstractmethod
     def shap_scale(self, model) -> str:
         """What a SHAP value of this task's model measures (its margin's scale)."""
 
@@ -225,6 +230,11 @@ class BinaryTask(Task):
         p = prediction.probability
         # Stratified resampling: every replicate keeps both classes.
         return Scorer(metric=lambda i: response_metrics(y[i], p[i]), stratify=y)
+
+    def decision_curve(self, y: np.ndarray, predictions: Mapping[str, BinaryPrediction]) -> pd.DataFrame:
+        from .decision import decision_curve
+
+        return decision_curve(y, {m: p.probability for m, p in predictions.items()}).assign(horizon=np.nan)
 
     def shap_scale(self, model) -> str:
         return "log-odds of response" if self.name == "response" else f"log-odds of {self.outcome.describe()}"
@@ -302,6 +312,18 @@ class SurvivalTask(Task):
     def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
         metrics = SurvivalMetrics(y_train, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
         return Scorer(metric=metrics)
+
+    @property
+    def decision_horizon(self) -> float:
+        """The horizon of the decision curve: the middle one of :attr:`horizons`."""
+        return self.horizons[len(self.horizons) // 2]
+
+    def decision_curve(self, y: np.ndarray, predictions: Mapping[str, SurvivalPrediction]) -> pd.DataFrame:
+        from .decision import decision_curve
+
+        h = self.decision_horizon
+        risks = {m: 1.0 - p.survival(np.array([h]))[:, 0] for m, p in predictions.items()}
+        return decision_curve(y["event"], risks, time=y["time"], horizon=h).assign(horizon=h)
 
     def shap_scale(self, model) -> str:
         return "log hazard ratio" if self.objective == "survival:cox" else f"log {self.outcome.describe()} time (AFT)"

@@ -140,6 +140,9 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         tmp = Path(tmp)
         result.metrics.to_csv(tmp / "metrics.csv", index=False)
         mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
+        if result.evaluation.decision is not None:  # net benefit per model and threshold: no patient rows
+            result.evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
+            mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
         if result.calibration is not None:
             result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
             mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")

@@ -124,6 +124,16 @@ def test_evaluate_scores_every_model_with_paired_contrasts(icb):
     np.testing.assert_array_equal(oracle, data.validation.truth["response_probability"].to_numpy())
 
 
+def test_evaluate_draws_a_decision_curve_for_every_task_and_cohort(icb):
+    exp, data, features, y, fitted = icb
+    ev = evaluate(fitted, evaluation_parts(data), features, y, data.source, exp.evaluation)
+    d = ev.decision
+    assert set(zip(d.dataset, d.task)) == {(p, t.name) for p in ("test", "validation") for t in data.tasks}
+    assert set(d.model) == {"xgboost", "baseline", "oracle", "all", "none"}
+    assert d[d.task == "survival"].horizon.unique().tolist() == [12.0]  # the middle of [6, 12]
+    assert d[d.task == "response"].horizon.isna().all()
+
+
 def test_evaluate_without_a_source_has_no_oracle(icb):
     exp, data, features, y, fitted = icb
     ev = evaluate(fitted, [data.test], features, y, None, exp.evaluation)
