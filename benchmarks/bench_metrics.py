@@ -39,7 +39,7 @@ def main() -> None:
     from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_censored, concordance_index_ipcw,
                                 cumulative_dynamic_auc, integrated_brier_score)
 
-    from predictor.evaluation import SurvivalMetrics
+    from predictor.evaluation import SurvivalMetrics, TrainingReference
     from predictor.metrics import Concordance, brier_scores, cumulative_dynamic_auc as td_auc, integrated_brier
     from predictor.models import make_surv
     from synthetic import generate, load_scenario
@@ -89,10 +89,11 @@ def main() -> None:
 
     # One bootstrap replicate of every survival metric, as evaluation scores it.
     survival = lambda times: np.exp(-np.log(2) * np.outer(np.exp(risk), np.asarray(times)) / 8.0)
-    metrics = SurvivalMetrics(y_tr, y, risk, survival, horizons)
+    metrics = SurvivalMetrics(TrainingReference.from_target(y_tr), y, risk, survival, horizons)
     replicate = np.random.default_rng(1).integers(0, args.n, args.n)
     t_rep, _ = best(lambda: metrics(replicate), args.repeats)
-    t_setup, _ = best(lambda: SurvivalMetrics(y_tr, y, risk, survival, horizons), max(1, args.repeats // 2))
+    t_setup, _ = best(lambda: SurvivalMetrics(TrainingReference.from_target(y_tr), y, risk, survival, horizons),
+                      max(1, args.repeats // 2))
 
     def libraries():
         yr = y[replicate]

@@ -86,6 +86,42 @@ class Predictor:
         """
         return self.bundle.predict(self._inputs(df))
 
+    @property
+    def outcome_columns(self) -> list[str]:
+        """The outcome columns :meth:`evaluate` needs beside :attr:`input_columns`."""
+        return [c for task in self.bundle.tasks for c in task.outcome_columns()]
+
+    def evaluate(self, df: pd.DataFrame, *, name: str = "external", bootstrap: int = 200, seed: int = 0,
+                 progress=None):
+        """External validation: how this model does on another cohort (another centre, another
+        year), as the training run reported its own.
+
+        ``df`` holds the model's inputs and outcomes (:attr:`input_columns`,
+        :attr:`outcome_columns`). For every task: the metrics of training (AUC, Brier, calibration
+        slope and intercept, observed/expected, ICI/E50/E90; Harrell's and Uno's C, time-dependent
+        AUC, calibration at each horizon, integrated Brier) with percentile bootstrap 95% CIs
+        (``bootstrap`` replicates from ``seed``), and the decision curve. A trained model carries
+        no baseline; the survival metrics use the training data's censoring distribution, kept
+        in the model.
+
+        Returns
+        -------
+        predictor.stages.Evaluation
+            ``metrics`` (dataset ``name``, model ``xgboost``), ``decision``, ``predictions``.
+
+        Raises
+        ------
+        SchemaValidationError
+            A missing input or outcome column, or values that break their declarations.
+        """
+        from .experiment import EvaluationSection
+        from .stages import Part, evaluate_model
+
+        if not isinstance(df, pd.DataFrame) or len(df) == 0:
+            raise PredictorError("evaluate takes a pandas DataFrame with at least one patient")
+        config = EvaluationSection(bootstrap=bootstrap, seed=seed)
+        return evaluate_model(self.bundle, Part(name, df), config, say=progress or (lambda message: None))
+
     def predict_survival_function(self, df: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
         """Probability of being event-free at each of ``times`` (in the time outcome's unit):
         rows like ``df``, one column per time."""

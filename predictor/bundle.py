@@ -43,6 +43,10 @@ class ModelBundle:
         In prediction-column order.
     models : dict
         Task name -> fitted XGBoost estimator.
+    references : dict
+        Task name -> what scoring needs from the training data (for a time to event, its
+        censoring distribution and Kaplan-Meier curve: step functions, no patient rows), so that
+        :meth:`predictor.api.Predictor.evaluate` scores another cohort as training scored its own.
     """
 
     schema: Schema
@@ -51,6 +55,7 @@ class ModelBundle:
     models: dict[str, Any]
     package_version: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_fitted(cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]) -> "ModelBundle":
@@ -59,7 +64,8 @@ class ModelBundle:
 
         fitted = list(fitted)
         return cls(schema=schema.subset(features.columns_), features=features, tasks=tuple(f.task for f in fitted),
-                   models={f.task.name: f.model for f in fitted}, package_version=package_version(), metadata=metadata)
+                   models={f.task.name: f.model for f in fitted}, package_version=package_version(), metadata=metadata,
+                   references={f.task.name: f.reference for f in fitted if f.reference is not None})
 
     @property
     def input_columns(self) -> list[str]:

@@ -166,6 +166,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = logged.result
     print()
     print(summary_table(result.metrics))
+    if (result.metrics["dataset"] == "external").any():
+        print()
+        print(summary_table(result.metrics, dataset="external"))
     print()
     for task, p in result.best_params.items():
         cv = {k[3:]: v for k, v in p.items() if k.startswith("cv_")}
@@ -181,11 +184,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"\nrun {logged.run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
     if logged.version is not None:
         print(f"registered model '{exp.model_name}' version {logged.version}")
-    if uri.startswith(("http://", "https://")):
-        print(f"run page:  {logged.page(uri)}")
-    else:  # a local store: the UI is served by `predictor ui`
-        serve = "predictor ui" + ("" if args.tracking_uri is None else f" --tracking-uri {uri}")
-        print(f"run page:  {logged.page(f'http://127.0.0.1:{UI_PORT}')}  (serve the MLflow UI first: {serve})")
+    _print_page(logged, uri, args.tracking_uri)
     return 0
 
 
@@ -220,6 +219,45 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise _UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote predictions for {len(pred):,} patients to {out}")
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import hashlib
+    import os
+
+    from .api import load
+    from .report import summary_table
+    from .tracking import log_evaluation, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+    data = read_table(args.data)
+    model = load(args.model)
+    say(f"evaluating {args.model} on {args.data} ({len(data):,} patients)")
+    name = args.name
+    evaluation = model.evaluate(data, name=name, bootstrap=args.bootstrap, seed=args.seed, progress=say)
+    digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()[:16]
+    logged = log_evaluation(model, evaluation, data, name=name, model_uri=args.model, data=str(args.data), digest=digest,
+                            tracking_uri=uri, experiment=args.experiment)
+    print()
+    print(summary_table(evaluation.metrics, dataset=name))
+    print(f"\nrun {logged.run_id} in experiment '{logged.experiment_name}' ({time.perf_counter() - start:.0f} s)")
+    _print_page(logged, uri, args.tracking_uri)
+    return 0
+
+
+def _print_page(logged, uri: str, given: str | None) -> None:
+    if uri.startswith(("http://", "https://")):
+        print(f"run page:  {logged.page(uri)}")
+    else:  # a local store: the UI is served by `predictor ui`
+        serve = "predictor ui" + ("" if given is None else f" --tracking-uri {uri}")
+        print(f"run page:  {logged.page(f'http://127.0.0.1:{UI_PORT}')}  (serve the MLflow UI first: {serve})")
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
@@ -287,6 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="add per-patient SHAP columns (shap_<column>, plus shap_base_value)")
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("evaluate", help="external validation: a trained model's metrics, calibration and decision curves on another cohort, tracked in MLflow")
+    p.add_argument("--model", required=True, help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder")
+    p.add_argument("--data", required=True, help="the cohort, CSV or Parquet, with the model's input and outcome columns")
+    p.add_argument("--name", default="external", help="what the cohort is called in metric names (default: external)")
+    p.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap replicates of the CIs (default 200)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--experiment", default=None, help="MLflow experiment of the run (default: <model name>-validation)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=UI_PORT)

@@ -19,7 +19,7 @@ from scipy.special import expit, logit
 from .metrics import Concordance, brier, brier_scores, cumulative_dynamic_auc, integrated_brier, kaplan_meier, roc_auc, step_at
 from .models import surv_arrays
 
-__all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "FlexibleCalibration", "flexible_calibration", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
+__all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "TrainingReference", "FlexibleCalibration", "flexible_calibration", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
            "summarise", "paired_difference", "HORIZONS"]
 
 #: Months at which time-dependent metrics are reported.
@@ -153,16 +153,42 @@ def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class TrainingReference:
+    """What the survival metrics need from the training data, without its patients: the
+    censoring distribution (scikit-survival's ``CensoringDistributionEstimator``: a step
+    function), the Kaplan-Meier curve (the reference of the integrated Brier score), and the last
+    event time and last time. It travels with a trained model, so that an external cohort is
+    scored exactly as the training run scored its own test rows."""
+
+    censoring: object
+    km_times: np.ndarray
+    km_survival: np.ndarray
+    last_event_time: float
+    last_time: float
+
+    @classmethod
+    def from_target(cls, y_train: np.ndarray) -> "TrainingReference":
+        """The reference of a training target (:func:`predictor.models.make_surv`)."""
+        from sksurv.metrics import CensoringDistributionEstimator
+
+        ev, t = surv_arrays(y_train)
+        km_times, km_survival = kaplan_meier(ev, t)
+        return cls(censoring=CensoringDistributionEstimator().fit(y_train), km_times=km_times, km_survival=km_survival,
+                   last_event_time=float(t[ev].max() if ev.any() else t.max()), last_time=float(t.max()))
+
+
 class SurvivalMetrics:
     """Discrimination and calibration of one model's survival predictions on a test set, for any
     bootstrap replicate of its rows, with what the replicates share computed once.
 
     Parameters
     ----------
-    y_train, y_test : structured arrays (event, time)
-        The training target estimates the censoring distribution for Uno's C, the time-dependent
-        AUC and the Brier scores (scikit-survival's ``CensoringDistributionEstimator``, fitted
-        here once), and the Kaplan-Meier reference of the integrated Brier score.
+    reference : TrainingReference
+        From the training data: the censoring distribution for Uno's C, the time-dependent AUC
+        and the Brier scores, and the Kaplan-Meier reference of the integrated Brier score
+        (:meth:`TrainingReference.from_target`).
+    y_test : structured array (event, time)
     risk : ndarray
         Risk scores of the test rows, higher = worse.
     survival : callable, optional
@@ -178,24 +204,21 @@ class SurvivalMetrics:
     bootstrap replicate); see :func:`survival_metrics` for what each is.
     """
 
-    def __init__(self, y_train: np.ndarray, y_test: np.ndarray, risk: np.ndarray,
+    def __init__(self, reference: TrainingReference, y_test: np.ndarray, risk: np.ndarray,
                  survival: Callable[[np.ndarray], np.ndarray] | None = None, horizons: Sequence[float] = HORIZONS,
                  unit: str = "m"):
-        from sksurv.metrics import CensoringDistributionEstimator
-
-        ev_tr, t_tr = surv_arrays(y_train)
         self.event, self.time = surv_arrays(y_test)
         self.risk = np.asarray(risk, dtype=float)
         self.survival = survival
         self.horizons = np.asarray(horizons, dtype=float)
         self.unit = unit
-        self.last_train_event = t_tr[ev_tr].max() if ev_tr.any() else t_tr.max()
-        self.km_train = kaplan_meier(ev_tr, t_tr)
-        self.censoring = CensoringDistributionEstimator().fit(y_train)
+        self.last_train_event = reference.last_event_time
+        self.km_train = (reference.km_times, reference.km_survival)
+        self.censoring = reference.censoring
         self.pairs = Concordance(self.time, self.event, self.risk)
         # The censoring distribution of the training data is defined only before its last time:
         # test rows at or beyond it are left out of the IPCW metrics.
-        inside = self.time < t_tr.max()
+        inside = self.time < reference.last_time
         self.inside = np.flatnonzero(inside)
         self.is_inside = inside
         self.g = np.full(len(self.time), np.nan)  # G(t) of each inside row
@@ -280,7 +303,8 @@ def survival_metrics(
     of follow-up; ``calib_<h>`` is the test rows' Kaplan-Meier survival at h minus the mean
     predicted survival.
     """
-    return SurvivalMetrics(y_train, y_test, risk, survival, horizons, unit)(np.arange(len(y_test)))
+    reference = TrainingReference.from_target(y_train)
+    return SurvivalMetrics(reference, y_test, risk, survival, horizons, unit)(np.arange(len(y_test)))
 
 
 def bootstrap_draws(

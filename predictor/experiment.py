@@ -77,10 +77,13 @@ SCENARIO_OUTCOMES = OutcomesSection(response="objective_response", time="pfs_mon
 @dataclass(frozen=True)
 class ValidationSection:
     """``[validation]``: a fresh synthetic cohort of ``n`` patients (0: none) from ``seed``
-    (default: the cohort seed + 1). A user's cohort has none."""
+    (default: the cohort seed + 1; a user's cohort has none); and ``path``: an external cohort
+    (CSV or Parquet, relative to the experiment file; another centre, another year) with the same
+    columns, evaluated in the same run beside the test split (as dataset ``external``)."""
 
     n: int = 20000
     seed: int | None = None
+    path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
         "response": Key(str), "time": Key(str), "event": Key(str),
         "endpoint": Key(str, str.isidentifier, "must be a short name such as \"pfs\" or \"os\""),
         "binary": _columns}),
-    "validation": (ValidationSection, {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed}),
+    "validation": (ValidationSection, {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed, "path": Key(str)}),
     "features": (FeaturesSection, {
         "log": Key((str, list, bool), lambda v: v == "auto" or v is False or isinstance(v, list),
                    "must be \"auto\", a list of columns or false"),
@@ -330,6 +333,9 @@ def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, m
     if (cohort.scenario is None) == (cohort.path is None):
         raise ExperimentError(f"{where} [cohort]: give either 'scenario' (a synthetic cohort) or 'path' (your own file)")
     validation = replace(s["validation"], seed=cohort.seed + 1 if s["validation"].seed is None else s["validation"].seed)
+    if validation.path is not None:
+        validation = replace(validation, path=(path.parent / validation.path).resolve()
+                             if not Path(validation.path).is_absolute() else Path(validation.path))
     if cohort.scenario is not None:
         given = {f.name: getattr(outcomes, f.name) for f in fields(outcomes)
                  if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)}

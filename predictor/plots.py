@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["make_figures", "shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group",
+__all__ = ["make_figures", "evaluation_figures", "decision_plot", "shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group",
            "reliability"]
 
 
@@ -235,10 +235,8 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
     dependence : sequence of str
         Input columns that get a SHAP dependence plot.
     """
-    from .tasks import BinaryTask, SurvivalTask
-
     figs: dict[str, Any] = {}
-    df, name = part.frame, part.name
+    df = part.frame
     for task, s in explanations.items():
         figs[f"shap/{task}_importance.png"] = shap_bar(s.importance, f"{task}: global SHAP importance ({s.scale})")
         figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(s.values.drop(columns="patient_id"), s.data, s.base_value,
@@ -251,8 +249,19 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
             if column in raw.columns:
                 figs[f"shap/{task}_dependence_{column}.png"] = shap_dependence(
                     s.values, raw, column, features, f"{task}: SHAP of {column}")
-    for f in fitted.values():
-        task, preds = f.task, evaluation.predictions.get((name, f.task.name))
+    figs.update(evaluation_figures(evaluation, part, [f.task for f in fitted.values()]))
+    return figs
+
+
+def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
+    """The figures of how each task's models did on ``part``: calibration (binary outcomes) or
+    Kaplan-Meier curves by predicted risk tertile (times to event), and the decision curve."""
+    from .tasks import BinaryTask, SurvivalTask
+
+    figs: dict[str, Any] = {}
+    df, name = part.frame, part.name
+    for task in tasks:
+        preds = evaluation.predictions.get((name, task.name))
         if preds is None:
             continue
         if evaluation.decision is not None:

@@ -21,7 +21,6 @@ METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope
                  "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
 _HEAD = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
          "oracle - XGBoost")
-_NO_ORACLE = [0, 1, 2, 3, 5]  # a user's cohort file: no oracle column, no gap to it
 
 
 def metric_label(metric: str) -> str:
@@ -74,13 +73,14 @@ def _table(metrics: pd.DataFrame, dataset: str | None = None) -> tuple[str, str,
         rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
                      _fmt_ci(get("xgboost_minus_baseline"), signed=True),
                      _fmt_ci(get("oracle_minus_xgboost"), signed=True)))
-    oracle = (m["model"] == "oracle").any()
-    head = _HEAD
-    if not oracle:
-        head, rows = tuple(head[i] for i in _NO_ORACLE), [tuple(r[i] for i in _NO_ORACLE) for r in rows]
-    caption = (f"{dataset} cohort (baseline: logistic regression / Cox PH"
+    present = set(m["model"])
+    oracle, baseline = "oracle" in present, "baseline" in present
+    keep = [0, 1, 2] + ([3] if baseline else []) + ([4] if oracle else []) + ([5] if baseline else []) + ([6] if oracle else [])
+    head, rows = tuple(_HEAD[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+    caption = (f"{dataset} cohort ("
+               + ("baseline: logistic regression / Cox PH" if baseline else "the trained model; a trained model carries no baseline")
                + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
-               + "; differences with paired bootstrap 95% CIs)")
+               + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)"))
     return dataset, caption, head, rows
 
 

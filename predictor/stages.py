@@ -32,7 +32,7 @@ from .tasks import BinaryOutcome, BinaryTask, SurvivalTask, Task, TimeToEvent
 __all__ = [
     "Progress", "Synthetic", "Part", "Data", "SearchResult", "FittedTask", "Evaluation", "Explanation",
     "SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "CONTRASTS", "MIN_PATIENTS",
-    "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "evaluation_parts", "evaluate",
+    "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "evaluation_parts", "evaluate", "evaluate_model", "score", "Scored",
     "explain", "shap_importance", "shap_importance_by", "check_calibration",
 ]
 
@@ -90,8 +90,9 @@ class Data:
 
     ``tasks`` are the experiment's tasks (:func:`make_tasks`), checked on this cohort;
     ``validation`` is a fresh synthetic cohort (None for a user's file, or with ``[validation]
-    n = 0``); ``source`` is None for a user's file; ``info`` describes the cohort for the run
-    (scenario, seed, n; or the file).
+    n = 0``); ``external`` the cohort of ``[validation] path`` (None without one); ``source`` is
+    None for a user's file; ``info`` describes the cohort for the run (scenario, seed, n; or the
+    file).
     """
 
     schema: Schema
@@ -102,6 +103,7 @@ class Data:
     validation: Part | None
     source: Synthetic | None
     info: Mapping[str, Any]
+    external: Part | None = None
 
 
 def load_data(exp: Experiment, say: Progress = _silent) -> Data:
@@ -147,8 +149,15 @@ def load_data(exp: Experiment, say: Progress = _silent) -> Data:
         say(f"generating validation cohort (n={exp.validation.n}, seed {exp.validation.seed})")
         v = generate(source.scenario, exp.validation.n, exp.validation.seed)
         validation = Part("validation", v.observed, v.truth)
+    external = None
+    if exp.validation.path is not None:
+        say(f"reading external cohort {exp.validation.path}")
+        frame = validate(read_table(exp.validation.path), schema, what="external cohort")
+        external = Part("external", frame)
+        info = info | {"external": str(exp.validation.path), "n_external": len(frame)}
     return Data(schema=schema, tasks=tasks, observed=observed, train=take("train", tr), test=take("test", te),
-                validation=validation, source=source, info=info | {"n_train": len(tr), "n_test": len(te)})
+                validation=validation, source=source, info=info | {"n_train": len(tr), "n_test": len(te)},
+                external=external)
 
 
 def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Schema]:
@@ -263,12 +272,14 @@ def _cores() -> int:
 # ---------------------------------------------------------------------------------------- fit
 @dataclass(frozen=True)
 class FittedTask:
-    """A task with its fitted XGBoost model, the baseline beside it, and the search's choice."""
+    """A task with its fitted XGBoost model, the baseline beside it, the search's choice, and what
+    scoring needs from the training data (:meth:`predictor.tasks.Task.reference`)."""
 
     task: Task
     model: Any
     baseline: Any
     search: SearchResult
+    reference: Any = None
 
 
 def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features: CohortFeatures,
@@ -279,7 +290,7 @@ def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features:
     y = task.target(data.train.frame)
     model = task.make_model(chosen.params, exp.search.seed).fit(X_train, y)
     baseline = task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y)
-    return FittedTask(task=task, model=model, baseline=baseline, search=chosen)
+    return FittedTask(task=task, model=model, baseline=baseline, search=chosen, reference=task.reference(y))
 
 
 # ----------------------------------------------------------------------------------- evaluate
@@ -301,45 +312,110 @@ class Evaluation:
 
 
 def evaluation_parts(data: Data) -> list[Part]:
-    """The cohorts a run is evaluated on: the test split, then the validation cohort if any."""
-    return [data.test] + ([data.validation] if data.validation is not None else [])
+    """The cohorts a run is evaluated on: the test split, the validation cohort and the external
+    cohort, where there are ones."""
+    return [data.test] + [p for p in (data.validation, data.external) if p is not None]
 
 
-def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: CohortFeatures, y_train: Mapping[str, np.ndarray],
-             source: Synthetic | None, config: EvaluationSection, say: Progress = _silent) -> Evaluation:
+def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: CohortFeatures, source: Synthetic | None,
+             config: EvaluationSection, say: Progress = _silent) -> Evaluation:
     """Every model (XGBoost, baseline, oracle where the truth is known) on every cohort in
-    ``parts``, with bootstrap 95% CIs and the paired contrasts.
+    ``parts``, with bootstrap 95% CIs, the paired contrasts, and decision curves.
 
-    ``y_train`` maps each task to its training target (the censoring distribution of the IPCW
-    metrics). The test split gets ``config.bootstrap`` replicates, larger cohorts half as many;
-    every model of a task on one cohort sees the same replicates, so their differences pair.
+    The test split gets ``config.bootstrap`` replicates, larger cohorts half as many; every model
+    of a task on one cohort sees the same replicates, so their differences pair. The IPCW
+    survival metrics use each task's training reference (``FittedTask.reference``).
     """
     frames, predictions, curves = [], {}, []
     for part in parts:
         X = features.transform(part.frame)
-        n_boot = config.bootstrap if part.name == "test" else max(config.bootstrap // 2, 0)
         for f in fitted:
-            task, y = f.task, f.task.target(part.frame)
+            task = f.task
             preds = {"xgboost": task.predict(f.model, X), "baseline": task.predict_baseline(f.baseline, part.frame)}
             truth = task.oracle(part.truth, source) if source is not None else None
             if truth is not None:
                 preds["oracle"] = truth
             predictions[(part.name, task.name)] = preds
-            draws = {}
-            for name, pred in preds.items():
-                say(f"{task.name}: evaluating {name} on {part.name}")
-                s = task.scorer(y_train[task.name], y, pred)
-                draws[name] = bootstrap_draws(s.metric, len(y), n_boot=n_boot, random_state=config.seed,
-                                              stratify=s.stratify, point_metric=s.point)
-                frames.append(_metrics_frame(summarise(*draws[name]), part.name, task.name, name))
-            frames += [_metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
-                       for name, a, b in CONTRASTS if a in draws and b in draws]
-            say(f"{task.name}: decision curve on {part.name}")
-            curves.append(task.decision_curve(y, preds).assign(dataset=part.name, task=task.name))
-    decision = pd.concat(curves, ignore_index=True) if curves else None
-    if decision is not None:
-        decision = decision[["dataset", "task", "horizon", *[c for c in decision.columns if c not in ("dataset", "task", "horizon")]]]
-    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions, decision=decision)
+            scored = score(task, f.reference, part, preds, _replicates(config, part), config.seed, say)
+            frames.append(scored.metrics)
+            curves.append(scored.decision)
+    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
+                      decision=pd.concat(curves, ignore_index=True) if curves else None)
+
+
+def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthetic | None = None,
+                   say: Progress = _silent) -> Evaluation:
+    """A trained model (:class:`predictor.bundle.ModelBundle`) on another cohort: external validation.
+
+    Every task's metrics with bootstrap CIs (``config.bootstrap`` replicates, seed
+    ``config.seed``) and its decision curve, for the model (``xgboost``) and, for a synthetic
+    cohort (``source`` and ``part.truth``), the oracle with the paired gap. A trained model
+    carries no baseline. The survival metrics use the training data's censoring distribution
+    kept in the model, so a cohort the training run also scored gets the same numbers.
+
+    Raises
+    ------
+    SchemaValidationError
+        The cohort lacks a model input or an outcome column, or breaks their declarations (the
+        message names the column, the rule and the rows).
+    """
+    from features import Schema
+
+    outcomes = {name: decl for task in bundle.tasks for name, decl in task.outcome_columns().items()}
+    validate(part.frame, Schema.from_dict(outcomes), what=f"{part.name} cohort (outcomes)")
+    X = bundle.transform(part.frame)
+    frames, predictions, curves = [], {}, []
+    for task in bundle.tasks:
+        preds = {"xgboost": task.predict(bundle.models[task.name], X)}
+        truth = task.oracle(part.truth, source) if source is not None else None
+        if truth is not None:
+            preds["oracle"] = truth
+        predictions[(part.name, task.name)] = preds
+        reference = getattr(bundle, "references", {}).get(task.name)
+        if reference is None:  # a time to event needs one; a model saved before they were kept has none
+            reference = task.reference(task.target(part.frame))
+        scored = score(task, reference, part, preds, config.bootstrap, config.seed, say)
+        frames.append(scored.metrics)
+        curves.append(scored.decision)
+    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
+                      decision=pd.concat(curves, ignore_index=True))
+
+
+def _replicates(config: EvaluationSection, part: Part) -> int:
+    """Bootstrap replicates of a cohort: ``config.bootstrap`` for the test split, half for others
+    (larger cohorts, narrower CIs)."""
+    return max(config.bootstrap // 2, 0) if part.name == "validation" else config.bootstrap
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One task's models scored on one cohort: metric rows (with the paired contrasts) and the
+    decision curve (columns as in :class:`Evaluation`)."""
+
+    metrics: pd.DataFrame
+    decision: pd.DataFrame
+
+
+def score(task: Task, reference: Any, part: Part, predictions: Mapping[str, Any], n_boot: int, seed: int,
+          say: Progress = _silent) -> Scored:
+    """Metrics with bootstrap CIs of each of ``predictions`` ({model: prediction}) of ``task`` on
+    ``part``, the paired contrasts of :data:`CONTRASTS` among them, and their decision curve."""
+    y = task.target(part.frame)
+    frames, draws = [], {}
+    for name, pred in predictions.items():
+        say(f"{task.name}: evaluating {name} on {part.name}")
+        s = task.scorer(reference, y, pred)
+        draws[name] = bootstrap_draws(s.metric, len(y), n_boot=n_boot, random_state=seed, stratify=s.stratify,
+                                      point_metric=s.point)
+        frames.append(_metrics_frame(summarise(*draws[name]), part.name, task.name, name))
+    frames += [_metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
+               for name, a, b in CONTRASTS if a in draws and b in draws]
+    say(f"{task.name}: decision curve on {part.name}")
+    decision = task.decision_curve(y, predictions)
+    decision.insert(0, "task", task.name)
+    decision.insert(0, "dataset", part.name)
+    decision = decision[["dataset", "task", "horizon", *[c for c in decision.columns if c not in ("dataset", "task", "horizon")]]]
+    return Scored(metrics=pd.concat(frames, ignore_index=True), decision=decision)
 
 
 def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:

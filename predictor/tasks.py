@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TrainingError
-from .evaluation import SurvivalMetrics, response_metrics
+from .evaluation import SurvivalMetrics, TrainingReference, response_metrics
 from .metrics import harrell_c
 from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
@@ -119,6 +119,11 @@ class Task(ABC):
         """Labels that stratified splits keep in proportion (the class, or the event indicator)."""
 
     @abstractmethod
+    def outcome_columns(self) -> dict[str, dict[str, Any]]:
+        """The outcome columns this task reads, declared as a schema declares columns (what a
+        cohort to evaluate the trained model on must hold)."""
+
+    @abstractmethod
     def check(self, df: pd.DataFrame) -> None:
         """Raise :class:`TrainingError` if ``df`` cannot train this task (one class, no events)."""
 
@@ -148,9 +153,15 @@ class Task(ABC):
 
         ``source`` is the :class:`predictor.stages.Synthetic` the cohort came from."""
 
+    def reference(self, y_train: np.ndarray) -> Any:
+        """What scoring needs from the training target besides the predictions (None here; a
+        time to event keeps its censoring distribution): kept with the trained model."""
+        return None
+
     @abstractmethod
-    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction) -> Scorer:
-        """How :func:`predictor.stages.evaluate` scores ``prediction`` of target ``y``."""
+    def scorer(self, reference: Any, y: np.ndarray, prediction) -> Scorer:
+        """How :func:`predictor.stages.evaluate` scores ``prediction`` of target ``y``, given the
+        training data's :meth:`reference`."""
 
     @abstractmethod
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, Any]) -> pd.DataFrame:
@@ -195,6 +206,9 @@ class BinaryTask(Task):
     def strata(self, y: np.ndarray) -> np.ndarray:
         return y
 
+    def outcome_columns(self) -> dict[str, dict[str, Any]]:
+        return {self.outcome.column: {"dtype": "bool", "role": "outcome"}}
+
     def check(self, df: pd.DataFrame) -> None:
         if df[self.outcome.column].nunique() < 2:
             raise TrainingError(f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be trained")
@@ -226,7 +240,7 @@ class BinaryTask(Task):
 
         return BinaryPrediction(true_probability(source.scenario, truth, self.outcome.column))
 
-    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: BinaryPrediction) -> Scorer:
+    def scorer(self, reference: None, y: np.ndarray, prediction: BinaryPrediction) -> Scorer:
         p = prediction.probability
         # Stratified resampling: every replicate keeps both classes.
         return Scorer(metric=lambda i: response_metrics(y[i], p[i]), stratify=y)
@@ -274,6 +288,11 @@ class SurvivalTask(Task):
     def strata(self, y: np.ndarray) -> np.ndarray:
         return y["event"]
 
+    def outcome_columns(self) -> dict[str, dict[str, Any]]:
+        o = self.outcome
+        return {o.time: {"dtype": "float", "role": "outcome", "min": 0, "unit": o.unit},
+                o.event: {"dtype": "bool", "role": "outcome"}}
+
     def check(self, df: pd.DataFrame) -> None:
         if not df[self.outcome.event].astype(bool).any():
             raise TrainingError(f"the cohort has no events ('{self.outcome.event}' is False for every patient): "
@@ -309,8 +328,11 @@ class SurvivalTask(Task):
         truly = lambda t: oracle(cohort, t, source.scenario)
         return SurvivalPrediction(truly(self.horizons)["risk"], lambda t: truly(t)["survival"])
 
-    def scorer(self, y_train: np.ndarray, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
-        metrics = SurvivalMetrics(y_train, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
+    def reference(self, y_train: np.ndarray) -> TrainingReference:
+        return TrainingReference.from_target(y_train)
+
+    def scorer(self, reference: TrainingReference, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
+        metrics = SurvivalMetrics(reference, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
         return Scorer(metric=metrics)
 
     @property

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import TrackingError
 
-__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
+__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "log_evaluation", "LoggedEvaluation", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
            "load_bundle_from_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -287,6 +287,100 @@ def run_and_log(
         version = _register(model_uri, experiment.model_name, metrics)
     return LoggedRun(run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics,
                      version=version)
+
+
+@dataclass(frozen=True)
+class LoggedEvaluation:
+    """The MLflow run of an external validation (:func:`log_evaluation`)."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    metrics: Mapping[str, float]
+
+    page = LoggedRun.page
+
+
+def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_uri: str, data: str, digest: str,
+                   tracking_uri: str | None = None, experiment: str | None = None) -> LoggedEvaluation:
+    """Log an external validation (:meth:`predictor.api.Predictor.evaluate`) as its own MLflow run.
+
+    Tags link it to the model (``model_uri``, ``model_name``, ``model_version``, and the training
+    run's id) and name the cohort by its file and SHA-256 digest; metrics are
+    ``<name>/<task>/<model>/<metric>`` with ``/ci_low`` and ``/ci_high``; artifacts are the
+    metric and decision-curve tables and the figures drawn from ``cohort`` (the evaluated
+    patients); the description is the summary. No patient rows. The run ends FAILED on an error
+    and KILLED on an interruption.
+    """
+    import mlflow
+
+    from .plots import evaluation_figures
+    from .report import summary_markdown
+    from .stages import Part
+
+    _quiet()
+    uri = resolve_tracking_uri(tracking_uri)
+    n = len(cohort)
+    model_name, version = _model_identity(model_uri)
+    experiment = experiment or f"{model_name or model.bundle.metadata.get('experiment', 'model')}-validation"
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment)
+    except Exception as exc:
+        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
+    with mlflow.start_run(run_name=f"{name}-{Path(data).stem}") as run:
+        try:
+            tags = {"model_uri": model_uri, "validation_data": data, "validation_data_sha256": digest,
+                    "validation_n": str(n), "cohort": "user", "package_version": model.bundle.package_version}
+            if model_name:
+                tags.update(model_name=model_name, model_version=str(version))
+            mlflow.set_tags(tags)
+            metrics = {}
+            for row in evaluation.metrics.itertuples():
+                key = _metric_key(row)
+                for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
+                    if pd.notna(value):
+                        metrics[key + suffix] = float(value)
+            mlflow.log_metrics(metrics)
+            notes = [f"model: `{model_uri}`" + (f" ({model_name} version {version})" if model_name else ""),
+                     f"cohort: `{data}` ({n} patients, sha256 {digest})",
+                     "a trained model carries no baseline; the survival metrics use the training data's censoring distribution"]
+            mlflow.set_tag("mlflow.note.content", summary_markdown(evaluation.metrics, title=f"external validation: {name}",
+                                                                   notes=notes))
+            with tempfile.TemporaryDirectory() as tmp:
+                tmp = Path(tmp)
+                evaluation.metrics.to_csv(tmp / "metrics.csv", index=False)
+                mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
+                evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
+                mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
+            import matplotlib.pyplot as plt
+
+            for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
+                mlflow.log_figure(fig, path)
+                plt.close(fig)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                mlflow.end_run("KILLED")
+            raise
+    return LoggedEvaluation(run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment_name=experiment,
+                            metrics=metrics)
+
+
+def _model_identity(model_uri: str) -> tuple[str | None, str | None]:
+    """(registered name, version) of a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI."""
+    if not model_uri.startswith("models:/"):
+        return None, None
+    rest = model_uri[len("models:/"):]
+    if "@" in rest:
+        from mlflow import MlflowClient
+
+        name, alias = rest.split("@", 1)
+        try:
+            return name, MlflowClient().get_model_version_by_alias(name, alias).version
+        except Exception:
+            return name, alias
+    name, _, version = rest.partition("/")
+    return name, version or None
 
 
 def _register(model_uri: str, name: str, metrics: dict[str, float]) -> str:

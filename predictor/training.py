@@ -99,8 +99,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         with _timed(timings, "fit"):
             fitted[task.name] = fit(task, chosen, exp, data, features, X_train, say)
     with _timed(timings, "evaluate"):
-        evaluation = evaluate(list(fitted.values()), evaluation_parts(data), features, y_train, data.source,
-                              exp.evaluation, say)
+        evaluation = evaluate(list(fitted.values()), evaluation_parts(data), features, data.source, exp.evaluation, say)
     shown = data.validation or data.test
     with _timed(timings, "explain"):
         explanations = explain(list(fitted.values()), shown, features, data.train, data.schema, exp.shap,

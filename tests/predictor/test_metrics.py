@@ -18,7 +18,7 @@ from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_ce
 from sksurv.nonparametric import kaplan_meier_estimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from predictor.evaluation import SurvivalMetrics, survival_metrics
+from predictor.evaluation import SurvivalMetrics, TrainingReference, survival_metrics
 from predictor.metrics import (Concordance, brier, brier_scores, concordance_counts, cumulative_dynamic_auc as fast_td_auc,
                                harrell_c, integrated_brier, kaplan_meier, roc_auc, step_at, uno_c)
 from predictor.models import _count_above, make_surv
@@ -160,7 +160,7 @@ def test_survival_metrics_of_a_replicate_equal_the_libraries():
     t, e, r = cohort(600, 13, tied_times=True)
     y_tr, y = make_surv(e_tr, t_tr), make_surv(e, t)
     survival = lambda times: np.exp(-np.outer(np.exp(0.8 * r), np.asarray(times)) / 14.0)
-    metrics = SurvivalMetrics(y_tr, y, r, survival, horizons=(6.0, 12.0, 24.0))
+    metrics = SurvivalMetrics(TrainingReference.from_target(y_tr), y, r, survival, horizons=(6.0, 12.0, 24.0))
     rng = np.random.default_rng(14)
     for rows in [np.arange(len(t))] + [rng.integers(0, len(t), len(t)) for _ in range(3)]:
         got = metrics(rows)

@@ -111,7 +111,7 @@ def test_search_is_seeded_and_returns_the_best_candidate(icb):
 
 def test_evaluate_scores_every_model_with_paired_contrasts(icb):
     exp, data, features, y, fitted = icb
-    ev = evaluate(fitted, evaluation_parts(data), features, y, data.source, exp.evaluation)
+    ev = evaluate(fitted, evaluation_parts(data), features, data.source, exp.evaluation)
     m = ev.metrics.set_index(["dataset", "task", "model", "metric"])["estimate"]
     for dataset in ("test", "validation"):
         for task, head in (("response", "auc"), ("survival", "harrell_c")):
@@ -126,7 +126,7 @@ def test_evaluate_scores_every_model_with_paired_contrasts(icb):
 
 def test_evaluate_draws_a_decision_curve_for_every_task_and_cohort(icb):
     exp, data, features, y, fitted = icb
-    ev = evaluate(fitted, evaluation_parts(data), features, y, data.source, exp.evaluation)
+    ev = evaluate(fitted, evaluation_parts(data), features, data.source, exp.evaluation)
     d = ev.decision
     assert set(zip(d.dataset, d.task)) == {(p, t.name) for p in ("test", "validation") for t in data.tasks}
     assert set(d.model) == {"xgboost", "baseline", "oracle", "all", "none"}
@@ -136,7 +136,7 @@ def test_evaluate_draws_a_decision_curve_for_every_task_and_cohort(icb):
 
 def test_evaluate_without_a_source_has_no_oracle(icb):
     exp, data, features, y, fitted = icb
-    ev = evaluate(fitted, [data.test], features, y, None, exp.evaluation)
+    ev = evaluate(fitted, [data.test], features, None, exp.evaluation)
     assert set(ev.metrics.model) == {"xgboost", "baseline", "xgboost_minus_baseline"}
 
 
@@ -163,7 +163,7 @@ def test_a_second_binary_outcome_is_one_more_task_with_its_oracle(tmp_path):
     task = data.tasks[1]
     y = {t.name: t.target(data.train.frame) for t in data.tasks}
     f = fit(task, search(task, X, y[task.name], exp.search), exp, data, features, X)
-    ev = evaluate([f], [data.validation], features, y, data.source, exp.evaluation)
+    ev = evaluate([f], [data.validation], features, data.source, exp.evaluation)
     auc = ev.metrics.set_index(["model", "metric"])["estimate"]
     assert auc[("oracle", "auc")] > auc[("xgboost", "auc")] - 0.05 and auc[("oracle", "auc")] > 0.7
     np.testing.assert_array_equal(ev.predictions[("validation", "cr_or_better")]["oracle"].probability,
