@@ -156,6 +156,10 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
             if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
                 s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
                 mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
+        from .model_report import model_report_html
+
+        (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")
+        mlflow.log_artifact(str(tmp / "model_report.html"), "report")
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
 

@@ -270,3 +270,51 @@ def test_sigterm_ends_the_run_killed_and_registers_nothing(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("killed").experiment_id])
     assert [r.info.status for r in runs] == ["KILLED"]
     assert client.search_model_versions("name='killed'") == []
+
+
+def test_evaluate_the_registered_model_on_its_validation_cohort_as_a_file(trained):
+    """`predictor evaluate` on the synthetic validation cohort written to a file gives the numbers
+    the training run logged for that cohort; its own run is tagged with the model and holds no
+    patient rows."""
+    import mlflow
+
+    from synthetic import generate
+
+    tmp, proc, uri = trained
+    generate("icb_bone_opn", 3000, seed=4).observed.to_csv(tmp / "validation.csv", index=False)
+    out = subprocess.run([sys.executable, "-m", "predictor", "evaluate", "--model", "models:/small/1", "--data",
+                          str(tmp / "validation.csv"), "--name", "validation", "--bootstrap", "10",
+                          "--tracking-uri", uri], capture_output=True, text=True, cwd=tmp)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "run page:  http://127.0.0.1:5000/#/experiments/" in out.stdout and "workflowType=machine_learning" in out.stdout
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    train_run = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
+    eval_run = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("run "))
+    trained_metrics = client.get_run(train_run).data.metrics
+    evaluated = client.get_run(eval_run)
+    keys = [k for k in evaluated.data.metrics if k.startswith("validation/")]
+    assert len(keys) > 40
+    for k in keys:
+        assert evaluated.data.metrics[k] == trained_metrics[k], k
+    tags = evaluated.data.tags
+    assert (tags["model_name"], tags["model_version"], tags["model_uri"]) == ("small", "1", "models:/small/1")
+    assert len(tags["validation_data_sha256"]) == 16 and "Harrell's C" in tags["mlflow.note.content"]
+    artifacts = {a.path for folder in ("evaluation",) for a in client.list_artifacts(eval_run, folder)}
+    assert {"evaluation/metrics.csv", "evaluation/decision_curves.csv", "evaluation/response_calibration_validation.png",
+            "evaluation/survival_decision_curve_validation.png"} <= artifacts
+    assert not client.list_artifacts(eval_run, "shap")  # no per-patient values
+
+
+def test_evaluate_with_a_missing_outcome_says_so_and_logs_nothing(trained):
+    import mlflow
+
+    from synthetic import generate
+
+    tmp, _, uri = trained
+    generate("icb_bone_opn", 100, seed=5).observed.drop(columns="objective_response").to_csv(tmp / "bad.csv", index=False)
+    out = subprocess.run([sys.executable, "-m", "predictor", "evaluate", "--model", "models:/small/1", "--data",
+                          str(tmp / "bad.csv"), "--experiment", "bad-eval", "--tracking-uri", uri],
+                         capture_output=True, text=True, cwd=tmp)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "objective_response" in out.stderr and "is missing" in out.stderr
+    assert mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name("bad-eval") is None

@@ -237,3 +237,65 @@ def test_beeswarm_is_deterministic(icb):
         assert len(fig.axes[0].get_yticklabels()) == 6  # five inputs and the sum of the others
         plt.close(fig)
     assert np.array_equal(*pixels)
+
+
+def test_a_trained_model_scores_a_cohort_as_its_training_run_did(icb):
+    """Predictor.evaluate on the validation cohort gives the training run's numbers for it: every
+    point estimate and CI bound of the XGBoost model (same predictions, same censoring
+    distribution from the training data, same bootstrap replicates)."""
+    from predictor.api import Predictor
+    from predictor.bundle import ModelBundle
+
+    exp, data, features, y, fitted = icb
+    ev = evaluate(fitted, [data.validation], features, data.source, exp.evaluation)
+    bundle = ModelBundle.from_fitted(data.schema, features, fitted, metadata={})
+    again = Predictor(bundle).evaluate(data.validation.frame, name="validation", bootstrap=exp.evaluation.bootstrap // 2,
+                                       seed=exp.evaluation.seed)
+    keys = ["dataset", "task", "model", "metric"]
+    want = ev.metrics[ev.metrics.model == "xgboost"].set_index(keys).sort_index()
+    got = again.metrics.set_index(keys).sort_index()
+    assert list(got.index) == list(want.index)
+    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy(), want[["estimate", "ci_low", "ci_high"]].to_numpy())
+    d = ev.decision
+    np.testing.assert_array_equal(again.decision.net_benefit.to_numpy(),
+                                  d[d.model.isin(["xgboost", "all", "none"])].net_benefit.to_numpy())
+
+
+def test_evaluate_names_a_missing_outcome_column(icb):
+    from features import SchemaValidationError
+    from predictor.api import Predictor
+    from predictor.bundle import ModelBundle
+
+    exp, data, features, y, fitted = icb
+    bundle = ModelBundle.from_fitted(data.schema, features, fitted, metadata={})
+    with pytest.raises(SchemaValidationError, match="pfs_event"):
+        Predictor(bundle).evaluate(data.validation.frame.drop(columns="pfs_event"))
+
+
+def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
+    from synthetic import generate
+
+    generate("icb_bone_opn", 300, seed=41).observed.to_csv(tmp_path / "other.csv", index=False)
+    path = tmp_path / "ext.toml"
+    path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]").replace("[validation]\nn = 600\nseed = 6",
+                                                                            '[validation]\nn = 0\npath = "other.csv"'))
+    exp = load_experiment(path)
+    assert exp.validation.path == tmp_path / "other.csv"
+    data = load_data(exp)
+    assert data.validation is None and len(data.external.frame) == 300
+    assert [p.name for p in evaluation_parts(data)] == ["test", "external"]
+
+
+def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
+    from predictor.model_report import model_report_html
+    from predictor.training import train
+
+    result = train(_experiment(tmp_path))
+    page = model_report_html(result)
+    for section in ("Intended use and limits", "Source of data and participants", "Outcomes", "Predictors and missing data",
+                    "Models", "Performance", "Explainability", "Limitations"):
+        assert f"<h2>{section}</h2>" in page, section
+    assert "<td>validation</td><td>600</td>" in page and "synthetic</b> cohort" in page
+    # aggregates only: no patient's values (the ids are 1..n, so look for a row's biomarker values)
+    row = result.data.test.frame.iloc[0]
+    assert f"{row['opn_ng_ml']}" not in page and "patient_id" not in page
