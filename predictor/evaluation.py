@@ -19,7 +19,8 @@ from scipy.special import expit, logit
 from .metrics import Concordance, brier, brier_scores, cumulative_dynamic_auc, integrated_brier, kaplan_meier, roc_auc, step_at
 from .models import surv_arrays
 
-__all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "TrainingReference", "FlexibleCalibration", "flexible_calibration", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
+__all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "TrainingReference", "SurvivalCalibration",
+           "survival_calibration", "FlexibleCalibration", "flexible_calibration", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
            "summarise", "paired_difference", "HORIZONS"]
 
 #: Months at which time-dependent metrics are reported.
@@ -128,6 +129,80 @@ def _logistic_newton(X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: floa
     raise ValueError("the calibration curve's fit did not converge (separated outcomes?)")
 
 
+def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray, max_iter: int = 50,
+                 tol: float = 1e-9) -> tuple[np.ndarray, Callable[[float], float]]:
+    """Cox proportional hazards with Breslow's handling of ties, by Newton's method: the
+    coefficients, and the baseline cumulative hazard H0(t) (Breslow's estimator).
+
+    Here rather than scikit-survival's ``CoxPHSurvivalAnalysis`` (the same model, tested equal to
+    1e-6) because that takes 0.8 s on 10,000 patients and this takes milliseconds: risk-set sums are
+    cumulative sums over patients sorted by time, for the two or three columns of a calibration
+    model. Raises ValueError if Newton's method does not converge.
+    """
+    order = np.argsort(-time, kind="stable")  # descending: a risk set is a prefix
+    Z, t, e = Z[order], time[order], event[order]
+    last = np.searchsorted(-t, -t, side="right") - 1  # end of each patient's tie group
+    ev = np.flatnonzero(e)
+    beta = np.zeros(Z.shape[1])
+    for _ in range(max_iter):
+        lp = Z @ beta
+        w = np.exp(lp - lp.max())
+        s0 = np.cumsum(w)[last][ev]
+        s1 = np.cumsum(w[:, None] * Z, axis=0)[last][ev]
+        s2 = np.cumsum(w[:, None, None] * Z[:, :, None] * Z[:, None, :], axis=0)[last][ev]
+        mean = s1 / s0[:, None]
+        grad = (Z[ev] - mean).sum(axis=0)
+        hess = (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            raise ValueError("the survival calibration model cannot be fitted (singular information matrix)") from None
+        beta = beta + step
+        if not np.all(np.isfinite(beta)):
+            break
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            lp = Z @ beta
+            risk_sum = np.cumsum(np.exp(lp))[last]
+            event_times = t[ev]
+            increments = 1.0 / risk_sum[ev]  # each event adds 1 / (risk-set sum at its time)
+
+            def baseline(at: float) -> float:
+                return float(increments[event_times <= at].sum())
+
+            return beta, baseline
+    raise ValueError("the survival calibration model did not converge")
+
+
+@dataclass(frozen=True)
+class SurvivalCalibration:
+    """A smooth calibration curve of predicted event probabilities by a horizon h (Austin, Harrell
+    & van Klaveren 2020, Stat Med 39:2714): a Cox model of the outcome on a restricted cubic
+    spline (3 knots) of log(-log(1 - p)), whose predicted probability of an event by h for each
+    patient is the observed probability at that patient's p. ``ici``: the mean over patients of
+    |observed - predicted|; ``e50``, ``e90``: its median and 90th percentile."""
+
+    horizon: float
+    predicted: np.ndarray
+    observed: np.ndarray
+    ici: float
+    e50: float
+    e90: float
+
+
+def survival_calibration(time: np.ndarray, event: np.ndarray, p: np.ndarray, horizon: float) -> SurvivalCalibration:
+    """The :class:`SurvivalCalibration` of predicted probabilities ``p`` of an event by ``horizon``
+    (ValueError if the calibration model cannot be fitted)."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    cll = np.log(-np.log(1.0 - p))
+    knots = np.unique(np.percentile(cll, [10, 50, 90]))
+    Z = _rcs_design(cll, knots)[:, 1:] if len(knots) == 3 else cll[:, None]
+    beta, baseline = _cox_breslow(Z, np.asarray(time, dtype=float), np.asarray(event, dtype=bool))
+    observed = 1.0 - np.exp(-baseline(horizon) * np.exp(Z @ beta))
+    gap = np.abs(observed - p)
+    return SurvivalCalibration(horizon=float(horizon), predicted=p, observed=observed, ici=float(gap.mean()),
+                               e50=float(np.median(gap)), e90=float(np.quantile(gap, 0.9)))
+
+
 def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Discrimination and calibration of probabilities ``p`` for binary ``y``: AUC, Brier score,
     calibration slope and intercept, the observed/expected ratio (``oe_ratio``: observed events
@@ -230,7 +305,24 @@ class SurvivalMetrics:
         # Survival curves of every row at the horizons are the same in each replicate: once.
         self.at_horizons = survival(self.horizons) if survival is not None else None
 
-    def __call__(self, rows: np.ndarray) -> dict[str, float]:
+    def __call__(self, rows: np.ndarray, calibration: bool = False) -> dict[str, float]:
+        """The metrics of test rows ``rows``; with ``calibration``, also the smoothed calibration
+        at each horizon (``ici_<h>``: :func:`survival_calibration`; a Cox fit per horizon, so
+        reported as a point estimate, outside the bootstrap)."""
+        out = self._metrics(rows)
+        if calibration and self.survival is not None:
+            t, ev = self.time[rows], self.event[rows]
+            for j, h in enumerate(self.horizons):
+                if f"td_auc_{h:g}{self.unit}" not in out:  # a horizon beyond the follow-up
+                    continue
+                try:
+                    c = survival_calibration(t, ev, 1.0 - self.at_horizons[rows, j], h)
+                except ValueError:
+                    continue
+                out[f"ici_{h:g}{self.unit}"] = c.ici
+        return out
+
+    def _metrics(self, rows: np.ndarray) -> dict[str, float]:
         weights = np.bincount(rows, minlength=len(self.time))
         out: dict[str, float] = {"harrell_c": self.pairs.harrell(weights)}
         rows_in = rows[self.is_inside[rows]]

@@ -202,6 +202,35 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: s
     return fig
 
 
+def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, Any], horizon: float, title: str,
+                         what: str):
+    """Calibration of each model's predicted probability of an event by ``horizon``: the smoothed
+    observed probability (:func:`predictor.evaluation.survival_calibration`) against the predicted
+    one, with the ICI in the legend."""
+    from .evaluation import survival_calibration
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+    for k, (name, pred) in enumerate(preds.items()):
+        p = 1.0 - pred.survival(np.array([horizon]))[:, 0]
+        try:
+            c = survival_calibration(time, event, p, horizon)
+        except ValueError:
+            continue
+        order = np.argsort(c.predicted)
+        lo, hi = np.searchsorted(c.predicted[order], np.quantile(p, [0.01, 0.99]))
+        keep = order[lo:hi]
+        ax.plot(c.predicted[keep], c.observed[keep], color=f"C{k}", label=f"{name} (ICI {c.ici:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"predicted probability of {what}")
+    ax.set_ylabel(f"observed probability of {what} (smoothed)")
+    ax.legend(fontsize="small", loc="upper left")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def decision_plot(table: pd.DataFrame, title: str, what: str):
     """Net benefit against the threshold probability: each model, treat all, treat none."""
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -278,6 +307,10 @@ def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
                 task.target(df), {m: p.probability for m, p in preds.items()}, f"{what} calibration ({name} cohort)", what)
         elif isinstance(task, SurvivalTask):
             o = task.outcome
+            h = task.decision_horizon
+            figs[f"evaluation/{task.name}_calibration_{name}.png"] = survival_reliability(
+                df[o.time].to_numpy(dtype=float), df[o.event].to_numpy().astype(bool), preds, h,
+                f"{o.describe(h)}: calibration ({name} cohort)", f"an event by {h:g} {o.unit}")
             figs[f"evaluation/km_by_risk_group_{name}.png"] = km_by_risk_group(
                 df[o.time].to_numpy(dtype=float), df[o.event].to_numpy().astype(bool), preds["xgboost"].risk,
                 f"{o.describe()} by predicted risk tertile ({name} cohort)", xlabel=f"time ({o.unit})",

@@ -28,12 +28,12 @@ def metric_label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric]
     words = {suffix: unit for unit, suffix in TIME_UNITS.items()}
-    found = re.fullmatch(rf"(td_auc|calib)_([0-9.]+)([{''.join(words)}])", metric)
+    found = re.fullmatch(rf"(td_auc|calib|ici)_([0-9.]+)([{''.join(words)}])", metric)
     if not found:
         return metric
     kind, h, suffix = found.groups()
     at = f"{h} {words[suffix]}"
-    return f"AUC({at})" if kind == "td_auc" else f"KM - predicted S({at})"
+    return {"td_auc": f"AUC({at})", "calib": f"KM - predicted S({at})", "ici": f"ICI({at})"}[kind]
 
 
 def _is_horizon(metric: str) -> bool:
@@ -47,7 +47,8 @@ def summary_rows(metrics: pd.DataFrame) -> list[tuple[str, str, str]]:
         keys = list(dict.fromkeys(metrics.loc[metrics.task == task, "metric"]))
         rows += [(task, k, METRIC_LABELS[k]) for k in METRIC_LABELS if k in keys]
         horizons = [k for k in keys if _is_horizon(k)]
-        by_time = sorted(horizons, key=lambda k: (float(k.rsplit("_", 1)[1][:-1]), not k.startswith("td_auc")))
+        kinds = ("td_auc", "calib", "ici")
+        by_time = sorted(horizons, key=lambda k: (float(k.rsplit("_", 1)[1][:-1]), kinds.index(k.rsplit("_", 1)[0])))
         rows += [(task, k, metric_label(k)) for k in by_time]
     return rows
 

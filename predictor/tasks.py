@@ -333,7 +333,7 @@ class SurvivalTask(Task):
 
     def scorer(self, reference: TrainingReference, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
         metrics = SurvivalMetrics(reference, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
-        return Scorer(metric=metrics)
+        return Scorer(metric=metrics, point=lambda rows: metrics(rows, calibration=True))
 
     @property
     def decision_horizon(self) -> float:

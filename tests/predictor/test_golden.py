@@ -65,8 +65,11 @@ RENAMED = {"veterans": {"median_pfs_months": "median_os_days", "pfs_prob_30m": "
 #: Metrics added after the golden files were written (issue 13: the observed/expected ratio and the
 #: flexible calibration curve's ICI, E50 and E90 of every binary task). They must be there; every
 #: other metric must be unchanged.
+#: And the smoothed survival calibration at each horizon (``ici_<h>``, a point estimate).
 _CALIBRATION = {"oe_ratio", "ici", "e50", "e90"}
-ADDED_METRICS = {"icb": _CALIBRATION, "myeloma": _CALIBRATION}
+ADDED_METRICS = {"icb": _CALIBRATION | {"ici_6m", "ici_12m", "ici_24m"},
+                 "myeloma": _CALIBRATION | {"ici_6m", "ici_12m", "ici_18m", "ici_24m"},
+                 "veterans": {"ici_30d", "ici_90d", "ici_180d"}}
 
 
 def _search(result) -> dict:
