@@ -109,28 +109,39 @@ def flexible_calibration(y: np.ndarray, p: np.ndarray) -> FlexibleCalibration:
                                e90=float(np.quantile(gap, 0.9)), emax=float(gap.max()))
 
 
-def _logistic_newton(X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
-    """Maximum-likelihood logistic regression coefficients by Newton's method (ValueError if it
-    does not converge, as with perfectly separated outcomes)."""
-    coef = np.zeros(X.shape[1])
-    coef[0] = logit(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+def _newton(score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], start: np.ndarray, what: str,
+            max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
+    """Maximise a concave log-likelihood by Newton's method: ``score(coef)`` gives its gradient and
+    the negated Hessian (the information). ValueError naming ``what`` if it does not converge."""
+    coef = start
     for _ in range(max_iter):
-        mu = expit(X @ coef)
-        w = mu * (1 - mu)
+        grad, info = score(coef)
         try:
-            step = np.linalg.solve((X * w[:, None]).T @ X, X.T @ (y - mu))
+            step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError:
-            raise ValueError("the calibration curve cannot be fitted (singular information matrix)") from None
+            raise ValueError(f"{what} cannot be fitted (singular information matrix)") from None
         coef = coef + step
         if not np.all(np.isfinite(coef)):
             break
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(coef))):
             return coef
-    raise ValueError("the calibration curve's fit did not converge (separated outcomes?)")
+    raise ValueError(f"{what} did not converge (separated outcomes?)")
 
 
-def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray, max_iter: int = 50,
-                 tol: float = 1e-9) -> tuple[np.ndarray, Callable[[float], float]]:
+def _logistic_newton(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood logistic regression coefficients (ValueError if the fit does not
+    converge, as with perfectly separated outcomes)."""
+
+    def score(coef):
+        mu = expit(X @ coef)
+        return X.T @ (y - mu), (X * (mu * (1 - mu))[:, None]).T @ X
+
+    start = np.zeros(X.shape[1])
+    start[0] = logit(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    return _newton(score, start, "the calibration curve")
+
+
+def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, Callable[[float], float]]:
     """Cox proportional hazards with Breslow's handling of ties, by Newton's method: the
     coefficients, and the baseline cumulative hazard H0(t) (Breslow's estimator).
 
@@ -143,34 +154,25 @@ def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray, max_iter: i
     Z, t, e = Z[order], time[order], event[order]
     last = np.searchsorted(-t, -t, side="right") - 1  # end of each patient's tie group
     ev = np.flatnonzero(e)
-    beta = np.zeros(Z.shape[1])
-    for _ in range(max_iter):
+
+    def score(beta):
         lp = Z @ beta
         w = np.exp(lp - lp.max())
         s0 = np.cumsum(w)[last][ev]
         s1 = np.cumsum(w[:, None] * Z, axis=0)[last][ev]
         s2 = np.cumsum(w[:, None, None] * Z[:, :, None] * Z[:, None, :], axis=0)[last][ev]
         mean = s1 / s0[:, None]
-        grad = (Z[ev] - mean).sum(axis=0)
-        hess = (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            raise ValueError("the survival calibration model cannot be fitted (singular information matrix)") from None
-        beta = beta + step
-        if not np.all(np.isfinite(beta)):
-            break
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
-            lp = Z @ beta
-            risk_sum = np.cumsum(np.exp(lp))[last]
-            event_times = t[ev]
-            increments = 1.0 / risk_sum[ev]  # each event adds 1 / (risk-set sum at its time)
+        return (Z[ev] - mean).sum(axis=0), (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
 
-            def baseline(at: float) -> float:
-                return float(increments[event_times <= at].sum())
+    beta = _newton(score, np.zeros(Z.shape[1]), "the survival calibration model", tol=1e-9)
+    risk_sum = np.cumsum(np.exp(Z @ beta))[last]
+    event_times = t[ev]
+    increments = 1.0 / risk_sum[ev]  # each event adds 1 / (risk-set sum at its time)
 
-            return beta, baseline
-    raise ValueError("the survival calibration model did not converge")
+    def baseline(at: float) -> float:
+        return float(increments[event_times <= at].sum())
+
+    return beta, baseline
 
 
 @dataclass(frozen=True)

@@ -192,10 +192,15 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: s
                 ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0, label=f"{name}: bootstrap 95% band")
         frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
         ax.plot(mean, frac, ls="none", marker="o", ms=4, color=color, alpha=0.7)
+    return _calibration_axes(fig, ax, f"predicted probability of {what}", f"observed {what} rate", title)
+
+
+def _calibration_axes(fig, ax, xlabel: str, ylabel: str, title: str):
+    """The unit square, labels, legend and title of a calibration figure."""
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel(f"predicted probability of {what}")
-    ax.set_ylabel(f"observed {what} rate")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize="small", loc="upper left")
     ax.set_title(title)
     fig.tight_layout()
@@ -221,14 +226,7 @@ def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, A
         lo, hi = np.searchsorted(c.predicted[order], np.quantile(p, [0.01, 0.99]))
         keep = order[lo:hi]
         ax.plot(c.predicted[keep], c.observed[keep], color=f"C{k}", label=f"{name} (ICI {c.ici:.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(f"predicted probability of {what}")
-    ax.set_ylabel(f"observed probability of {what} (smoothed)")
-    ax.legend(fontsize="small", loc="upper left")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _calibration_axes(fig, ax, f"predicted probability of {what}", f"observed probability of {what} (smoothed)", title)
 
 
 def decision_plot(table: pd.DataFrame, title: str, what: str):
