@@ -83,7 +83,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     SchemaValidationError / TableReadError / ScenarioError
         The cohort breaks its schema, its file cannot be read, or the scenario is unknown.
     """
-    from .plots import make_figures
+    from .plots import evaluation_figures, make_figures
 
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
@@ -107,6 +107,8 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     with _timed(timings, "figures"):
         say("drawing figures")
         figures = make_figures(explanations, evaluation, shown, fitted, features, exp.shap.dependence)
+        if data.external is not None:  # an external cohort gets its own calibration and decision figures
+            figures.update(evaluation_figures(evaluation, data.external, data.tasks))
         bundle = ModelBundle.from_fitted(data.schema, features, fitted.values(),
                                          metadata={"experiment": exp.name, "scenario": exp.cohort.scenario})
         calibration = check_calibration(data)

@@ -285,6 +285,13 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     assert data.validation is None and len(data.external.frame) == 300
     assert [p.name for p in evaluation_parts(data)] == ["test", "external"]
 
+    from predictor.training import train
+
+    result = train(exp)
+    external = result.metrics[result.metrics.dataset == "external"]
+    assert set(external.model) >= {"xgboost", "baseline", "xgboost_minus_baseline"}
+    assert {"evaluation/response_calibration_external.png", "evaluation/survival_decision_curve_external.png"} <= set(result.figures)
+
 
 def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
     from predictor.model_report import model_report_html
