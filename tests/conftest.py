@@ -29,3 +29,14 @@ def scenario_text(icb_scenario):
 def myeloma_scenario():
     """The shipped multiple-myeloma bone-marrow microenvironment scenario."""
     return load_scenario("myeloma_bmm")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """A training run draws its figures with pyplot; close them after each test, so that figures
+    do not pile up across a session (matplotlib warns beyond 20)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
