@@ -322,8 +322,9 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
     """Every model (XGBoost, baseline, oracle where the truth is known) on every cohort in
     ``parts``, with bootstrap 95% CIs, the paired contrasts, and decision curves.
 
-    The test split gets ``config.bootstrap`` replicates, larger cohorts half as many; every model
-    of a task on one cohort sees the same replicates, so their differences pair. The IPCW
+    The test split and an external cohort get ``config.bootstrap`` replicates, the synthetic
+    validation cohort half as many; every model of a task on one cohort sees the same replicates,
+    so their differences pair. The IPCW
     survival metrics use each task's training reference (``FittedTask.reference``).
     """
     frames, predictions, curves = [], {}, []
@@ -382,8 +383,8 @@ def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthe
 
 
 def _replicates(config: EvaluationSection, part: Part) -> int:
-    """Bootstrap replicates of a cohort: ``config.bootstrap`` for the test split, half for others
-    (larger cohorts, narrower CIs)."""
+    """Bootstrap replicates of a cohort: ``config.bootstrap``, and half as many for the (large)
+    synthetic validation cohort, whose CIs are narrower."""
     return max(config.bootstrap // 2, 0) if part.name == "validation" else config.bootstrap
 
 
