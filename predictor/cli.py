@@ -146,6 +146,16 @@ class _UsageError(Exception):
     pass
 
 
+def _progress(args: argparse.Namespace, start: float):
+    """Progress lines on stderr, stamped with the seconds since ``start`` (silent with --quiet)."""
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .experiment import load_experiment
     from .report import summary_table
@@ -155,10 +165,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment)
     uri = resolve_tracking_uri(args.tracking_uri)
     start = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
+    say = _progress(args, start)
 
     say(f"experiment '{exp.name}' ({exp.path}) -> MLflow store {uri}")
     logged = run_and_log(exp, lambda e: train(e, progress=say), tracking_uri=uri,
@@ -232,10 +239,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     start = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            print(f"[{time.perf_counter() - start:5.0f} s] {message}", file=sys.stderr, flush=True)
+    say = _progress(args, start)
 
     data = read_table(args.data)
     model = load(args.model)
