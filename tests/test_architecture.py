@@ -61,7 +61,8 @@ def test_only_tracking_talks_to_mlflow():
     assert talking == ["tracking.py"]
 
 
-@pytest.mark.parametrize("module", ["stages.py", "tasks.py", "models.py", "evaluation.py", "training.py", "experiment.py"])
+@pytest.mark.parametrize("module", ["stages.py", "tasks.py", "models.py", "evaluation.py", "metrics.py", "decision.py", "report.py",
+                                    "model_report.py", "training.py", "experiment.py"])
 def test_stages_tasks_and_models_are_plain_code(module):
     """No MLflow, no Dask, no argument parsing in the pieces a study or a test calls one at a time."""
     assert not _imported_anywhere(ROOT / "predictor" / module) & {"mlflow", "dask", "distributed", "argparse"}
