@@ -160,8 +160,11 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
 
         (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")
         mlflow.log_artifact(str(tmp / "model_report.html"), "report")
+        import matplotlib.pyplot as plt
+
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
+            plt.close(fig)  # logged: free it before the model is packaged
 
         train_df = result.data.train.frame
         inputs = result.bundle.input_columns
