@@ -289,21 +289,19 @@ class SurvivalMetrics:
         self.survival = survival
         self.horizons = np.asarray(horizons, dtype=float)
         self.unit = unit
-        self.last_train_event = reference.last_event_time
-        self.km_train = (reference.km_times, reference.km_survival)
-        self.censoring = reference.censoring
+        self.reference = reference
         self.pairs = Concordance(self.time, self.event, self.risk)
         # The censoring distribution of the training data is defined only before its last time:
         # test rows at or beyond it are left out of the IPCW metrics.
         inside = self.time < reference.last_time
-        self.inside = np.flatnonzero(inside)
-        self.is_inside = inside
+        self.inside = inside
         self.g = np.full(len(self.time), np.nan)  # G(t) of each inside row
-        self.g[inside] = self.censoring.predict_proba(self.time[inside])
+        self.g[inside] = reference.censoring.predict_proba(self.time[inside])
         self.ipcw = np.zeros(len(self.time))
         with np.errstate(divide="ignore"):
             self.ipcw[inside & self.event] = 1.0 / self.g[inside & self.event]
         self.uno_pairs = Concordance(self.time[inside], self.event[inside], self.risk[inside], tied_tol=1e-8)
+        self.time_inside, self.ipcw_inside = self.time[inside], self.ipcw[inside]
         # Survival curves of every row at the horizons are the same in each replicate: once.
         self.at_horizons = survival(self.horizons) if survival is not None else None
 
@@ -311,11 +309,11 @@ class SurvivalMetrics:
         """The metrics of test rows ``rows``; with ``calibration``, also the smoothed calibration
         at each horizon (``ici_<h>``: :func:`survival_calibration`; a Cox fit per horizon, so
         reported as a point estimate, outside the bootstrap)."""
-        out = self._metrics(rows)
+        out, usable = self._metrics(rows)
         if calibration and self.survival is not None:
             t, ev = self.time[rows], self.event[rows]
             for j, h in enumerate(self.horizons):
-                if f"td_auc_{h:g}{self.unit}" not in out:  # a horizon beyond the follow-up
+                if h not in usable:  # a horizon beyond the follow-up
                     continue
                 try:
                     c = survival_calibration(t, ev, 1.0 - self.at_horizons[rows, j], h)
@@ -324,19 +322,20 @@ class SurvivalMetrics:
                 out[f"ici_{h:g}{self.unit}"] = c.ici
         return out
 
-    def _metrics(self, rows: np.ndarray) -> dict[str, float]:
+    def _metrics(self, rows: np.ndarray) -> tuple[dict[str, float], list[float]]:
+        """The bootstrap metrics of ``rows``, and the horizons the replicate's follow-up covers."""
         weights = np.bincount(rows, minlength=len(self.time))
         out: dict[str, float] = {"harrell_c": self.pairs.harrell(weights)}
-        rows_in = rows[self.is_inside[rows]]
+        rows_in = rows[self.inside[rows]]
         t, ev, r = self.time[rows_in], self.event[rows_in], self.risk[rows_in]
         g, ipcw = self.g[rows_in], self.ipcw[rows_in]
         if (ev & (g == 0.0)).any():
             raise ValueError("censoring survival function is zero at one or more time points")
         # Restrict to times where the censoring distribution of the training data is estimable.
-        tau = min(self.last_train_event, t.max())
+        tau = min(self.reference.last_event_time, t.max())
         usable = [h for h in self.horizons if h < tau and (t > h).any() and (ev & (t <= h)).any()]
         try:
-            truncated = np.where(self.time[self.inside] < tau, self.ipcw[self.inside], 0.0)
+            truncated = np.where(self.time_inside < tau, self.ipcw_inside, 0.0)
             out["uno_c"] = self.uno_pairs.uno(truncated, weights[self.inside])
         except ValueError:
             out["uno_c"] = np.nan
@@ -352,11 +351,12 @@ class SurvivalMetrics:
             grid = np.linspace(lo, hi, 40)
             grid = grid[(grid > t.min()) & (grid < t.max())]
             if len(grid) > 2:
-                g_grid = self.censoring.predict_proba(grid)
+                ref = self.reference
+                g_grid = ref.censoring.predict_proba(grid)
                 out["ibs"] = integrated_brier(brier_scores(t, ev, self.survival(grid)[rows_in], g, g_grid, grid), grid)
-                km_ref = step_at(*self.km_train, grid)[None, :]  # the same curve for every row
+                km_ref = step_at(ref.km_times, ref.km_survival, grid)[None, :]  # the same curve for every row
                 out["ibs_km"] = integrated_brier(brier_scores(t, ev, km_ref, g, g_grid, grid), grid)
-        return out
+        return out, usable
 
 
 def survival_metrics(
