@@ -112,6 +112,56 @@ def _metric_key(row) -> str:
     return f"{row.dataset}/{row.task}/{row.model}/{row.metric}"
 
 
+def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """``<dataset>/<task>/<model>/<metric>`` (and ``/ci_low``, ``/ci_high``) -> value, for a
+    metrics table of :class:`predictor.stages.Evaluation`; NaN left out."""
+    metrics: dict[str, float] = {}
+    for row in table.itertuples():
+        key = _metric_key(row)
+        for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
+            if pd.notna(value):
+                metrics[key + suffix] = float(value)
+    return metrics
+
+
+def _log_tables(evaluation, tmp: Path) -> None:
+    """An evaluation's metric table and decision curves (net benefit per model and threshold: no
+    patient rows) as ``evaluation/*.csv`` artifacts, written through ``tmp``."""
+    import mlflow
+
+    evaluation.metrics.to_csv(tmp / "metrics.csv", index=False)
+    mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
+    if evaluation.decision is not None:
+        evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
+        mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
+
+
+def _open_store(uri: str, experiment: str) -> None:
+    """Point MLflow at ``uri`` and its ``experiment`` (created if new), or raise TrackingError."""
+    import mlflow
+
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment)
+    except Exception as exc:
+        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _run(run_name: str):
+    """An MLflow run that ends FAILED on an error (MLflow's own handling) and KILLED on an
+    interruption (Ctrl-C, or SIGTERM turned into one by the CLI)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name) as run:
+        try:
+            yield run
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: the run was killed, not broken
+                mlflow.end_run("KILLED")
+            raise
+
+
 def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     import joblib
     import mlflow
@@ -121,12 +171,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()})
     for task, params in result.best_params.items():
         mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
-    metrics: dict[str, float] = {}
-    for row in result.metrics.itertuples():
-        key = _metric_key(row)
-        for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
-            if pd.notna(value):
-                metrics[key + suffix] = float(value)
+    metrics = _flat_metrics(result.metrics)
     heads = {name: f.task.headline for name, f in result.fitted.items()}
     for (dataset, task), m in result.metrics.groupby(["dataset", "task"], sort=False):
         est = m[m.metric == heads[task]].set_index("model")["estimate"]
@@ -138,11 +183,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        result.metrics.to_csv(tmp / "metrics.csv", index=False)
-        mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
-        if result.evaluation.decision is not None:  # net benefit per model and threshold: no patient rows
-            result.evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
-            mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
+        _log_tables(result.evaluation, tmp)
         if result.calibration is not None:
             result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
             mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
@@ -266,29 +307,20 @@ def run_and_log(
 
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
-    try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(experiment.name)
-    except Exception as exc:
-        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
-    with mlflow.start_run(run_name=f"{experiment.name}-seed{experiment.cohort.seed}") as run:
+    _open_store(uri, experiment.name)
+    with _run(f"{experiment.name}-seed{experiment.cohort.seed}") as run:
+        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
+        result = train_fn(experiment)
+        rows = result.synthetic if log_patient_rows is None else log_patient_rows
+        mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user",
+                         "package_version": result.bundle.package_version})
         try:
-            mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
-            result = train_fn(experiment)
-            rows = result.synthetic if log_patient_rows is None else log_patient_rows
-            mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user",
-                             "package_version": result.bundle.package_version})
-            try:
-                with warnings.catch_warnings():
-                    # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
-                    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-                    metrics, model_uri = _log_result(result, client_log_rows=rows)
-            except Exception as exc:
-                raise TrackingError(f"logging to {uri} failed: {exc}") from exc
-        except BaseException as exc:
-            if not isinstance(exc, Exception):  # interrupted: the run was killed, not broken
-                mlflow.end_run("KILLED")
-            raise
+            with warnings.catch_warnings():
+                # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                metrics, model_uri = _log_result(result, client_log_rows=rows)
+        except Exception as exc:
+            raise TrackingError(f"logging to {uri} failed: {exc}") from exc
     version = None
     if experiment.registry.register if register is None else register:
         version = _register(model_uri, experiment.model_name, metrics)
@@ -330,45 +362,27 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
     n = len(cohort)
     model_name, version = _model_identity(model_uri)
     experiment = experiment or f"{model_name or model.bundle.metadata.get('experiment', 'model')}-validation"
-    try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(experiment)
-    except Exception as exc:
-        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
-    with mlflow.start_run(run_name=f"{name}-{Path(data).stem}") as run:
-        try:
-            tags = {"model_uri": model_uri, "validation_data": data, "validation_data_sha256": digest,
-                    "validation_n": str(n), "cohort": "user", "package_version": model.bundle.package_version}
-            if model_name:
-                tags.update(model_name=model_name, model_version=str(version))
-            mlflow.set_tags(tags)
-            metrics = {}
-            for row in evaluation.metrics.itertuples():
-                key = _metric_key(row)
-                for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
-                    if pd.notna(value):
-                        metrics[key + suffix] = float(value)
-            mlflow.log_metrics(metrics)
-            notes = [f"model: `{model_uri}`" + (f" ({model_name} version {version})" if model_name else ""),
-                     f"cohort: `{data}` ({n} patients, sha256 {digest})",
-                     "a trained model carries no baseline; the survival metrics use the training data's censoring distribution"]
-            mlflow.set_tag("mlflow.note.content", summary_markdown(evaluation.metrics, title=f"external validation: {name}",
-                                                                   notes=notes))
-            with tempfile.TemporaryDirectory() as tmp:
-                tmp = Path(tmp)
-                evaluation.metrics.to_csv(tmp / "metrics.csv", index=False)
-                mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
-                evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
-                mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
-            import matplotlib.pyplot as plt
+    _open_store(uri, experiment)
+    with _run(f"{name}-{Path(data).stem}") as run:
+        tags = {"model_uri": model_uri, "validation_data": data, "validation_data_sha256": digest,
+                "validation_n": str(n), "cohort": "user", "package_version": model.bundle.package_version}
+        if model_name:
+            tags.update(model_name=model_name, model_version=str(version))
+        mlflow.set_tags(tags)
+        metrics = _flat_metrics(evaluation.metrics)
+        mlflow.log_metrics(metrics)
+        notes = [f"model: `{model_uri}`" + (f" ({model_name} version {version})" if model_name else ""),
+                 f"cohort: `{data}` ({n} patients, sha256 {digest})",
+                 "a trained model carries no baseline; the survival metrics use the training data's censoring distribution"]
+        mlflow.set_tag("mlflow.note.content", summary_markdown(evaluation.metrics, title=f"external validation: {name}",
+                                                               notes=notes))
+        with tempfile.TemporaryDirectory() as tmp:
+            _log_tables(evaluation, Path(tmp))
+        import matplotlib.pyplot as plt
 
-            for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
-                mlflow.log_figure(fig, path)
-                plt.close(fig)
-        except BaseException as exc:
-            if not isinstance(exc, Exception):
-                mlflow.end_run("KILLED")
-            raise
+        for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
+            mlflow.log_figure(fig, path)
+            plt.close(fig)
     return LoggedEvaluation(run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment_name=experiment,
                             metrics=metrics)
 
