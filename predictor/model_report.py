@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .report import _table
+from .report import summary
 
 __all__ = ["model_report_html"]
 
@@ -136,8 +136,8 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
     parts += ["<h2>Performance</h2><p class='muted'>Percentile bootstrap 95% CIs; differences from paired replicates "
               "(the same resampled patients for both models).</p>"]
     for dataset in dict.fromkeys(result.metrics["dataset"]):
-        _, caption, head, rows = _table(result.metrics, dataset)
-        parts += [f"<p><b>{_e(caption)}</b></p>", _html_table(head, rows)]
+        table = summary(result.metrics, dataset)
+        parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
 
     shown = [k for k in figures if k.startswith("evaluation/")]
     if shown:

@@ -8,12 +8,13 @@ no printing.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 
 from .tasks import TIME_UNITS
 
-__all__ = ["summary_table", "summary_markdown", "summary_rows", "metric_label"]
+__all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label"]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
@@ -62,8 +63,21 @@ def _fmt_ci(row, signed: bool = False) -> str:
     return f"{f.format(row['estimate'])} [{f.format(row['ci_low'])}, {f.format(row['ci_high'])}]"
 
 
-def _table(metrics: pd.DataFrame, dataset: str | None = None) -> tuple[str, str, tuple[str, ...], list[tuple[str, ...]]]:
-    """The headline cohort (validation if there is one, else test), its caption, header and rows."""
+@dataclass(frozen=True)
+class Summary:
+    """The summary of one evaluated cohort, ready to render: its name, a caption saying what the
+    columns compare, the header and the rows of formatted cells."""
+
+    dataset: str
+    caption: str
+    head: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
+    """The :class:`Summary` of ``dataset`` (default: the headline cohort, validation if there is
+    one, else test): model, baseline and oracle with CIs, and the paired differences, where the
+    metrics have them."""
     dataset = dataset or ("validation" if (metrics["dataset"] == "validation").any() else "test")
     m = metrics[metrics.dataset == dataset]
     rows = []
@@ -82,12 +96,13 @@ def _table(metrics: pd.DataFrame, dataset: str | None = None) -> tuple[str, str,
                + ("baseline: logistic regression / Cox PH" if baseline else "the trained model; a trained model carries no baseline")
                + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
                + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)"))
-    return dataset, caption, head, rows
+    return Summary(dataset=dataset, caption=caption, head=head, rows=rows)
 
 
 def summary_table(metrics: pd.DataFrame, dataset: str | None = None) -> str:
     """The summary as aligned plain text (what ``predictor train`` prints)."""
-    _, caption, head, rows = _table(metrics, dataset)
+    table = summary(metrics, dataset)
+    caption, head, rows = table.caption, table.head, table.rows
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     return "\n".join([caption, line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
@@ -100,8 +115,9 @@ def summary_markdown(metrics: pd.DataFrame, *, title: str, notes: list[str] | No
     datasets.sort(key=lambda d: d != "validation")
     parts = [f"### {title}", ""]
     for dataset in datasets:
-        _, caption, head, rows = _table(metrics, dataset)
+        table = summary(metrics, dataset)
+        caption, head = table.caption, table.head
         parts += [f"**{caption[0].upper()}{caption[1:]}**", "", "| " + " | ".join(head) + " |",
-                  "|" + "|".join("---" for _ in head) + "|", *["| " + " | ".join(r) + " |" for r in rows], ""]
+                  "|" + "|".join("---" for _ in head) + "|", *["| " + " | ".join(r) + " |" for r in table.rows], ""]
     parts += [f"- {n}" for n in (notes or [])]
     return "\n".join(parts).rstrip() + "\n"
