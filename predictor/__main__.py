@@ -2,4 +2,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a Dask worker process started by spawn imports this module again: it must not run
+    sys.exit(main())

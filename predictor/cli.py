@@ -256,6 +256,86 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .report import study_text
+    from .scheduling import ClusterSpec
+    from .study import load_study, plan_cells, run_study
+    from .tracking import resolve_tracking_uri, run_study_and_log
+
+    study = load_study(args.study)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    start = time.perf_counter()
+    say = _progress(args, start)
+    grid = study.grid()
+    cells = len(plan_cells(study))
+    say(f"study '{study.name}' ({study.path}) -> MLflow store {uri}, results in {study.output}/")
+    say(f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates x models {', '.join(grid['models'])} "
+        f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells")
+    cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
+
+    def connected(conn) -> None:
+        where = "LocalCluster" if conn.local else f"scheduler {args.scheduler}"
+        say(f"Dask: {where}, {conn.workers} worker(s)" + (f"; dashboard {conn.dashboard}" if conn.dashboard else ""))
+
+    last = [0.0]
+
+    def progress(p) -> None:
+        if p.error is not None:
+            say(f"cell {p.last.label()} failed: {p.error}")
+        now = time.perf_counter()
+        if p.done == p.total or now - last[0] >= args.every or p.last is None:
+            last[0] = now
+            left = "" if p.left != p.left else f", about {_clock(p.left)} left"
+            say(f"cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
+
+    logged = run_study_and_log(study, lambda s: run_study(s, cluster, progress=progress, connected=connected),
+                               tracking_uri=uri)
+    result = logged.result
+    written = _write_study(result)
+    print()
+    print(study_text(result))
+    failed = result.failed
+    if len(failed):
+        print(f"\n{len(failed)} cell(s) failed (marked 'failed' in the table; run the study again to retry them):")
+        for r in failed.itertuples():
+            print(f"  {r.scenario}/n={r.n}/replicate {r.replicate}/{r.model}/{r.panel}: {r.error}")
+    total = sum(result.timings.values()) or 1.0
+    shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(result.timings.items(), key=lambda kv: -kv[1]))
+    print(f"\n{result.computed} cells computed, {result.cached} from the cache, in {time.perf_counter() - start:.0f} s"
+          + (f" (a cell's time: {shares})" if result.computed else ""))
+    print(f"results: {', '.join(str(p) for p in written)}")
+    print(f"run {logged.run_id} in experiment '{study.name}' ({logged.children} child runs, one per grid point)")
+    _print_page(logged, uri, args.tracking_uri)
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _write_study(result) -> list[Path]:
+    """The study's tables and figures under its output folder, each file written whole or not at all."""
+    import matplotlib.pyplot as plt
+
+    from .plots import study_figures
+
+    folder = result.study.output
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in {"results": result.table, "learning_curves": result.curves, "sample_size": result.sample_size,
+                        "power": result.power_summary}.items():
+        with atomic_write(folder / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        written.append(folder / f"{name}.csv")
+    for name, fig in study_figures(result).items():
+        with atomic_write(folder / name) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+        written.append(folder / name)
+    return written
+
+
 def _print_page(logged, uri: str, given: str | None) -> None:
     if uri.startswith(("http://", "https://")):
         print(f"run page:  {logged.page(uri)}")
@@ -339,6 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", default=None, help="MLflow experiment of the run (default: <model name>-validation)")
     p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("study", help="a simulation study on Dask: learning curves, minimum n beside Riley's, power, tracked in MLflow")
+    p.add_argument("study", nargs="?", default="icb_bone_opn_sample_size",
+                   help="study name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn_sample_size)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://HOST:PORT) or its scheduler file (default: a LocalCluster here)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler to answer (default 10)")
+    p.add_argument("--every", type=float, default=5.0, help="seconds between progress lines (default 5)")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=UI_PORT)

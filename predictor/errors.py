@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PredictorError", "ExperimentError", "TrainingError", "TrackingError"]
+__all__ = ["PredictorError", "ExperimentError", "TrainingError", "TrackingError", "StudyError"]
 
 
 class PredictorError(Exception):
@@ -19,3 +19,8 @@ class TrainingError(PredictorError):
 
 class TrackingError(PredictorError):
     """The MLflow store cannot be reached or written."""
+
+
+class StudyError(PredictorError):
+    """A study file is malformed, or its cluster cannot be reached (the message names the file,
+    the key and the rule, or the address)."""

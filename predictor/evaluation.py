@@ -306,12 +306,21 @@ class SurvivalMetrics:
         self.at_horizons = survival(self.horizons) if survival is not None else None
 
     def __call__(self, rows: np.ndarray, calibration: bool = False) -> dict[str, float]:
-        """The metrics of test rows ``rows``; with ``calibration``, also the smoothed calibration
-        at each horizon (``ici_<h>``: :func:`survival_calibration`; a Cox fit per horizon, so
-        reported as a point estimate, outside the bootstrap)."""
+        """The metrics of test rows ``rows``; with ``calibration``, also the calibration slope
+        (``cal_slope``: the coefficient of the risk score in a Cox model of the outcome; 1 when a
+        Cox model's log hazard is calibrated, below 1 when its predictions are too extreme, as an
+        overfitted model's are; on another scale, such as an AFT model's, it is not 1 at
+        calibration) and the smoothed calibration at each horizon (``ici_<h>``:
+        :func:`survival_calibration`). Each is a Cox fit, so reported as a point estimate,
+        outside the bootstrap."""
         out, usable = self._metrics(rows)
-        if calibration and self.survival is not None:
+        if calibration:
             t, ev = self.time[rows], self.event[rows]
+            try:  # the calibration slope of the risk score (van Houwelingen): its coefficient in a Cox model
+                out["cal_slope"] = float(_cox_breslow(self.risk[rows][:, None], t, ev)[0][0])
+            except ValueError:
+                pass
+        if calibration and self.survival is not None:
             for j, h in enumerate(self.horizons):
                 if h not in usable:  # a horizon beyond the follow-up
                     continue

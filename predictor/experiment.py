@@ -263,9 +263,10 @@ def _read(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _section(where: str, name: str, body: Any) -> Any:
-    """The section's dataclass from its TOML table, every key checked against :data:`CONSTRAINTS`."""
-    cls, keys = CONSTRAINTS[name]
+def _section(where: str, name: str, body: Any, constraints: Mapping[str, tuple[type, dict[str, Key]]] | None = None) -> Any:
+    """The section's dataclass from its TOML table, every key checked against ``constraints``
+    (default :data:`CONSTRAINTS`; a study file has its own table)."""
+    cls, keys = (constraints or CONSTRAINTS)[name]
     if not isinstance(body, dict):
         raise ExperimentError(f"{where}: [{name}] must be a table")
     values = {}

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .tasks import TIME_UNITS
 
-__all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label"]
+__all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label", "study_rows", "power_rows",
+           "study_text", "study_markdown", "study_criteria"]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
@@ -121,3 +123,90 @@ def summary_markdown(metrics: pd.DataFrame, *, title: str, notes: list[str] | No
                   "|" + "|".join("---" for _ in head) + "|", *["| " + " | ".join(r) + " |" for r in table.rows], ""]
     parts += [f"- {n}" for n in (notes or [])]
     return "\n".join(parts).rstrip() + "\n"
+
+
+# ------------------------------------------------------------------------------------ studies
+def _n(value: float) -> str:
+    return "not reached" if not np.isfinite(value) else f"{int(value):,}"
+
+
+def _interval(low: float, high: float, largest: int) -> str:
+    lo = f"> {largest:,}" if not np.isfinite(low) else f"{int(low):,}"
+    hi = f"> {largest:,}" if not np.isfinite(high) else f"{int(high):,}"
+    return f"[{lo}, {hi}]"
+
+
+def study_rows(result) -> tuple[list[str], list[list[str]]]:
+    """The sample-size table of a study (:class:`predictor.study.StudyResult`): header and rows."""
+    s = result.sample_size
+    largest = max(result.study.study.n)
+    header = ["scenario", "task", "model", "panel", "study min n [95% CI]", "Riley n (1 / 2 / 3)", "p", "oracle"]
+    rows = [[r.scenario, r.task, r.model, r.panel,
+             f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} {_interval(r.study_low, r.study_high, largest)}",
+             "-" if not np.isfinite(r.riley_n) else f"{int(r.riley_n):,} ({int(r.riley_1):,} / {int(r.riley_2):,} / {int(r.riley_3):,})",
+             str(int(r.parameters)), f"{metric_label(r.metric)} {r.oracle:.3f}"] for r in s.itertuples()]
+    return header, rows
+
+
+def power_rows(result) -> tuple[list[str], list[list[str]]]:
+    """The power table of a study: power [95% CI] per scenario, panel, task (rows) and n (columns)."""
+    p = result.power_summary
+    if p.empty:
+        return [], []
+    sizes = sorted(p.n.unique())
+    header = ["scenario", "panel", "task", *[f"n={n:,}" for n in sizes]]
+    rows = []
+    for (scenario, panel, task), g in p.groupby(["scenario", "panel", "task"], sort=False):
+        at = g.set_index("n")
+        rows.append([scenario, panel, task, *[f"{at.power[n]:.2f}" if n in at.index else "-" for n in sizes]])
+    return header, rows
+
+
+def _text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                      *["| " + " | ".join(r) + " |" for r in rows]])
+
+
+def study_criteria(result) -> str:
+    """One sentence: what the study's minimum n means, and Riley's."""
+    c = result.study.criteria
+    return (f"study min n: the smallest n of the grid from which on the median gap to the oracle is <= {c.gap:g} and the "
+            f"median calibration slope >= {c.slope:g} (95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
+            f"Riley n: the closed-form criteria of pmsampsize (1: shrinkage {c.slope:g}; 2: optimism in R2 <= 0.05; "
+            "3: precise overall risk) for p predictor parameters and the oracle's R2.")
+
+
+def study_text(result) -> str:
+    """The study's results as text: sample sizes, why they differ, power."""
+    from .study import WHY_THEY_DIFFER
+
+    out = [_text_table(*study_rows(result)), "", study_criteria(result), WHY_THEY_DIFFER]
+    header, rows = power_rows(result)
+    if rows:
+        out += ["", f"power: share of replicates in which the baseline's {result.study.power.covariate} has p < 0.05 "
+                    "with the expected sign", _text_table(header, rows)]
+    return "\n".join(out)
+
+
+def study_markdown(result) -> str:
+    """The study's results in markdown: the parent run's description and the README's table."""
+    from .study import WHY_THEY_DIFFER
+
+    s = result.study
+    grid = s.grid()
+    out = [f"**Study {s.name}** ({s.study.description})" if s.study.description else f"**Study {s.name}**", "",
+           f"Grid: n = {', '.join(f'{n:,}' for n in grid['n'])}; {grid['replicates']} replicates; models "
+           f"{', '.join(grid['models'])}; panels {', '.join(grid['panels'])}; scenarios {', '.join(grid['scenarios'])}; "
+           f"validation cohort {s.study.validation_n:,} patients per scenario.", "",
+           _markdown_table(*study_rows(result)), "", study_criteria(result), "", WHY_THEY_DIFFER]
+    header, rows = power_rows(result)
+    if rows:
+        out += ["", f"Power of the baseline's test of {s.power.covariate} (p < 0.05, expected sign):", "",
+                _markdown_table(header, rows)]
+    return "\n".join(out)

@@ -32,7 +32,7 @@ from .tasks import BinaryOutcome, BinaryTask, SurvivalTask, Task, TimeToEvent
 __all__ = [
     "Progress", "Synthetic", "Part", "Data", "SearchResult", "FittedTask", "Evaluation", "Explanation",
     "SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "CONTRASTS", "MIN_PATIENTS",
-    "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "evaluation_parts", "evaluate", "evaluate_model", "score", "Scored",
+    "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "fit_xgboost", "fit_baseline", "development_data", "evaluation_parts", "evaluate", "evaluate_model", "score", "Scored",
     "explain", "shap_importance", "shap_importance_by", "check_calibration",
 ]
 
@@ -158,6 +158,34 @@ def load_data(exp: Experiment, say: Progress = _silent) -> Data:
     return Data(schema=schema, tasks=tasks, observed=observed, train=take("train", tr), test=take("test", te),
                 validation=validation, source=source, info=info | {"n_train": len(tr), "n_test": len(te)},
                 external=external)
+
+
+def development_data(exp: Experiment, scenario: Any, say: Progress = _silent) -> Data:
+    """A synthetic development cohort of ``exp.cohort.n`` patients from ``scenario`` (a
+    :class:`synthetic.Scenario`, possibly with parameters overridden) and seed
+    ``exp.cohort.seed``, every patient a training row: what a simulation study fits, to be scored
+    on a separate large validation cohort rather than on a test split (``test`` is empty).
+
+    Raises
+    ------
+    TrainingError
+        Too few patients, or an outcome with a single class or no events.
+    """
+    from synthetic import generate
+
+    say(f"generating development cohort (n={exp.cohort.n}, seed {exp.cohort.seed})")
+    cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
+    observed, schema = cohort.observed, scenario.schema
+    if len(observed) < MIN_PATIENTS:
+        raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed to train")
+    tasks = make_tasks(exp, schema)
+    for task in tasks:
+        task.check(observed)
+    source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
+    info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
+    return Data(schema=schema, tasks=tasks, observed=observed, train=Part("train", observed, cohort.truth),
+                test=Part("test", observed.iloc[:0], cohort.truth.iloc[:0]), validation=None, source=source,
+                info=info | {"n_train": len(observed), "n_test": 0})
 
 
 def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Schema]:
@@ -288,9 +316,23 @@ def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features:
     say(f"{task.name}: fitting XGBoost and the baseline")
     X_train = features.transform(data.train.frame) if X_train is None else X_train
     y = task.target(data.train.frame)
-    model = task.make_model(chosen.params, exp.search.seed).fit(X_train, y)
-    baseline = task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y)
+    model = fit_xgboost(task, chosen, exp.search.seed, X_train, y)
+    baseline = fit_baseline(task, exp, data, features, y)
     return FittedTask(task=task, model=model, baseline=baseline, search=chosen, reference=task.reference(y))
+
+
+def fit_xgboost(task: Task, chosen: SearchResult, seed: int, X: pd.DataFrame, y: np.ndarray, n_jobs: int | None = None):
+    """The task's XGBoost model with the search's choice, fitted on ``X``, ``y`` (``n_jobs``
+    XGBoost threads; None: the model's default)."""
+    model = task.make_model(chosen.params, seed)
+    if n_jobs is not None:
+        model.set_params(n_jobs=n_jobs)
+    return model.fit(X, y)
+
+
+def fit_baseline(task: Task, exp: Experiment, data: Data, features: CohortFeatures, y: np.ndarray):
+    """The task's classical baseline (logistic regression, Cox PH) on the training rows."""
+    return task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y)
 
 
 # ----------------------------------------------------------------------------------- evaluate

@@ -1,0 +1,148 @@
+"""Independent jobs on ``dask.distributed``: the only module of the package that talks to Dask.
+
+A study (:mod:`predictor.study`) hands over jobs that each take one shared input (a scenario
+variant's validation cohort, built once on the cluster as a task of its own) and gets their
+results back as they finish. By default the jobs run on a :class:`~distributed.LocalCluster` of
+one single-threaded worker process per core; ``scheduler`` (an address, or a scheduler file)
+points them at an existing cluster. Results come back to the driver, which alone writes files
+and MLflow runs.
+
+A worker that dies mid-job loses nothing for good: Dask's scheduler runs its jobs again on
+another worker, and the shared inputs are tasks (not scattered data), so they are rebuilt where
+needed. Jobs are seeded by their keys, so a rerun gives the same result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from .errors import StudyError
+
+__all__ = ["ClusterSpec", "Job", "Connection", "connect"]
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where jobs run: ``scheduler`` (a ``tcp://host:port`` address or a scheduler file; None:
+    a LocalCluster of ``workers`` processes, default one per core), and how long to wait for a
+    scheduler to answer (``timeout``, seconds)."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """``fn(shared_value)`` under a unique ``key``, where ``shared`` names its shared input."""
+
+    key: str
+    shared: str
+    fn: Callable[[Any], Any]
+
+
+class Connection:
+    """A client on a cluster (:func:`connect`)."""
+
+    def __init__(self, client, workers: int, dashboard: str | None, local: bool):
+        self.client = client
+        self.workers = workers
+        self.dashboard = dashboard
+        self.local = local
+
+    def run(self, shared: Mapping[str, Callable[[], Any]], jobs: Sequence[Job]) -> Iterator[tuple[str, Any]]:
+        """Run ``jobs``, each on its shared input (``shared``: unique key -> a function that
+        builds it); yield ``(key, result)`` as each finishes, ``result`` an exception where
+        the job could not be run (a worker lost too often, a result that cannot travel)."""
+        from distributed import as_completed
+
+        inputs = {name: self.client.submit(make, key=name, pure=False) for name, make in shared.items()
+                  if any(j.shared == name for j in jobs)}
+        futures = {self.client.submit(_call, j.fn, inputs[j.shared], key=j.key, pure=False): j.key for j in jobs}
+        try:
+            for future in as_completed(futures):
+                key = futures[future]
+                if future.status == "finished":
+                    yield key, future.result()
+                else:
+                    yield key, future.exception()
+                future.release()
+        finally:
+            for f in [*futures, *inputs.values()]:
+                f.cancel()
+
+
+def _call(fn: Callable[[Any], Any], value: Any) -> Any:
+    return fn(value)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def connect(spec: ClusterSpec) -> Iterator[Connection]:
+    """A client on the cluster ``spec`` describes, closed (with a LocalCluster it started) on exit.
+
+    Raises
+    ------
+    StudyError
+        No scheduler answers at the address, or the scheduler file cannot be read, within
+        ``spec.timeout`` seconds.
+    """
+    from distributed import Client, LocalCluster
+
+    if spec.scheduler is None:
+        n = spec.workers or _cores()
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+        try:
+            yield Connection(client, n, _dashboard(client), local=True)
+        finally:
+            client.close()
+            cluster.close()
+        return
+    client = _remote(spec)
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        if workers == 0:
+            try:
+                client.wait_for_workers(1, timeout=spec.timeout)
+            except TimeoutError:
+                raise StudyError(f"the Dask scheduler at {spec.scheduler} has no worker (waited {spec.timeout:g} s)") from None
+            workers = len(client.scheduler_info().get("workers", {}))
+        yield Connection(client, workers, _dashboard(client), local=False)
+    finally:
+        client.close()
+
+
+def _remote(spec: ClusterSpec):
+    from distributed import Client
+
+    where = spec.scheduler
+    as_file = Path(where).exists() or where.endswith(".json")
+    try:
+        if as_file:
+            return Client(scheduler_file=where, timeout=spec.timeout)
+        return Client(where, timeout=spec.timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        what = f"scheduler file {where}" if as_file else f"Dask scheduler at {where}"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StudyError(f"no answer from the {what} within {spec.timeout:g} s ({reason})") from None
+
+
+def _dashboard(client) -> str | None:
+    """The dashboard's address, where one runs (it needs bokeh)."""
+    try:
+        return client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else None
+    except Exception:  # noqa: BLE001 - a dashboard is a convenience
+        return None
