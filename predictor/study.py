@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 import tomllib
 import traceback
@@ -637,10 +636,11 @@ class CellCache:
             return None
 
     def put(self, key: str, payload: Any) -> None:
+        from features import atomic_write
+
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(payload, default=float))
-        os.replace(tmp, self._path(key))
+        with atomic_write(self._path(key)) as tmp:
+            tmp.write_text(json.dumps(payload, default=float))
 
 
 # ----------------------------------------------------------------------------------- the table

@@ -80,3 +80,16 @@ def test_one_table_reader_and_one_atomic_writer():
                 if needle in text:
                     offenders.append(f"{path.relative_to(ROOT)}: {needle}")
     assert offenders == []
+
+
+def test_only_scheduling_talks_to_dask():
+    talking = sorted(p.name for p in (ROOT / "predictor").glob("*.py") if _imported_anywhere(p) & {"dask", "distributed"})
+    assert talking == ["scheduling.py"]
+
+
+def test_scheduling_knows_nothing_of_training():
+    """The Dask module runs jobs it is handed; it imports none of the stages, tasks, models, evaluation,
+    training or experiment code (nor the study that uses it)."""
+    tree = ast.parse((ROOT / "predictor" / "scheduling.py").read_text(encoding="utf-8"))
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+    assert relative <= {"errors"}
