@@ -258,7 +258,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     from .report import study_text
-    from .scheduling import ClusterSpec
+    from .scheduling import ClusterSpec, probe
     from .study import load_study, plan_cells, run_study
     from .tracking import resolve_tracking_uri, run_study_and_log
 
@@ -272,6 +272,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     say(f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates x models {', '.join(grid['models'])} "
         f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells")
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
+    probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
 
     def connected(conn) -> None:
         where = "LocalCluster" if conn.local else f"scheduler {args.scheduler}"

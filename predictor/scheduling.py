@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import StudyError
 
-__all__ = ["ClusterSpec", "Job", "Connection", "connect"]
+__all__ = ["ClusterSpec", "Job", "Connection", "connect", "probe"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,20 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
         yield Connection(client, workers, _dashboard(client), local=False)
     finally:
         client.close()
+
+
+def probe(spec: ClusterSpec) -> None:
+    """Check that the scheduler of ``spec`` answers and has a worker (nothing to check for a
+    LocalCluster): a study calls this before it opens its MLflow run or runs a cell.
+
+    Raises
+    ------
+    StudyError
+        As :func:`connect`.
+    """
+    if spec.scheduler is not None:
+        with connect(spec):
+            pass
 
 
 def _remote(spec: ClusterSpec):
