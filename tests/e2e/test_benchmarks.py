@@ -57,3 +57,9 @@ def test_bench_experiment_times_the_main_job():
     assert "imports alone (reference)" in out and "predictor train (default)" in out
     for stage in ("data", "search", "fit", "evaluate", "explain", "figures"):
         assert f"{stage} " in out, stage
+
+
+def test_bench_study_prints_both_worker_counts_and_the_stage_shares():
+    out = _run("bench_study.py", "--n", "100", "--replicates", "2", "--models", "gblinear", "baseline", "--validation-n", "2000")
+    for line in ("1 worker(s):", "2 worker(s):", "efficiency", "share of a cell's time: "):
+        assert line in out, line
