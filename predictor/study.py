@@ -211,8 +211,7 @@ class Study:
         out |= {f"criteria.{k}": v for k, v in asdict(self.criteria).items()}
         out |= {f"power.{k}": v for k, v in asdict(self.power).items()}
         out |= {f"panel.{p.name}": "all" if p.columns is None else ", ".join(p.columns) for p in self.panels}
-        out |= {f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}}) or "{}"
-                for v in self.variants}
+        out |= {f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}}) for v in self.variants}
         return {k: "" if v is None else v for k, v in out.items()}
 
 
@@ -554,7 +553,7 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
         data = development_data(exp, validation.source.scenario)
         features = fit_features(exp, data)
         X = features.transform(data.train.frame)
-        X_val = features.transform(validation.part.frame)
+        X_val = None if cell.model == "baseline" else features.transform(validation.part.frame)  # the baseline reads raw columns
         lap("data")
         records, power = [], []
         for task in data.tasks:
@@ -753,19 +752,20 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
     cluster = cluster or scheduling.ClusterSpec()
     say = progress or (lambda p: None)
     cells = plan_cells(study)
+    keys = {cell: cell_key(study, cell) for cell in cells}
     cache = CellCache(study.output / "cells")
     results: dict[str, CellResult] = {}
-    for cell in cells:
-        hit = cache.get(cell_key(study, cell))
+    for cell, key in keys.items():
+        hit = cache.get(key)
         if hit is not None:
-            results[cell_key(study, cell)] = CellResult.from_json(hit)
+            results[key] = CellResult.from_json(hit)
     validations: dict[str, ValidationSet] = {}
     for v in study.variants:
         hit = cache.get(validation_key(study, v))
         if hit is not None:
             validations[v.name] = _validation_from_json(study, hit)
     cached = len(results)
-    todo = [c for c in cells if cell_key(study, c) not in results]
+    todo = [c for c in cells if keys[c] not in results]
     total, failed, computed, workers, dashboard = len(cells), 0, 0, 0, None
     say(StudyProgress(done=cached, total=total, cached=cached, failed=0, elapsed=0.0, left=math.nan))
     missing = [v for v in study.variants if v.name not in validations]
@@ -773,9 +773,9 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
         shared = {validation_key(study, v): _ValidationMaker(study, v.name) for v in study.variants}
         jobs = [scheduling.Job(key=f"summary-{validation_key(study, v)}", shared=validation_key(study, v), fn=_summarise)
                 for v in missing]
-        jobs += [scheduling.Job(key=f"cell-{cell_key(study, c)}", shared=validation_key(study, study.variant(c.scenario)),
+        jobs += [scheduling.Job(key=f"cell-{keys[c]}", shared=validation_key(study, study.variant(c.scenario)),
                                 fn=_CellRunner(study, c)) for c in todo]
-        by_key = {f"cell-{cell_key(study, c)}": c for c in todo}
+        by_key = {f"cell-{keys[c]}": c for c in todo}
         with scheduling.connect(cluster) as conn:
             workers, dashboard = conn.workers, conn.dashboard
             if connected is not None:
@@ -801,7 +801,7 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
                 left = elapsed / computed * (len(todo) - computed)
                 say(StudyProgress(done=cached + computed, total=total, cached=cached, failed=failed,
                                   elapsed=time.perf_counter() - start, left=left, last=cell, error=result.error))
-    ordered = [results[cell_key(study, c)] for c in cells]
+    ordered = [results[keys[c]] for c in cells]
     return analyse(study, ordered, validations, computed=computed, cached=cached, workers=workers,
                    dashboard=dashboard, wall_s=time.perf_counter() - start)
 

@@ -14,28 +14,9 @@ import pandas as pd
 import pytest
 
 from tests.e2e.helpers import free_port
+from tests.study_files import small_study
 
-STUDY = """
-[study]
-name = "e2e_study"
-experiment = "icb_bone_opn"
-n = [120, 240]
-replicates = 2
-models = ["gblinear", "baseline"]
-validation_n = 3000
-seed = 5
-output = "{out}"
-
-[search]
-n_iter = 1
-
-[power]
-covariate = "bone_metastasis"
-
-[panels.all]
-[panels.no_opn]
-drop = ["opn_ng_ml"]
-"""
+STUDY = small_study("e2e_study", Path("{out}"))
 PREDICTOR = [sys.executable, "-m", "predictor"]
 # What a Dask nanny gives its worker by default: one BLAS thread, so results do not depend on the machine's cores.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}

@@ -2,35 +2,16 @@
 
 import math
 import textwrap
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from predictor.errors import StudyError
 from predictor.study import (Cell, cell_key, cell_seed, load_study, make_validation, plan_cells, run_cell,
                              results_table, validation_seed)
+from tests.study_files import small_study
 
-SMALL = """
-[study]
-name = "small"
-experiment = "icb_bone_opn"
-n = [120, 240]
-replicates = 2
-models = ["gblinear", "baseline"]
-validation_n = 3000
-seed = 5
-output = "{out}"
-
-[search]
-n_iter = 1
-
-[power]
-covariate = "bone_metastasis"
-
-[panels.all]
-[panels.no_opn]
-drop = ["opn_ng_ml"]
-"""
+SMALL = small_study("small", Path("{out}"))
 
 
 def write(tmp_path, text: str, name: str = "study.toml"):
