@@ -132,11 +132,11 @@ class Cluster:
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         env = {**os.environ, **ONE_THREAD}
-        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-        self.scheduler = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+        dask = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
+        self.scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         # --no-nanny: one process per worker, so that killing it kills the worker
-        self.workers = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
+        self.workers = [subprocess.Popen([dask, "worker", self.address, "--nthreads", "1",
                                           "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
                         for _ in range(workers)]
