@@ -156,7 +156,9 @@ def power_rows(result) -> tuple[list[str], list[list[str]]]:
     sizes = sorted(p.n.unique())
     header = ["scenario", "panel", "task", *[f"n={n:,}" for n in sizes]]
     rows = []
-    for (scenario, panel, task), g in p.groupby(["scenario", "panel", "task"], sort=False):
+    s = result.study
+    order = lambda key: ([v.name for v in s.variants].index(key[0][0]), [q.name for q in s.panels].index(key[0][1]), key[0][2])
+    for (scenario, panel, task), g in sorted(p.groupby(["scenario", "panel", "task"]), key=order):  # as the file lists them
         at = g.set_index("n")
         rows.append([scenario, panel, task, *[f"{at.power[n]:.2f}" if n in at.index else "-" for n in sizes]])
     return header, rows
