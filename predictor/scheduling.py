@@ -15,7 +15,6 @@ needed. Jobs are seeded by their keys, so a rerun gives the same result.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,13 +80,6 @@ def _call(fn: Callable[[Any], Any], value: Any) -> Any:
     return fn(value)
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 @contextmanager
 def connect(spec: ClusterSpec) -> Iterator[Connection]:
     """A client on the cluster ``spec`` describes, closed (with a LocalCluster it started) on exit.
@@ -101,12 +93,12 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
     from distributed import Client, LocalCluster
 
     if spec.scheduler is None:
-        n = spec.workers or _cores()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+        # n_workers None: LocalCluster's own count, one single-threaded process per core this process may use
+        cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         client = Client(cluster)
         try:
-            yield Connection(client, n, _dashboard(client), local=True)
+            yield Connection(client, len(cluster.workers), _dashboard(client), local=True)
         finally:
             client.close()
             cluster.close()

@@ -134,11 +134,7 @@ def load_data(exp: Experiment, say: Progress = _silent) -> Data:
     observed = validate(observed, schema)
     if exp.shap.by and exp.shap.by not in schema:
         raise TrainingError(f"[shap] by = '{exp.shap.by}' is not a column of the cohort")
-    if len(observed) < MIN_PATIENTS:
-        raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed to train and test")
-    tasks = make_tasks(exp, schema)
-    for task in tasks:
-        task.check(observed)
+    tasks = _checked_tasks(exp, schema, observed, "to train and test")
     # Stratified by the first task's strata (the response class, else the event indicator).
     strata = tasks[0].strata(tasks[0].target(observed))
     tr, te = train_test_split(np.arange(len(observed)), test_size=exp.evaluation.test_fraction,
@@ -176,16 +172,23 @@ def development_data(exp: Experiment, scenario: Any, say: Progress = _silent) ->
     say(f"generating development cohort (n={exp.cohort.n}, seed {exp.cohort.seed})")
     cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
     observed, schema = cohort.observed, scenario.schema
-    if len(observed) < MIN_PATIENTS:
-        raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed to train")
-    tasks = make_tasks(exp, schema)
-    for task in tasks:
-        task.check(observed)
+    tasks = _checked_tasks(exp, schema, observed, "to train")
     source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
     info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
     return Data(schema=schema, tasks=tasks, observed=observed, train=Part("train", observed, cohort.truth),
                 test=Part("test", observed.iloc[:0], cohort.truth.iloc[:0]), validation=None, source=source,
                 info=info | {"n_train": len(observed), "n_test": 0})
+
+
+def _checked_tasks(exp: Experiment, schema: Schema, observed: pd.DataFrame, purpose: str) -> tuple[Task, ...]:
+    """The experiment's tasks, once the cohort has enough patients (``purpose``: what for) and
+    every task can be trained on it (TrainingError otherwise)."""
+    if len(observed) < MIN_PATIENTS:
+        raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed {purpose}")
+    tasks = make_tasks(exp, schema)
+    for task in tasks:
+        task.check(observed)
+    return tasks
 
 
 def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Schema]:

@@ -759,9 +759,10 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
         hit = cache.get(key)
         if hit is not None:
             results[key] = CellResult.from_json(hit)
+    shared_key = {v.name: validation_key(study, v) for v in study.variants}
     validations: dict[str, ValidationSet] = {}
     for v in study.variants:
-        hit = cache.get(validation_key(study, v))
+        hit = cache.get(shared_key[v.name])
         if hit is not None:
             validations[v.name] = _validation_from_json(study, hit)
     cached = len(results)
@@ -770,11 +771,11 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
     say(StudyProgress(done=cached, total=total, cached=cached, failed=0, elapsed=0.0, left=math.nan))
     missing = [v for v in study.variants if v.name not in validations]
     if todo or missing:
-        shared = {validation_key(study, v): _ValidationMaker(study, v.name) for v in study.variants}
-        jobs = [scheduling.Job(key=f"summary-{validation_key(study, v)}", shared=validation_key(study, v), fn=_summarise)
+        shared = {shared_key[v.name]: _ValidationMaker(study, v.name) for v in study.variants}
+        jobs = [scheduling.Job(key=f"summary-{shared_key[v.name]}", shared=shared_key[v.name], fn=_summarise)
                 for v in missing]
-        jobs += [scheduling.Job(key=f"cell-{keys[c]}", shared=validation_key(study, study.variant(c.scenario)),
-                                fn=_CellRunner(study, c)) for c in todo]
+        jobs += [scheduling.Job(key=f"cell-{keys[c]}", shared=shared_key[c.scenario], fn=_CellRunner(study, c))
+                 for c in todo]
         by_key = {f"cell-{keys[c]}": c for c in todo}
         with scheduling.connect(cluster) as conn:
             workers, dashboard = conn.workers, conn.dashboard
