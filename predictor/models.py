@@ -59,6 +59,22 @@ def _as_frame(X) -> pd.DataFrame:
     return pd.DataFrame(np.asarray(X, dtype=float))
 
 
+def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and SD ignoring missing values (an all-missing column: 0 and 1; a
+    constant one: SD 1)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    return np.where(np.isfinite(mean), mean, 0.0), np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
+def _indicator(columns: np.ndarray, width: int) -> np.ndarray:
+    """A (len(columns), width) 0/1 matrix sending term i to input column ``columns[i]``."""
+    out = np.zeros((len(columns), width))
+    out[np.arange(len(columns)), columns] = 1.0
+    return out
+
+
 #: The boosters a model may use: trees, or XGBoost's linear booster (a penalised GLM).
 BOOSTERS = ("gbtree", "gblinear")
 
@@ -81,28 +97,62 @@ class _XGBBase(BaseEstimator):
         }
 
     def _standardised(self, X: pd.DataFrame) -> np.ndarray:
-        """The linear booster's input: (x - training mean) / training SD, missing -> 0 (the mean)."""
-        Z = (X.to_numpy(dtype=np.float64, na_value=np.nan) - self.feature_mean_) / self.feature_scale_
+        """The linear booster's input: (design - training mean) / training SD, missing -> 0 (the
+        mean). The design is the input itself, or with ``interaction_by`` the input and its
+        products (:meth:`_design`)."""
+        x = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        Z = (self._design(x) if self._interacting() else x) - self.feature_mean_
+        Z /= self.feature_scale_
         Z[np.isnan(Z)] = 0.0
         return Z
 
+    def _interacting(self) -> bool:
+        return getattr(self, "interaction_pairs_", None) is not None
+
+    def _find_pairs(self, names: list[str]) -> np.ndarray:
+        """(indicator, other) column indices of the product terms: each one-hot level
+        ``interaction_by=LEVEL`` of the input times every input that is not such a level."""
+        prefix = f"{self.interaction_by}="
+        levels = [i for i, c in enumerate(names) if str(c).startswith(prefix)]
+        if not levels:
+            raise PredictorError(f"interaction_by = '{self.interaction_by}' names no one-hot input column "
+                                 f"('{prefix}LEVEL'); the inputs are {names}")
+        others = [j for j in range(len(names)) if j not in levels]
+        return np.array([(k, j) for k in levels for j in others], dtype=np.int64).reshape(-1, 2)
+
+    def _imputed(self, x: np.ndarray) -> np.ndarray:
+        """The input with each missing value replaced by its column's training mean."""
+        return np.where(np.isnan(x), self.input_mean_, x)
+
+    def _design(self, x: np.ndarray) -> np.ndarray:
+        """Input columns (missing -> training mean) followed by the products of
+        :attr:`interaction_pairs_`, on the raw scale."""
+        x = self._imputed(x)
+        k, j = self.interaction_pairs_[:, 0], self.interaction_pairs_[:, 1]
+        return np.hstack([x, x[:, k] * x[:, j]])
+
     def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
         linear = params.get("booster") == "gblinear"
-        for stale in ("coef_", "intercept_", "feature_mean_", "feature_scale_"):  # from an earlier linear fit
+        for stale in ("coef_", "intercept_", "feature_mean_", "feature_scale_", "input_mean_",
+                      "interaction_pairs_"):  # from an earlier linear fit
             self.__dict__.pop(stale, None)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
+        names = list(X.columns)
+        if self.interaction_by is not None and not linear:
+            raise PredictorError("interaction_by is for the linear booster (trees find interactions themselves)")
         if linear:
             x = X.to_numpy(dtype=np.float64, na_value=np.nan)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean 0, SD 1
-                mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-            self.feature_mean_ = np.where(np.isfinite(mean), mean, 0.0)
-            self.feature_scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+            if self.interaction_by is not None:
+                pairs = self._find_pairs(names)
+                self.input_mean_ = _column_stats(x)[0]
+                self.interaction_pairs_ = pairs
+                x = self._design(x)
+                names += [f"{names[k]}*{names[j]}" for k, j in pairs]
+            self.feature_mean_, self.feature_scale_ = _column_stats(x)
         # XGBoost gets a bare float array and the booster its feature names afterwards: with names
         # on the DMatrix it re-reads and compares them at every boosting round (a third of the
         # search's time on a small cohort). The model is the same.
-        names = list(X.columns)
         X = self._standardised(X) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.early_stopping_rounds and len(X) >= 50:
             idx = np.arange(len(X))
@@ -141,6 +191,8 @@ class _XGBBase(BaseEstimator):
     def margin(self, X) -> np.ndarray:
         """The raw score of the booster (log-odds, log hazard ratio or log time)."""
         X = self._checked(X)
+        if self.booster == "gblinear" and self._interacting():
+            return self.intercept_ + self._standardised(X) @ self.coef_
         if self.booster == "gblinear":
             # intercept + coef . (x - mean) / scale, folded into one matrix-vector product on the raw
             # input; a row with a missing value comes out NaN and is recomputed with the mean in its place.
@@ -157,6 +209,26 @@ class _XGBBase(BaseEstimator):
         m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float64, copy=False), predict_type="margin", missing=np.nan)
         return np.asarray(m, dtype=np.float64)
 
+    def _interaction_shap(self, X: pd.DataFrame, background) -> tuple[np.ndarray, np.ndarray]:
+        """Exact interventional SHAP values of the linear booster with product terms (see
+        :meth:`shap_values`): per input column, and the base value per row."""
+        p = self.n_features_in_
+        k, j = self.interaction_pairs_[:, 0], self.interaction_pairs_[:, 1]
+        if background is None:  # the training data, whose design means are kept
+            design_mean = self.feature_mean_
+        else:
+            design_mean = self._design(self._checked(background).to_numpy(dtype=np.float64, na_value=np.nan)).mean(axis=0)
+        ex, e_prod = design_mean[:p], design_mean[p:]
+        x = self._imputed(X.to_numpy(dtype=np.float64, na_value=np.nan))
+        w = self.coef_ / self.feature_scale_  # per unit of the raw design column
+        values = (x - ex) * w[:p]
+        a, b, c = x[:, k], x[:, j], w[p:]
+        to_a = c * 0.5 * ((a * ex[j] - e_prod) + (a * b - ex[k] * b))
+        to_b = c * 0.5 * ((ex[k] * b - e_prod) + (a * b - a * ex[j]))
+        values += to_a @ _indicator(k, p) + to_b @ _indicator(j, p)
+        base = self.intercept_ + float(((design_mean - self.feature_mean_) / self.feature_scale_) @ self.coef_)
+        return values, np.full(len(X), base)
+
     def shap_values(self, X, background=None) -> tuple[np.ndarray, float]:
         """SHAP contributions on the margin scale, exact for both boosters.
 
@@ -164,7 +236,12 @@ class _XGBBase(BaseEstimator):
         (``pred_contribs``); with it, shap's interventional TreeSHAP against these rows.
         Linear booster: a linear model's exact SHAP values ``coef_j * (z_j - mean_B z_j)`` on the
         standardised input ``z``, where ``B`` is ``background`` or, without it, the training data
-        (shap's ``LinearExplainer`` with an independent masker computes the same).
+        (shap's ``LinearExplainer`` with an independent masker computes the same). With
+        ``interaction_by``, each product term ``c * a * x`` is a two-player game whose exact
+        interventional Shapley values (the definition TreeSHAP's interventional mode computes)
+        are ``phi_a = c/2 [(a E[x] - E[ax]) + (ax - E[a] x)]`` and ``phi_x = c/2 [(E[a] x - E[ax])
+        + (ax - a E[x])]``, expectations over ``B``; within one arm (``a`` constant in ``B`` and
+        ``X``) the arm gets 0 and the biomarker its arm's whole coefficient.
 
         Parameters
         ----------
@@ -182,7 +259,9 @@ class _XGBBase(BaseEstimator):
             ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
         """
         X = self._checked(X)
-        if self.booster == "gblinear":
+        if self.booster == "gblinear" and self._interacting():
+            values, base = self._interaction_shap(X, background)
+        elif self.booster == "gblinear":
             center = np.zeros(X.shape[1]) if background is None else self._standardised(self._checked(background)).mean(axis=0)
             values = (self._standardised(X) - center) * self.coef_
             base = np.full(len(X), self.intercept_ + float(center @ self.coef_))
@@ -223,6 +302,11 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
     early_stopping_rounds : int or None
         Stop when the log-loss of an internal validation split (``validation_fraction``,
         stratified) has not improved for this many rounds, then refit on all rows.
+    interaction_by : str or None
+        ``gblinear`` only: the name of a one-hot encoded categorical input (``"therapy_arm"``,
+        whose levels are the columns ``therapy_arm=LEVEL``). The linear model gains the product
+        of each level with every other input, so each level has its own coefficients (an effect
+        that acts in one therapy arm only); missing inputs count as their training mean.
     random_state : int
         Seed of the split and of XGBoost's sampling.
     n_jobs : int
@@ -238,13 +322,17 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
     best_iteration_ : int
     coef_, intercept_, feature_mean_, feature_scale_ : ndarray, float, ndarray, ndarray
         ``gblinear`` only: weights on the standardised inputs, the margin at the training mean,
-        and the standardisation.
+        and the standardisation (of the input followed by its product terms, with ``interaction_by``).
+    interaction_pairs_, input_mean_ : ndarray
+        ``gblinear`` with ``interaction_by`` only: the (level, input) column indices of each
+        product term, and the training mean that stands in for a missing input.
     """
 
     def __init__(self, *, booster: str = "gbtree", n_estimators: int = 500, learning_rate: float = 0.05,
                  max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 1.0, early_stopping_rounds: int | None = 30,
-                 validation_fraction: float = 0.2, random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+                 validation_fraction: float = 0.2, interaction_by: str | None = None, random_state: int = 0,
+                 n_jobs: int = 2, device: str = "cpu"):
         self.booster = booster
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -255,6 +343,7 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
+        self.interaction_by = interaction_by
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.device = device
@@ -300,7 +389,7 @@ class XGBSurvival(RegressorMixin, _XGBBase):
                  learning_rate: float = 0.05, max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 1.0, aft_sigma: float = 1.0,
                  early_stopping_rounds: int | None = 30, validation_fraction: float = 0.2,
-                 random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+                 interaction_by: str | None = None, random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
         self.objective = objective
         self.booster = booster
         self.n_estimators = n_estimators
@@ -313,6 +402,7 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         self.aft_sigma = aft_sigma
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
+        self.interaction_by = interaction_by
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.device = device
