@@ -95,7 +95,7 @@ from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniform
 
 __all__ = [
     "PARAMETERS", "ARMS", "RESPONSES", "TME_MARKERS", "EXPECTATIONS", "SURVIVAL",
-    "check_parameters", "draw", "transform", "oracle",
+    "EFFECT_BIOMARKERS", "NULL_BIOMARKERS", "check_parameters", "draw", "transform", "oracle", "biomarker_effects",
 ]
 
 ARMS = ("dara_krd", "tal_tec", "car_t")
@@ -198,6 +198,66 @@ def _arms(u: np.ndarray, share: np.ndarray) -> np.ndarray:
     return arm
 
 
+#: The biomarker each arm-specific coefficient multiplies (through :func:`_effect_terms`).
+EFFECT_BIOMARKERS = {
+    "resp_per_log2_cd38": "cd38_density_k", "resp_per_log2_cd55_cd59": "cd55_cd59_fold",
+    "resp_per_log2_treg": "treg_pct", "resp_per_log2_mdsc": "mdsc_pct", "resp_per_log2_tgfb": "tgfb_pg_ml",
+    "resp_per_log2_il6": "il6_pg_ml", "resp_per_log2_lactate": "lactate_mmol_l", "resp_per_hypoxia": "hypoxia_score",
+    "resp_per_10pct_pd1_cd8": "pd1_cd8_pct", "resp_bcma_silencing": "bcma_methylation_pct",
+    "resp_per_10pct_gprc5d": "gprc5d_positive_pct",
+}
+#: Biomarkers that affect nothing.
+NULL_BIOMARKERS = ("null_biomarker_1", "null_biomarker_2", "null_biomarker_3")
+
+
+def _effect_terms(columns: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The term each arm-specific coefficient multiplies (the module docstring's :math:`m(x)`),
+    from the observed biomarker columns."""
+    med = values["tme_median"]
+    out = {}
+    for coefficient, column in EFFECT_BIOMARKERS.items():
+        x = np.asarray(columns[column], dtype=np.float64)
+        scale = TME_MARKERS.get(column)
+        if column == "cd38_density_k":
+            out[coefficient] = np.log2(x / 50.0)
+        elif column == "cd55_cd59_fold":
+            out[coefficient] = np.log2(x)
+        elif column == "bcma_methylation_pct":
+            out[coefficient] = expit((x - 70.0) / 5.0)  # BCMA silencing
+        elif column == "gprc5d_positive_pct":
+            out[coefficient] = (x - 80.0) / 10.0
+        elif scale == "log":
+            out[coefficient] = np.log2(x / med[column])
+        elif scale == "logit":
+            out[coefficient] = x
+        else:  # logit_pct
+            out[coefficient] = (x - 30.0) / 10.0
+    return out
+
+
+def biomarker_effects(observed: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+    """How much each biomarker moves the response linear predictor :math:`m(x)` (probit units)
+    within each arm: :math:`|\\beta_j[a]|` times the interquartile range of its term among that
+    arm's patients of ``observed`` (0 where the biomarker does not act on the arm, and for the
+    null biomarkers). PFS follows :math:`m(x)` times ``pfs_log_hr_per_depth``.
+
+    Returns
+    -------
+    DataFrame
+        Biomarkers (the observed column names) x arms.
+    """
+    out = {}
+    for arm in ARMS:
+        rows = observed[observed["therapy_arm"] == arm]
+        terms = _effect_terms({c: rows[c].to_numpy() for c in EFFECT_BIOMARKERS.values()}, values)
+        effect = {}
+        for coefficient, column in EFFECT_BIOMARKERS.items():
+            beta = abs(float(values[coefficient][arm]))
+            effect[column] = beta * float(np.subtract(*np.percentile(terms[coefficient], [75, 25]))) if beta and len(rows) else 0.0
+        out[arm] = {**effect, **{c: 0.0 for c in NULL_BIOMARKERS}}
+    return pd.DataFrame(out)
+
+
 def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn draws into the observed and truth frames (see the module docstring for formulas).
 
@@ -229,20 +289,16 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     s = noise["z_tme"] + v["tme_shift_relapsed"] * relapsed
     med, load, sd = v["tme_median"], v["tme_loading"], v["tme_sd"]
     tme: dict[str, np.ndarray] = {}
-    tme_x: dict[str, np.ndarray] = {}
     for name, scale in TME_MARKERS.items():
         latent = load[name] * s + sd[name] * noise[f"z_m_{name}"]
         if scale == "log":
             x = np.exp(np.log(med[name]) + latent)
             decimals = 2 if name == "lactate_mmol_l" else 1
             x = np.maximum(np.round(x, decimals), 10.0**-decimals)
-            tme_x[name] = np.log2(x / med[name])
         elif scale == "logit":
             x = np.round(expit(logit(med[name]) + latent), 3)
-            tme_x[name] = x
         else:  # logit_pct
             x = np.round(100.0 * expit(logit(med[name] / 100.0) + latent), 1)
-            tme_x[name] = (x - 30.0) / 10.0
         tme[name] = x
 
     cd38 = np.maximum(np.round(np.exp(np.log(v["cd38_median_k"]) + v["cd38_log_fold_relapsed"] * relapsed
@@ -255,19 +311,8 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     gprc5d = np.round(100.0 * expit(v["gprc5d_logit_mean"] + v["gprc5d_logit_sd"] * noise["z_gprc5d"]), 1)
     cd55 = np.maximum(np.round(np.exp(v["cd55_cd59_log_sd"] * noise["z_cd55"]), 2), 0.01)
 
-    features = {
-        "resp_per_log2_cd38": np.log2(cd38 / 50.0),
-        "resp_per_log2_cd55_cd59": np.log2(cd55),
-        "resp_per_log2_treg": tme_x["treg_pct"],
-        "resp_per_log2_mdsc": tme_x["mdsc_pct"],
-        "resp_per_log2_tgfb": tme_x["tgfb_pg_ml"],
-        "resp_per_log2_il6": tme_x["il6_pg_ml"],
-        "resp_per_log2_lactate": tme_x["lactate_mmol_l"],
-        "resp_per_hypoxia": tme_x["hypoxia_score"],
-        "resp_per_10pct_pd1_cd8": tme_x["pd1_cd8_pct"],
-        "resp_bcma_silencing": silencing,
-        "resp_per_10pct_gprc5d": (gprc5d - 80.0) / 10.0,
-    }
+    features = _effect_terms({"cd38_density_k": cd38, "cd55_cd59_fold": cd55, "bcma_methylation_pct": bcma_meth,
+                              "gprc5d_positive_pct": gprc5d, **tme}, v)
     intercept = np.array([v["resp_intercept_dara_krd"], v["resp_intercept_tal_tec"], v["resp_intercept_car_t"]])[arm]
     m = intercept.copy()
     for name, x in features.items():

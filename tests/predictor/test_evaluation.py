@@ -152,3 +152,19 @@ def test_survival_calibration_of_the_truth_and_of_a_miscalibrated_model():
     t, e = cohort.observed["pfs_months"].to_numpy(), cohort.observed["pfs_event"].to_numpy().astype(bool)
     assert survival_calibration(t, e, 1 - s12, 12.0).ici < 0.01
     assert survival_calibration(t, e, 1 - s12 ** 2, 12.0).ici > 0.05
+
+
+def test_shap_recovery_separates_acting_from_null_biomarkers_per_group():
+    import pandas as pd
+
+    from predictor.evaluation import shap_recovery
+
+    effects = pd.DataFrame({"a": [0.5, 0.12, 0.0, 0.05], "b": [0.0, 0.3, 0.2, 0.0]}, index=["x", "y", "z", "w"])
+    importance = pd.DataFrame({"a": [0.9, 0.2, 0.1, 5.0], "b": [0.25, 0.4, 0.3, 0.1]}, index=["x", "y", "z", "w"])
+    r = shap_recovery(importance, effects).set_index("group")
+    # a: w's effect (0.05) is below 0.1 and not zero: not judged; acting y (0.2) > null z (0.1)
+    assert r.loc["a", "separated"] and r.loc["a", "weakest_acting"] == "y" and r.loc["a", "strongest_null"] == "z"
+    # b: acting z (0.3) > null x (0.25)
+    assert r.loc["b", "separated"] and (r.loc["b", "weakest_acting"], r.loc["b", "strongest_null"]) == ("z", "x")
+    importance.loc["x", "b"] = 0.35
+    assert not shap_recovery(importance, effects).set_index("group").loc["b", "separated"]

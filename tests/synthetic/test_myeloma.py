@@ -175,3 +175,19 @@ def test_targets_hold_at_population_scale(myeloma_scenario):
     for t in myeloma_scenario.targets:
         if t.tolerance_type != "at_least":
             assert abs(fast[t.id] - got[t.id]) <= t.tolerance, t.id
+
+
+def test_biomarker_effects_are_the_coefficients_times_the_arms_iqr(myeloma_scenario):
+    from synthetic import generate
+    from synthetic.models.myeloma_bmm import NULL_BIOMARKERS, biomarker_effects
+
+    cohort = generate(myeloma_scenario, 6000, seed=3)
+    values = cohort.parameters
+    effects = biomarker_effects(cohort.observed, values)
+    assert list(effects.columns) == ["dara_krd", "tal_tec", "car_t"]
+    assert (effects.loc[list(NULL_BIOMARKERS)] == 0).all().all()
+    assert effects.loc["gprc5d_positive_pct", "dara_krd"] == 0 and effects.loc["cd38_density_k", "car_t"] == 0
+    arm = cohort.observed[cohort.observed.therapy_arm == "dara_krd"]
+    q25, q75 = np.percentile(np.log2(arm.cd38_density_k / 50.0), [25, 75])
+    assert effects.loc["cd38_density_k", "dara_krd"] == pytest.approx(values["resp_per_log2_cd38"]["dara_krd"] * (q75 - q25))
+    assert (effects > 0).sum().to_dict() == {"dara_krd": 6, "tal_tec": 5, "car_t": 7}
