@@ -110,23 +110,34 @@ class SearchSection:
     """``[search]``: ``n_iter`` seeded tree draws and/or the linear booster's grid (``boosters``),
     scored by ``cv_folds``-fold CV on the training split; ``n_jobs`` candidate fits at once (0:
     one per core this process may use). Each fit is single-threaded, so the choice does not
-    depend on ``n_jobs``."""
+    depend on ``n_jobs``. ``interactions``: a categorical model input (a therapy arm) whose
+    levels each get their own coefficients in the linear booster's candidates (its product with
+    every other input; trees find interactions themselves)."""
 
     n_iter: int = 8
     cv_folds: int = 3
     seed: int = 0
     boosters: tuple[str, ...] = BOOSTERS
     n_jobs: int = 0
+    interactions: str | None = None
 
 
 @dataclass(frozen=True)
 class EvaluationSection:
-    """``[evaluation]``: the test split, the bootstrap, and the horizons (in the time unit)."""
+    """``[evaluation]``: the test split, the bootstrap, and the horizons (in the time unit).
+
+    ``nested_folds`` (0: off) and ``nested_repeats``: a nested cross-validation of the whole
+    development cohort (training and test rows) beside the single test split: each outer fold's
+    model is searched and fitted on the other folds, as the run's own model is, and scored on
+    the fold; ``nested_repeats`` reshuffles. It shows how far the search's CV score is from what
+    the chosen model scores on patients it never saw, and how much one split's figure varies."""
 
     test_fraction: float = 0.25
     bootstrap: int = 200
     seed: int = 0
     horizons: tuple[float, ...] = (6.0, 12.0, 24.0)
+    nested_folds: int = 0
+    nested_repeats: int = 1
 
 
 @dataclass(frozen=True)
@@ -184,12 +195,15 @@ CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
         "n_iter": _positive, "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"), "seed": _seed,
         "boosters": Key(list, lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
                         "must be a non-empty list of \"gbtree\" and/or \"gblinear\""),
-        "n_jobs": Key(int, lambda v: v >= 0, "must be >= 0 (0: every core)")}),
+        "n_jobs": Key(int, lambda v: v >= 0, "must be >= 0 (0: every core)"),
+        "interactions": Key(str, bool, "must name a categorical column")}),
     "evaluation": (EvaluationSection, {
         "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
         "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed,
         "horizons": Key(list, lambda v: len(v) > 0 and all(isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0
-                                                           for h in v), "must be positive numbers")}),
+                                                           for h in v), "must be positive numbers"),
+        "nested_folds": Key(int, lambda v: v == 0 or v >= 2, "must be 0 (off) or >= 2"),
+        "nested_repeats": _positive}),
     "shap": (ShapSection, {"max_rows": _positive, "dependence": _columns, "by": Key(str)}),
     "registry": (RegistrySection, {"model_name": Key(str, bool, "must not be empty"), "register": Key(bool)}),
 }
@@ -365,6 +379,8 @@ def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, m
             models = replace(models, survival=None)
     if (outcomes.time is None) != (outcomes.event is None):
         raise ExperimentError(f"{where} [outcomes]: 'time' and 'event' go together")
+    if s["search"].interactions is not None and "gblinear" not in s["search"].boosters:
+        raise ExperimentError(f"{where} [search]: 'interactions' shapes the linear booster: add \"gblinear\" to 'boosters'")
     if not (models.response or models.survival or outcomes.binary):
         raise ExperimentError(f"{where}: [models] asks for no model")
     return Experiment(experiment=s["experiment"], cohort=cohort, outcomes=outcomes, validation=validation,

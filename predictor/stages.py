@@ -12,13 +12,15 @@ task is. Nothing here talks to MLflow.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import ParameterGrid, ParameterSampler, StratifiedKFold, train_test_split
+from sklearn.model_selection import (ParameterGrid, ParameterSampler, RepeatedStratifiedKFold, StratifiedKFold,
+                                     train_test_split)
 
 from features import Schema, read_table, validate
 from features.errors import FeaturesError
@@ -33,7 +35,7 @@ __all__ = [
     "Progress", "Synthetic", "Part", "Data", "SearchResult", "FittedTask", "Evaluation", "Explanation",
     "SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "CONTRASTS", "MIN_PATIENTS",
     "load_data", "make_tasks", "fit_features", "search_candidates", "search", "fit", "fit_xgboost", "fit_baseline", "development_data", "evaluation_parts", "evaluate", "evaluate_model", "score", "Scored",
-    "explain", "shap_importance", "shap_importance_by", "check_calibration",
+    "explain", "shap_importance", "shap_importance_by", "check_calibration", "NestedCV", "nested_cv",
 ]
 
 Progress = Callable[[str], None]
@@ -185,6 +187,10 @@ def _checked_tasks(exp: Experiment, schema: Schema, observed: pd.DataFrame, purp
     every task can be trained on it (TrainingError otherwise)."""
     if len(observed) < MIN_PATIENTS:
         raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed {purpose}")
+    by = exp.search.interactions
+    if by is not None and (by not in schema or schema[by].dtype != "category"
+                           or (exp.features.columns is not None and by not in exp.features.columns)):
+        raise TrainingError(f"[search] interactions = '{by}' must be a categorical model input of the cohort")
     tasks = make_tasks(exp, schema)
     for task in tasks:
         task.check(observed)
@@ -254,14 +260,16 @@ class SearchResult:
         return {**self.params, f"cv_{self.metric}": self.cv_score}
 
 
-def search_candidates(boosters: Sequence[str], n_iter: int, seed: int) -> list[dict[str, Any]]:
+def search_candidates(boosters: Sequence[str], n_iter: int, seed: int, interactions: str | None = None) -> list[dict[str, Any]]:
     """The search's candidates: ``n_iter`` seeded draws from :data:`SEARCH_SPACE` for "gbtree",
-    then the whole :data:`LINEAR_SEARCH_SPACE` grid for "gblinear"."""
+    then the whole :data:`LINEAR_SEARCH_SPACE` grid for "gblinear" (each with
+    ``interaction_by=interactions`` when given: a coefficient per level of that input)."""
     out: list[dict[str, Any]] = []
     if "gbtree" in boosters:
         out += [{"booster": "gbtree", **p} for p in ParameterSampler(SEARCH_SPACE, n_iter=n_iter, random_state=seed)]
     if "gblinear" in boosters:
-        out += [{"booster": "gblinear", **p} for p in ParameterGrid(LINEAR_SEARCH_SPACE)]
+        extra = {"interaction_by": interactions} if interactions else {}
+        out += [{"booster": "gblinear", **p, **extra} for p in ParameterGrid(LINEAR_SEARCH_SPACE)]
     return out
 
 
@@ -274,7 +282,7 @@ def search(task: Task, X: pd.DataFrame, y: np.ndarray, config: SearchSection, sa
     fits side by side are faster than threads inside each fit, and each fit's result does not
     depend on how many run at once.
     """
-    candidates = search_candidates(config.boosters, config.n_iter, config.seed)
+    candidates = search_candidates(config.boosters, config.n_iter, config.seed, config.interactions)
     splits = list(StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed).split(X, task.strata(y)))
 
     def score(params: Mapping[str, Any], tr: np.ndarray, va: np.ndarray) -> float:
@@ -470,6 +478,73 @@ def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> 
     t.insert(0, "task", task)
     t.insert(0, "dataset", dataset)
     return t
+
+
+# --------------------------------------------------------------------------------- nested CV
+@dataclass(frozen=True)
+class NestedCV:
+    """A nested cross-validation of the development cohort (:func:`nested_cv`).
+
+    ``folds`` has one row per outer fit and task: ``repeat``, ``fold``, ``task``, ``metric``
+    (the task's headline), ``xgboost`` and ``baseline`` (their scores on the outer fold),
+    ``inner_cv`` (the search's mean CV score of the candidate it chose, on the outer training
+    rows) and ``choice`` (that candidate's booster).
+    """
+
+    folds: pd.DataFrame
+    n_folds: int
+    n_repeats: int
+
+    def summary(self) -> pd.DataFrame:
+        """Per task: the mean and SD over outer fits of each model's score; the mean inner CV
+        score of the chosen candidates; ``optimism``, the inner CV score minus the outer score
+        (how much the search's choice flatters itself); and how often each booster was chosen."""
+        rows = []
+        for task, f in self.folds.groupby("task", sort=False):
+            rows.append({"task": task, "metric": f["metric"].iloc[0], "fits": len(f),
+                         "xgboost": f["xgboost"].mean(), "xgboost_sd": f["xgboost"].std(ddof=1),
+                         "baseline": f["baseline"].mean(), "baseline_sd": f["baseline"].std(ddof=1),
+                         "inner_cv": f["inner_cv"].mean(), "optimism": (f["inner_cv"] - f["xgboost"]).mean(),
+                         "choices": ", ".join(f"{b} {k}" for b, k in Counter(f["choice"]).most_common())})
+        return pd.DataFrame(rows)
+
+
+def nested_cv(exp: Experiment, data: Data, say: Progress = _silent) -> NestedCV | None:
+    """Nested cross-validation of the whole development cohort (training and test rows), as
+    ``[evaluation] nested_folds`` and ``nested_repeats`` ask (None when off).
+
+    Each outer fold is held out while the feature pipeline, the search (its own inner
+    ``[search] cv_folds``-fold CV), the chosen XGBoost model and the baseline are fitted on the
+    other folds, exactly as a run fits its own model on the training split; both models are then
+    scored (the task's headline metric) on the held-out fold. Outer folds are stratified like
+    the test split (seed ``[evaluation] seed``).
+    """
+    config = exp.evaluation
+    if not config.nested_folds:
+        return None
+    observed = data.observed
+    first = data.tasks[0]
+    splitter = RepeatedStratifiedKFold(n_splits=config.nested_folds, n_repeats=config.nested_repeats,
+                                       random_state=config.seed)
+    splits = list(splitter.split(observed, first.strata(first.target(observed))))
+    rows = []
+    for i, (tr, te) in enumerate(splits):
+        repeat, fold = divmod(i, config.nested_folds)
+        say(f"nested CV: outer fit {i + 1}/{len(splits)} (repeat {repeat + 1}, fold {fold + 1})")
+        outer = replace(data, train=Part("train", observed.iloc[tr]), test=Part("test", observed.iloc[te]),
+                        validation=None, external=None)
+        features = fit_features(exp, outer)
+        X, X_out = features.transform(outer.train.frame), features.transform(outer.test.frame)
+        for task in data.tasks:
+            y, y_out = task.target(outer.train.frame), task.target(outer.test.frame)
+            chosen = search(task, X, y, exp.search)
+            model = fit_xgboost(task, chosen, exp.search.seed, X, y)
+            baseline = fit_baseline(task, exp, outer, features, y)
+            rows.append({"repeat": repeat + 1, "fold": fold + 1, "task": task.name, "metric": task.headline,
+                         "xgboost": task.headline_score(y_out, task.predict(model, X_out)),
+                         "baseline": task.headline_score(y_out, task.predict_baseline(baseline, outer.test.frame)),
+                         "inner_cv": chosen.cv_score, "choice": chosen.params["booster"]})
+    return NestedCV(folds=pd.DataFrame(rows), n_folds=config.nested_folds, n_repeats=config.nested_repeats)
 
 
 # ------------------------------------------------------------------------------------ explain

@@ -135,9 +135,13 @@ class Task(ABC):
     def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
         """The classical baseline fitted on raw columns ``df`` through an unfitted ``preprocessor``."""
 
-    @abstractmethod
     def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
         """The search's score (:attr:`headline`) of a fitted ``model`` on held-out rows."""
+        return self.headline_score(y, self.predict(model, X))
+
+    @abstractmethod
+    def headline_score(self, y: np.ndarray, prediction) -> float:
+        """The :attr:`headline` metric of one model's ``prediction`` for the patients of ``y``."""
 
     @abstractmethod
     def predict(self, model, X: pd.DataFrame):
@@ -222,10 +226,10 @@ class BinaryTask(Task):
 
         return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
 
-    def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
+    def headline_score(self, y: np.ndarray, prediction: BinaryPrediction) -> float:
         from sklearn.metrics import roc_auc_score
 
-        return roc_auc_score(y, model.predict_proba(X)[:, 1])
+        return float(roc_auc_score(y, prediction.probability))
 
     def predict(self, model, X: pd.DataFrame) -> BinaryPrediction:
         return BinaryPrediction(model.predict_proba(X)[:, 1])
@@ -305,8 +309,8 @@ class SurvivalTask(Task):
         preprocessor = preprocessor.fit(df)
         return preprocessor, CoxPHBaseline().fit(preprocessor.transform(df), y)
 
-    def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
-        return harrell_c(y["time"], y["event"], model.predict(X))
+    def headline_score(self, y: np.ndarray, prediction: SurvivalPrediction) -> float:
+        return float(harrell_c(y["time"], y["event"], prediction.risk))
 
     def predict(self, model, X: pd.DataFrame) -> SurvivalPrediction:
         m = model.margin(X)  # once: a bootstrap asks for survival curves at new times many times

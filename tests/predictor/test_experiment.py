@@ -20,7 +20,11 @@ def test_search_candidates_cover_both_boosters():
     n_linear = len(LINEAR_SEARCH_SPACE["reg_lambda"])
     assert [c["booster"] for c in both] == ["gbtree"] * 5 + ["gblinear"] * n_linear
     assert search_candidates(("gbtree",), n_iter=5, seed=0) == both[:5]  # seeded: the same draws
-    assert load_experiment("myeloma_bmm").search.boosters == ("gbtree",)
+    myeloma = load_experiment("myeloma_bmm").search
+    assert myeloma.boosters == ("gbtree", "gblinear") and myeloma.interactions == "therapy_arm"
+    arms = search_candidates(("gbtree", "gblinear"), n_iter=5, seed=0, interactions="therapy_arm")
+    assert [c.get("interaction_by") for c in arms] == [None] * 5 + ["therapy_arm"] * n_linear  # linear candidates only
+    assert [{k: v for k, v in c.items() if k != "interaction_by"} for c in arms] == both
 
 
 def test_user_cohort_experiment_loads():
@@ -51,6 +55,11 @@ def test_user_cohort_experiment_loads():
     ("[cohort]\nscenario='icb_bone_opn'\n", "'name' is required"),
     ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nresponse=false\nsurvival=false\n", "asks for no model"),
     ("[experiment\n", "not valid TOML"),
+    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=['gbtree']\ninteractions='tumour_type'\n",
+     "'interactions' shapes the linear booster"),
+    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\ninteractions=''\n", "'interactions' must name"),
+    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_folds=1\n", "'nested_folds' must be 0"),
+    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_repeats=0\n", "'nested_repeats' must be > 0"),
 ])
 def test_malformed_experiments(tmp_path, text, message):
     path = tmp_path / "e.toml"
