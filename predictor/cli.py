@@ -182,6 +182,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:g}" for k, v in p.items() if k != "booster" and not k.startswith("cv_")
                           and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
         print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
+    if result.nested is not None:
+        from .report import nested_text
+
+        print()
+        print(nested_text(result.nested, result.metrics))
     for task, s in result.explanations.items():
         top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
         print(f"\nSHAP, {task} (mean |SHAP|, {s.scale}): {top}")

@@ -16,7 +16,7 @@ import pandas as pd
 from .tasks import TIME_UNITS
 
 __all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label", "study_rows", "power_rows",
-           "study_text", "study_markdown", "study_criteria"]
+           "study_text", "study_markdown", "study_criteria", "nested_rows", "nested_text", "nested_markdown"]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
@@ -212,3 +212,32 @@ def study_markdown(result) -> str:
         out += ["", f"Power of the baseline's test of {s.power.covariate} (p < 0.05, expected sign):", "",
                 _markdown_table(header, rows)]
     return "\n".join(out)
+
+
+def nested_rows(nested, metrics: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The nested CV beside the single test split: per task, each model's test-split figure, its
+    mean (SD) over the outer folds, the search's own CV score and the optimism."""
+    header = ["task", "metric", "test split: XGBoost", "baseline", f"nested CV ({nested.n_folds} folds x {nested.n_repeats}): XGBoost",
+              "baseline", "search's CV score", "optimism", "chosen"]
+    rows = []
+    for r in nested.summary().itertuples():
+        test = metrics[(metrics.dataset == "test") & (metrics.task == r.task) & (metrics.metric == r.metric)].set_index("model")["estimate"]
+        rows.append([r.task, metric_label(r.metric), f"{test.get('xgboost', np.nan):.3f}", f"{test.get('baseline', np.nan):.3f}",
+                     f"{r.xgboost:.3f} (SD {r.xgboost_sd:.3f})", f"{r.baseline:.3f} (SD {r.baseline_sd:.3f})",
+                     f"{r.inner_cv:.3f}", f"{r.optimism:+.3f}", r.choices])
+    return header, rows
+
+
+NESTED_NOTE = ("nested CV: each outer fold held out while the features, the search and both models are fitted on the "
+               "others, as the run fits its own; optimism = the search's CV score of its choice minus that choice's "
+               "score on the held-out fold (how much the choice is fitted to the search's CV).")
+
+
+def nested_text(nested, metrics: pd.DataFrame) -> str:
+    """The nested CV as text, for the terminal."""
+    return "\n".join([_text_table(*nested_rows(nested, metrics)), NESTED_NOTE])
+
+
+def nested_markdown(nested, metrics: pd.DataFrame) -> str:
+    """The nested CV in markdown, for the run's description."""
+    return "\n".join([_markdown_table(*nested_rows(nested, metrics)), "", NESTED_NOTE])

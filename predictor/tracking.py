@@ -178,12 +178,17 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         if {"xgboost", "oracle"} <= set(est.index):
             metrics[f"{dataset}/{task}/gap_to_oracle/{heads[task]}"] = float(est["oracle"] - est["xgboost"])
     metrics.update({f"time/{stage}_s": seconds for stage, seconds in result.timings.items()})
+    if result.nested is not None:
+        metrics.update(_nested_metrics(result.nested))
     mlflow.log_metrics(metrics)
     mlflow.set_tag("mlflow.note.content", _description(result))
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         _log_tables(result.evaluation, tmp)
+        if result.nested is not None:  # one score per outer fold: no patient rows
+            result.nested.folds.to_csv(tmp / "nested_cv.csv", index=False)
+            mlflow.log_artifact(str(tmp / "nested_cv.csv"), "evaluation")
         if result.calibration is not None:
             result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
             mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
@@ -233,6 +238,18 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     return metrics, model_info.model_uri
 
 
+def _nested_metrics(nested) -> dict[str, float]:
+    """``nested/<task>/<model>/<metric>`` (mean over outer folds) and ``..._sd``, and
+    ``nested/<task>/xgboost/cv_optimism``."""
+    out = {}
+    for r in nested.summary().itertuples():
+        for model in ("xgboost", "baseline"):
+            out[f"nested/{r.task}/{model}/{r.metric}"] = float(getattr(r, model))
+            out[f"nested/{r.task}/{model}/{r.metric}_sd"] = float(getattr(r, f"{model}_sd"))
+        out[f"nested/{r.task}/xgboost/cv_optimism"] = float(r.optimism)
+    return out
+
+
 def _description(result) -> str:
     """The run's description: the summary tables, the search's choice, where to look next."""
     from .report import summary_markdown
@@ -249,7 +266,12 @@ def _description(result) -> str:
     source = f"scenario `{cohort['scenario']}`, seed {cohort.get('seed')}" if "scenario" in cohort else f"file `{cohort.get('source')}`"
     notes.append(f"cohort: {source}, {cohort.get('n')} patients ({cohort.get('n_train')} to train, {cohort.get('n_test')} to test)")
     notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
-    return summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
+    text = summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
+    if result.nested is not None:
+        from .report import nested_markdown
+
+        text += "\n**Nested cross-validation beside the single test split**\n\n" + nested_markdown(result.nested, result.metrics) + "\n"
+    return text
 
 
 def _requirements() -> list[str]:

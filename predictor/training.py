@@ -15,8 +15,8 @@ import pandas as pd
 
 from .bundle import ModelBundle
 from .experiment import Experiment
-from .stages import (Data, Evaluation, Explanation, FittedTask, Progress, check_calibration, evaluate, evaluation_parts,
-                     explain, fit, fit_features, load_data, search)
+from .stages import (Data, Evaluation, Explanation, FittedTask, NestedCV, Progress, check_calibration, evaluate,
+                     evaluation_parts, explain, fit, fit_features, load_data, nested_cv, search)
 
 __all__ = ["TrainingResult", "train"]
 
@@ -44,7 +44,9 @@ class TrainingResult:
     calibration : DataFrame or None
         The scenario's published targets beside this cohort's values.
     timings : dict
-        Seconds spent in each stage: data, search, fit, evaluate, explain, figures.
+        Seconds spent in each stage: data, search, fit, evaluate, nested_cv, explain, figures.
+    nested : NestedCV or None
+        The nested cross-validation of the development cohort (``[evaluation] nested_folds``).
     """
 
     experiment: Experiment
@@ -56,6 +58,7 @@ class TrainingResult:
     bundle: ModelBundle
     calibration: pd.DataFrame | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    nested: NestedCV | None = None
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -74,7 +77,8 @@ class TrainingResult:
 
 
 def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
-    """Run one experiment: data, features, search, fit, evaluate (with the oracle), SHAP, figures.
+    """Run one experiment: data, features, search, fit, evaluate (with the oracle), the nested
+    CV where the experiment asks for it, SHAP, figures.
 
     Raises
     ------
@@ -100,6 +104,11 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
             fitted[task.name] = fit(task, chosen, exp, data, features, X_train, say)
     with _timed(timings, "evaluate"):
         evaluation = evaluate(list(fitted.values()), evaluation_parts(data), features, data.source, exp.evaluation, say)
+    if exp.evaluation.nested_folds:
+        with _timed(timings, "nested_cv"):
+            nested = nested_cv(exp, data, say)
+    else:
+        nested = None
     shown = data.validation or data.test
     with _timed(timings, "explain"):
         explanations = explain(list(fitted.values()), shown, features, data.train, data.schema, exp.shap,
@@ -113,7 +122,7 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
                                          metadata={"experiment": exp.name, "scenario": exp.cohort.scenario})
         calibration = check_calibration(data)
     return TrainingResult(experiment=exp, data=data, fitted=fitted, evaluation=evaluation, explanations=explanations,
-                          figures=figures, bundle=bundle, calibration=calibration, timings=timings)
+                          figures=figures, bundle=bundle, calibration=calibration, timings=timings, nested=nested)
 
 
 @contextmanager

@@ -153,7 +153,10 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
     exp = tmp_path / "veterans.toml"
     shutil.copy(experiments_dir() / "veterans_lung_cancer.toml", exp)
-    exp.write_text(exp.read_text().replace("bootstrap = 200", "bootstrap = 20").replace("n_iter = 8", "n_iter = 2"))
+    text = exp.read_text()
+    assert "nested_repeats = 4" in text
+    exp.write_text(text.replace("bootstrap = 200", "bootstrap = 20").replace("n_iter = 8", "n_iter = 2")
+                   .replace("nested_repeats = 4", "nested_repeats = 1"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(exp), "--tracking-uri", uri],
                           capture_output=True, text=True, cwd=tmp_path)
@@ -167,6 +170,12 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     (run,) = client.search_runs([client.get_experiment_by_name("veterans_lung_cancer").experiment_id])
     assert run.data.tags["cohort"] == "user"
     assert "test/survival/xgboost/td_auc_90d" in run.data.metrics
+    # the nested CV beside the single test split: printed, in the description, as metrics, per-fold scores
+    assert "nested CV (5 folds x 1): XGBoost" in proc.stdout and "optimism" in proc.stdout
+    assert "Nested cross-validation" in run.data.tags["mlflow.note.content"]
+    m = run.data.metrics
+    assert {"nested/survival/xgboost/harrell_c", "nested/survival/baseline/harrell_c_sd", "nested/survival/xgboost/cv_optimism"} <= set(m)
+    assert 0.5 < m["nested/survival/xgboost/harrell_c"] < 0.9
     paths = set()
     stack = [""]
     while stack:
@@ -174,6 +183,9 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
             (stack.append(f.path) if f.is_dir else paths.add(f.path))
     assert "shap/survival_importance.csv" in paths
     assert not [p for p in paths if p.endswith("_values.csv")]  # no per-patient SHAP rows
+    folds = pd.read_csv(client.download_artifacts(run.info.run_id, "evaluation/nested_cv.csv", str(tmp_path)))
+    assert list(folds.columns) == ["repeat", "fold", "task", "metric", "xgboost", "baseline", "inner_cv", "choice"]
+    assert len(folds) == 5  # one score per outer fold: no patient rows
     model_dir = mlflow.artifacts.download_artifacts(client.get_model_version_by_alias("veterans_lung_cancer", "champion").source)
     from pathlib import Path
 

@@ -97,6 +97,30 @@ def test_bad_cohorts_stop_before_any_fit(tmp_path):
         load_data(_experiment(tmp_path, shap={"by": "arm"}))
     with pytest.raises(TrainingError, match="outcome column 'nope'"):
         load_data(_experiment(tmp_path, binary='["nope"]'))
+    for column in ("opn_ng_ml", "nope"):  # not categorical; not a column
+        with pytest.raises(TrainingError, match=f"\\[search\\] interactions = '{column}' must be a categorical model input"):
+            load_data(_experiment(tmp_path, search={"interactions": column}))
+
+
+def test_nested_cv_refits_the_search_in_every_outer_fold(tmp_path):
+    """Every outer fit searches and fits on the other folds and scores the held-out fold; the
+    table is the same on a second run (seeded), and its summary is the table's own mean."""
+    from predictor.stages import nested_cv
+
+    exp = _experiment(tmp_path, evaluation={"nested_folds": 3, "nested_repeats": 2})
+    data = load_data(exp)
+    nested = nested_cv(exp, data)
+    f = nested.folds
+    assert len(f) == 3 * 2 * len(data.tasks) and set(f.task) == {t.name for t in data.tasks}
+    assert sorted(set(zip(f.repeat, f.fold))) == [(r, k) for r in (1, 2) for k in (1, 2, 3)]
+    assert f[["xgboost", "baseline", "inner_cv"]].apply(lambda c: c.between(0.3, 1.0)).all().all()
+    assert set(f.choice) <= {"gbtree", "gblinear"}
+    assert nested_cv(exp, data).folds.equals(f)
+    s = nested.summary().set_index("task")
+    response = f[f.task == "response"]
+    assert s.loc["response", "xgboost"] == pytest.approx(response.xgboost.mean())
+    assert s.loc["response", "optimism"] == pytest.approx((response.inner_cv - response.xgboost).mean())
+    assert nested_cv(replace(exp, evaluation=replace(exp.evaluation, nested_folds=0)), data) is None
 
 
 def test_search_is_seeded_and_returns_the_best_candidate(icb):
@@ -188,7 +212,8 @@ def test_a_cohort_in_days_of_overall_survival_says_so_everywhere(tmp_path):
     X, y = load_veterans_lung_cancer()
     X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
     path = Path(shutil.copy(experiments_dir() / "veterans_lung_cancer.toml", tmp_path / "v.toml"))
-    path.write_text(path.read_text().replace("bootstrap = 200", "bootstrap = 5").replace("n_iter = 8", "n_iter = 1"))
+    path.write_text(path.read_text().replace("bootstrap = 200", "bootstrap = 5").replace("n_iter = 8", "n_iter = 1")
+                    .replace("nested_folds = 5", "nested_folds = 0"))
     result = train(load_experiment(path))
     assert result.bundle.output_columns == ["risk_score", "median_os_days", "os_prob_30d", "os_prob_90d", "os_prob_180d"]
     assert {"td_auc_30d", "td_auc_90d", "calib_180d"} <= set(result.metrics.metric)
