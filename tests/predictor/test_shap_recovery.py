@@ -90,3 +90,49 @@ def test_shap_within_arms_recovers_the_arm_specific_mechanisms(myeloma_fitted, t
     assert (imp.loc["therapy_arm"] == 0).all()  # constant within an arm: no credit
     nulls = imp.loc[NULLS].max().max()
     assert min(bcma["tal_tec"], bcma["car_t"], cd38["dara_krd"]) > 3 * nulls
+
+
+# ------------------------------------------------- the shipped myeloma model, against the truth
+@pytest.fixture(scope="module")
+def myeloma_shipped_30k():
+    """The shipped myeloma experiment's linear booster with arm terms (its search, its features,
+    its SHAP within arms) on 30,000 patients of cohort seed 2, which no shipped experiment uses
+    (22,500 to search and fit, 3,000 of the rest explained)."""
+    from dataclasses import replace
+
+    from predictor import stages
+    from predictor.experiment import load_experiment
+    from synthetic.models.myeloma_bmm import biomarker_effects
+
+    exp = load_experiment("myeloma_bmm")
+    exp = replace(exp, cohort=replace(exp.cohort, n=30_000, seed=2), validation=replace(exp.validation, n=0),
+                  outcomes=replace(exp.outcomes, binary=()), search=replace(exp.search, boosters=("gblinear",)))
+    data = stages.load_data(exp)
+    features = stages.fit_features(exp, data)
+    X = features.transform(data.train.frame)
+    fitted = []
+    for task in data.tasks:
+        y = task.target(data.train.frame)
+        chosen = stages.search(task, X, y, exp.search)
+        fitted.append(stages.FittedTask(task=task, model=stages.fit_xgboost(task, chosen, exp.search.seed, X, y),
+                                        baseline=None, search=chosen))
+    explained = stages.explain(fitted, data.test, features, data.train, data.schema, exp.shap, exp.evaluation.seed)
+    return explained, biomarker_effects(data.observed, data.source.parameters)
+
+
+@pytest.mark.parametrize("task", ["response", "survival"])
+def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every_arm(myeloma_shipped_30k, task):
+    """Within each arm, every biomarker that moves the response linear predictor by >= 0.1
+    across its IQR there gets a larger mean |SHAP| than every biomarker with no effect there
+    (the null biomarkers, and those whose mechanism does not act on the arm). Seen at this seed:
+    the weakest acting biomarker is 1.6-3x the strongest inert one.
+
+    At the shipped size (5,000 patients, 3,750 to fit) no model can promise this: even a
+    correctly specified logistic regression on the generator's own transforms, fitted within
+    the arm, separates them in 0 of 10 cohorts in the CAR-T arm (511 patients, 90% responders)
+    and 3 of 10 in the Dara-KRd arm (README, "Myeloma: options measured")."""
+    from predictor.evaluation import shap_recovery
+
+    explained, effects = myeloma_shipped_30k
+    recovery = shap_recovery(explained[task].importance_by, effects)
+    assert len(recovery) == 3 and recovery.separated.all(), recovery.to_string()
