@@ -138,6 +138,11 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
     for dataset in dict.fromkeys(result.metrics["dataset"]):
         table = summary(result.metrics, dataset)
         parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
+    if result.nested is not None:
+        from .report import NESTED_NOTE, nested_rows
+
+        parts += ["<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
+                  _html_table(*nested_rows(result.nested, result.metrics)), f"<p class='muted'>{_e(NESTED_NOTE)}</p>"]
 
     shown = [k for k in figures if k.startswith("evaluation/")]
     if shown:

@@ -536,15 +536,29 @@ def nested_cv(exp: Experiment, data: Data, say: Progress = _silent) -> NestedCV 
         features = fit_features(exp, outer)
         X, X_out = features.transform(outer.train.frame), features.transform(outer.test.frame)
         for task in data.tasks:
+            try:
+                task.check(outer.train.frame)
+            except TrainingError as exc:
+                raise TrainingError(f"nested CV, repeat {repeat + 1}, fold {fold + 1}: {exc}; "
+                                    "ask for fewer [evaluation] nested_folds") from None
             y, y_out = task.target(outer.train.frame), task.target(outer.test.frame)
             chosen = search(task, X, y, exp.search)
             model = fit_xgboost(task, chosen, exp.search.seed, X, y)
             baseline = fit_baseline(task, exp, outer, features, y)
             rows.append({"repeat": repeat + 1, "fold": fold + 1, "task": task.name, "metric": task.headline,
-                         "xgboost": task.headline_score(y_out, task.predict(model, X_out)),
-                         "baseline": task.headline_score(y_out, task.predict_baseline(baseline, outer.test.frame)),
+                         "xgboost": _fold_score(task, y_out, task.predict(model, X_out)),
+                         "baseline": _fold_score(task, y_out, task.predict_baseline(baseline, outer.test.frame)),
                          "inner_cv": chosen.cv_score, "choice": chosen.params["booster"]})
     return NestedCV(folds=pd.DataFrame(rows), n_folds=config.nested_folds, n_repeats=config.nested_repeats)
+
+
+def _fold_score(task: Task, y: np.ndarray, prediction) -> float:
+    """The headline score on one held-out fold; NaN where the fold cannot give one (a single
+    response class; no comparable pair of times), left out of the means."""
+    try:
+        return task.headline_score(y, prediction)
+    except (ValueError, ZeroDivisionError):
+        return float("nan")
 
 
 # ------------------------------------------------------------------------------------ explain
@@ -579,7 +593,8 @@ def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd
 
     Plain SHAP values split an arm-by-biomarker interaction between the arm and the biomarker, so
     a biomarker that acts in one arm only still gets credit in the others. Here each group's
-    patients are explained by interventional TreeSHAP against a background from the same group
+    patients are explained by interventional SHAP (TreeSHAP for trees; exact for the linear
+    booster, arm terms included) against a background from the same group
     (at most ``n_background`` rows of ``background``, drawn with ``random_state``): the grouping
     column is constant within the group and gets 0, and every other column gets its effect on
     the model within that group.

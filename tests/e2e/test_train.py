@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -186,9 +187,9 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     folds = pd.read_csv(client.download_artifacts(run.info.run_id, "evaluation/nested_cv.csv", str(tmp_path)))
     assert list(folds.columns) == ["repeat", "fold", "task", "metric", "xgboost", "baseline", "inner_cv", "choice"]
     assert len(folds) == 5  # one score per outer fold: no patient rows
+    report = Path(client.download_artifacts(run.info.run_id, "report/model_report.html", str(tmp_path))).read_text()
+    assert "Nested cross-validation of the development cohort" in report
     model_dir = mlflow.artifacts.download_artifacts(client.get_model_version_by_alias("veterans_lung_cancer", "champion").source)
-    from pathlib import Path
-
     assert not list(Path(model_dir).rglob("input_example*"))  # no patient rows as an input example
     import predictor
 
