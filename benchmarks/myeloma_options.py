@@ -16,6 +16,11 @@ with a coefficient per arm), ``shipped`` (trees and the linear booster with arm 
 CV score: the shipped file), ``shipped_bcma70`` (the same, plus the flag BCMA methylation > 70%,
 M7's threshold). Prints one markdown table per outcome; takes about 2 minutes per seed and option
 set on 2 cores.
+
+    python benchmarks/myeloma_options.py --well-specified 3750 10
+
+asks instead how often even a correctly specified model (a logistic regression within each arm
+on the generator's own terms) separates acting from inert biomarkers at a training size.
 """
 
 from __future__ import annotations
@@ -86,11 +91,58 @@ def _choice(params) -> str:
     return f"linear{arms} (lambda {params['reg_lambda']})"
 
 
+def well_specified(n: int, cohorts: int) -> None:
+    """How often a correctly specified model separates acting from inert biomarkers within each
+    arm: an unpenalised logistic regression fitted within the arm on the generator's own terms
+    (log2 CD38 / 50, BCMA silencing, ...; the null biomarkers on log or raw scale) and the
+    clinical covariates, on ``cohorts`` cohorts of ``n`` (seeds 1000, 1001, ...). Its SHAP values
+    are coefficient x (x - mean), so mean |SHAP| is |coefficient| x mean |x - mean|."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from predictor.evaluation import shap_recovery
+    from synthetic import generate, load_scenario
+    from synthetic.models.myeloma_bmm import ARMS, EFFECT_BIOMARKERS, biomarker_effects, effect_terms
+
+    scenario = load_scenario("myeloma_bmm")
+    clinical = ["age_years", "iss_stage", "high_risk_cytogenetics", "extramedullary_disease", "prior_lines"]
+    passed = {arm: 0 for arm in ARMS}
+    for seed in range(1000, 1000 + cohorts):
+        cohort = generate(scenario, n, seed)
+        obs, values = cohort.observed, cohort.parameters
+        effects = biomarker_effects(obs, values)
+        importance = {}
+        for arm in ARMS:
+            d = obs[obs.therapy_arm == arm]
+            terms = effect_terms({c: d[c].to_numpy() for c in EFFECT_BIOMARKERS.values()}, values)
+            X = pd.DataFrame({column: terms[coef] for coef, column in EFFECT_BIOMARKERS.items()})
+            X["null_biomarker_1"] = np.log(d.null_biomarker_1.to_numpy())
+            X["null_biomarker_2"] = d.null_biomarker_2.to_numpy()
+            X["null_biomarker_3"] = d.null_biomarker_3.to_numpy(dtype=float)
+            for c in clinical:
+                X[c] = d[c].to_numpy(dtype=float)
+            X = X.loc[:, X.std() > 0]
+            Z = (X - X.mean()) / X.std()
+            coef = LogisticRegression(C=np.inf, max_iter=5000).fit(Z, d.objective_response).coef_[0]
+            importance[arm] = pd.Series(np.abs(coef) * Z.abs().mean().to_numpy(), index=X.columns)
+        recovery = shap_recovery(pd.DataFrame(importance), effects).set_index("group")
+        for arm in ARMS:
+            passed[arm] += bool(recovery.loc[arm, "separated"])
+    print(f"\nwell-specified logistic regression within each arm, {cohorts} cohorts of {n:,}: "
+          + ", ".join(f"{arm} separated in {k}/{cohorts}" for arm, k in passed.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 101, 202, 303])
     parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
+    parser.add_argument("--well-specified", type=int, nargs=2, metavar=("N", "COHORTS"),
+                        help="instead: how often a correctly specified model separates the biomarkers within arms")
     args = parser.parse_args()
+    if args.well_specified:
+        well_specified(*args.well_specified)
+        return
     rows = []
     for seed in args.seeds:
         data = None

@@ -96,6 +96,7 @@ from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniform
 __all__ = [
     "PARAMETERS", "ARMS", "RESPONSES", "TME_MARKERS", "EXPECTATIONS", "SURVIVAL",
     "EFFECT_BIOMARKERS", "NULL_BIOMARKERS", "check_parameters", "draw", "transform", "oracle", "biomarker_effects",
+    "effect_terms",
 ]
 
 ARMS = ("dara_krd", "tal_tec", "car_t")
@@ -198,7 +199,7 @@ def _arms(u: np.ndarray, share: np.ndarray) -> np.ndarray:
     return arm
 
 
-#: The biomarker each arm-specific coefficient multiplies (through :func:`_effect_terms`).
+#: The biomarker each arm-specific coefficient multiplies (through :func:`effect_terms`).
 EFFECT_BIOMARKERS = {
     "resp_per_log2_cd38": "cd38_density_k", "resp_per_log2_cd55_cd59": "cd55_cd59_fold",
     "resp_per_log2_treg": "treg_pct", "resp_per_log2_mdsc": "mdsc_pct", "resp_per_log2_tgfb": "tgfb_pg_ml",
@@ -210,7 +211,7 @@ EFFECT_BIOMARKERS = {
 NULL_BIOMARKERS = ("null_biomarker_1", "null_biomarker_2", "null_biomarker_3")
 
 
-def _effect_terms(columns: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def effect_terms(columns: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The term each arm-specific coefficient multiplies (the module docstring's :math:`m(x)`),
     from the observed biomarker columns."""
     med = values["tme_median"]
@@ -249,7 +250,7 @@ def biomarker_effects(observed: pd.DataFrame, values: Mapping[str, Any]) -> pd.D
     out = {}
     for arm in ARMS:
         rows = observed[observed["therapy_arm"] == arm]
-        terms = _effect_terms({c: rows[c].to_numpy() for c in EFFECT_BIOMARKERS.values()}, values)
+        terms = effect_terms({c: rows[c].to_numpy() for c in EFFECT_BIOMARKERS.values()}, values)
         effect = {}
         for coefficient, column in EFFECT_BIOMARKERS.items():
             beta = abs(float(values[coefficient][arm]))
@@ -311,7 +312,7 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     gprc5d = np.round(100.0 * expit(v["gprc5d_logit_mean"] + v["gprc5d_logit_sd"] * noise["z_gprc5d"]), 1)
     cd55 = np.maximum(np.round(np.exp(v["cd55_cd59_log_sd"] * noise["z_cd55"]), 2), 0.01)
 
-    features = _effect_terms({"cd38_density_k": cd38, "cd55_cd59_fold": cd55, "bcma_methylation_pct": bcma_meth,
+    features = effect_terms({"cd38_density_k": cd38, "cd55_cd59_fold": cd55, "bcma_methylation_pct": bcma_meth,
                               "gprc5d_positive_pct": gprc5d, **tme}, v)
     intercept = np.array([v["resp_intercept_dara_krd"], v["resp_intercept_tal_tec"], v["resp_intercept_car_t"]])[arm]
     m = intercept.copy()
