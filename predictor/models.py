@@ -101,7 +101,11 @@ class _XGBBase(BaseEstimator):
         mean). The design is the input itself, or with ``interaction_by`` the input and its
         products (:meth:`_design`)."""
         x = X.to_numpy(dtype=np.float64, na_value=np.nan)
-        Z = (self._design(x) if self._interacting() else x) - self.feature_mean_
+        return self._scaled(self._design(x) if self._interacting() else x)
+
+    def _scaled(self, design: np.ndarray) -> np.ndarray:
+        """(design - training mean) / training SD, missing -> 0."""
+        Z = design - self.feature_mean_
         Z /= self.feature_scale_
         Z[np.isnan(Z)] = 0.0
         return Z
@@ -153,7 +157,7 @@ class _XGBBase(BaseEstimator):
         # XGBoost gets a bare float array and the booster its feature names afterwards: with names
         # on the DMatrix it re-reads and compares them at every boosting round (a third of the
         # search's time on a small cohort). The model is the same.
-        X = self._standardised(X) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
+        X = self._scaled(x) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.early_stopping_rounds and len(X) >= 50:
             idx = np.arange(len(X))
             tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=self.random_state,
