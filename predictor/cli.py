@@ -69,10 +69,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     n = args.n if args.n is not None else scenario.default_n
     out = Path(args.out)
     folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        # Fail before spending time generating.
-        from synthetic.errors import CohortIOError
+    from synthetic.errors import CohortIOError
 
+    # Fail before spending time generating.
+    if out.suffix.lower() != ".parquet":  # a cohort is Parquet with its provenance: a .csv name would lie
+        raise CohortIOError(f"cannot write {out}: a cohort is written as Parquet (with its provenance); "
+                            f"name it {out.with_suffix('.parquet').name}, and convert with pandas if you need a CSV")
+    if not folder.is_dir():
         raise CohortIOError(f"cannot write {out}: folder {folder} does not exist")
     start = time.perf_counter()
     with _progress_bar(n, f"generating {scenario.name}", "patients", not args.quiet) as bar:

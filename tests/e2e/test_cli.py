@@ -67,6 +67,12 @@ def test_unwritable_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_cohort_named_csv_is_refused_rather_than_written_as_parquet(tmp_path):
+    proc = run("generate", "icb_bone_opn", "--out", str(tmp_path / "c.csv"))
+    assert_user_error(proc, "c.csv", "written as Parquet", "c.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_read_only_folder_leaves_no_partial_file(tmp_path):
     import os
 
