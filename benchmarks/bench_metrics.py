@@ -39,9 +39,9 @@ def main() -> None:
     from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_censored, concordance_index_ipcw,
                                 cumulative_dynamic_auc, integrated_brier_score)
 
-    from predictor.evaluation import SurvivalMetrics, TrainingReference
-    from predictor.metrics import Concordance, brier_scores, cumulative_dynamic_auc as td_auc, integrated_brier
-    from predictor.models import make_surv
+    from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference
+    from predictor.metrics.fast import Concordance, brier_scores, cumulative_dynamic_auc as td_auc, integrated_brier
+    from predictor.models.boosters import make_surv
     from synthetic import generate, load_scenario
     from synthetic.oracle import oracle
 

@@ -23,9 +23,9 @@ import pandas as pd
 
 from features.pipeline import CohortFeatures
 from predictor.api import Predictor
-from predictor.bundle import ModelBundle
-from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
+from predictor.training.bundle import ModelBundle
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.training.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
 from synthetic import generate, load_scenario
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import xgboost as xgb
 
 from features.pipeline import CohortFeatures
-from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
 from synthetic import generate, load_scenario
 
 

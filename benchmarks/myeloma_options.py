@@ -40,7 +40,7 @@ OPTIONS = {
 
 
 def _experiment(seed: int, option: str):
-    from predictor.experiment import load_experiment
+    from predictor.config.experiment import load_experiment
 
     exp = load_experiment("myeloma_bmm")
     exp = replace(exp, cohort=replace(exp.cohort, seed=seed), validation=replace(exp.validation, seed=seed + 1),
@@ -52,8 +52,8 @@ def _experiment(seed: int, option: str):
 
 def run(seed: int, option: str, data=None) -> tuple[list[dict], object]:
     """One option on one cohort seed: a row per task (validation metrics, choice, time, SHAP check)."""
-    from predictor import stages
-    from predictor.evaluation import shap_recovery
+    from predictor.training import stages
+    from predictor.metrics.evaluation import shap_recovery
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = _experiment(seed, option)
@@ -101,7 +101,7 @@ def well_specified(n: int, cohorts: int) -> None:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from predictor.evaluation import shap_recovery
+    from predictor.metrics.evaluation import shap_recovery
     from synthetic import generate, load_scenario
     from synthetic.models.myeloma_bmm import ARMS, EFFECT_BIOMARKERS, biomarker_effects, effect_terms
 

@@ -5,7 +5,7 @@
 >>> model.predict(patients)                                      # doctest: +SKIP
 """
 
-from .api import ExtraColumnsWarning, Predictor, load
-from .errors import ExperimentError, PredictorError, TrackingError, TrainingError
+from predictor.api import ExtraColumnsWarning, Predictor, load
+from predictor.errors import ExperimentError, PredictorError, TrackingError, TrainingError
 
 __all__ = ["ExperimentError", "ExtraColumnsWarning", "Predictor", "PredictorError", "TrackingError", "TrainingError", "load"]

@@ -9,8 +9,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .bundle import ModelBundle
-from .errors import PredictorError
+from predictor.training.bundle import ModelBundle
+from predictor.errors import PredictorError
 
 __all__ = ["Predictor", "load", "ExtraColumnsWarning"]
 
@@ -106,7 +106,7 @@ class Predictor:
 
         Returns
         -------
-        predictor.stages.Evaluation
+        predictor.training.stages.Evaluation
             ``metrics`` (dataset ``name``, model ``xgboost``), ``decision``, ``predictions``.
 
         Raises
@@ -114,8 +114,8 @@ class Predictor:
         SchemaValidationError
             A missing input or outcome column, or values that break their declarations.
         """
-        from .experiment import EvaluationSection
-        from .stages import Part, evaluate_model
+        from predictor.config.experiment import EvaluationSection
+        from predictor.training.stages import Part, evaluate_model
 
         if not isinstance(df, pd.DataFrame) or len(df) == 0:
             raise PredictorError("evaluate takes a pandas DataFrame with at least one patient")
@@ -175,7 +175,7 @@ def load(uri: str | Path) -> Predictor:
     """
     from synthetic.generation import package_version
 
-    from .tracking import load_bundle, load_bundle_from_uri
+    from predictor.tracking import load_bundle, load_bundle_from_uri
 
     text = str(uri)
     path = Path(text)

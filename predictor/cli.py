@@ -160,10 +160,10 @@ def _progress(args: argparse.Namespace, start: float):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .experiment import load_experiment
-    from .report import summary_table
-    from .tracking import resolve_tracking_uri, run_and_log
-    from .training import train
+    from predictor.config.experiment import load_experiment
+    from predictor.reporting.summary import summary_table
+    from predictor.tracking import resolve_tracking_uri, run_and_log
+    from predictor.training.train import train
 
     exp = load_experiment(args.experiment)
     uri = resolve_tracking_uri(args.tracking_uri)
@@ -186,7 +186,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
         print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
     if result.nested is not None:
-        from .report import nested_text
+        from predictor.reporting.summary import nested_text
 
         print()
         print(nested_text(result.nested, result.metrics))
@@ -207,7 +207,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import os
     import warnings
 
-    from .api import ExtraColumnsWarning, load
+    from predictor.api import ExtraColumnsWarning, load
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
@@ -240,9 +240,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import hashlib
     import os
 
-    from .api import load
-    from .report import summary_table
-    from .tracking import log_evaluation, resolve_tracking_uri
+    from predictor.api import load
+    from predictor.reporting.summary import summary_table
+    from predictor.tracking import log_evaluation, resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -265,10 +265,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from .report import study_text
-    from .scheduling import ClusterSpec, probe
-    from .study import load_study, plan_cells, run_study
-    from .tracking import resolve_tracking_uri, run_study_and_log
+    from predictor.reporting.summary import study_text
+    from predictor.study.scheduling import ClusterSpec, probe
+    from predictor.study.study import load_study, plan_cells, run_study
+    from predictor.tracking import resolve_tracking_uri, run_study_and_log
 
     study = load_study(args.study)
     uri = resolve_tracking_uri(args.tracking_uri)
@@ -327,7 +327,7 @@ def _write_study(result) -> list[Path]:
     """The study's tables and figures under its output folder, each file written whole or not at all."""
     import matplotlib.pyplot as plt
 
-    from .plots import study_figures
+    from predictor.reporting.figures import study_figures
 
     folder = result.study.output
     (folder / "figures").mkdir(parents=True, exist_ok=True)
@@ -357,7 +357,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from .tracking import resolve_tracking_uri
+    from predictor.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -451,7 +451,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from features.errors import FeaturesError
     from synthetic.errors import SyntheticError
 
-    from .errors import PredictorError
+    from predictor.errors import PredictorError
 
     return (FeaturesError, SyntheticError, PredictorError, _UsageError)
 

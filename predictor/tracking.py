@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from .errors import TrackingError
+from predictor.errors import TrackingError
 
 __all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "run_study_and_log", "LoggedStudy", "log_evaluation", "LoggedEvaluation", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
            "load_bundle_from_uri"]
@@ -78,7 +78,7 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
     """Download an MLflow model (``models:/...``, ``runs:/...``) and read its bundle."""
     import mlflow
 
-    from .errors import PredictorError
+    from predictor.errors import PredictorError
 
     _quiet()
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
@@ -114,7 +114,7 @@ def _metric_key(row) -> str:
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:
     """``<dataset>/<task>/<model>/<metric>`` (and ``/ci_low``, ``/ci_high``) -> value, for a
-    metrics table of :class:`predictor.stages.Evaluation`; NaN left out."""
+    metrics table of :class:`predictor.training.stages.Evaluation`; NaN left out."""
     metrics: dict[str, float] = {}
     for row in table.itertuples():
         key = _metric_key(row)
@@ -202,7 +202,7 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
             if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
                 s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
                 mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
-        from .model_report import model_report_html
+        from predictor.reporting.model_report import model_report_html
 
         (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")
         mlflow.log_artifact(str(tmp / "model_report.html"), "report")
@@ -252,7 +252,7 @@ def _nested_metrics(nested) -> dict[str, float]:
 
 def _description(result) -> str:
     """The run's description: the summary tables, the search's choice, where to look next."""
-    from .report import summary_markdown
+    from predictor.reporting.summary import summary_markdown
 
     exp = result.experiment
     notes = []
@@ -268,7 +268,7 @@ def _description(result) -> str:
     notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
     text = summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
     if result.nested is not None:
-        from .report import nested_markdown
+        from predictor.reporting.summary import nested_markdown
 
         text += "\n**Nested cross-validation beside the single test split**\n\n" + nested_markdown(result.nested, result.metrics) + "\n"
     return text
@@ -316,7 +316,7 @@ def run_and_log(
     """Train inside an MLflow run and log everything; register the model if all went well.
 
     The run's description (``mlflow.note.content``, shown on its page) is the summary table in
-    markdown (:func:`predictor.report.summary_markdown`).
+    markdown (:func:`predictor.reporting.summary.summary_markdown`).
 
     Raises
     ------
@@ -375,9 +375,9 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
     """
     import mlflow
 
-    from .plots import evaluation_figures
-    from .report import summary_markdown
-    from .stages import Part
+    from predictor.reporting.figures import evaluation_figures
+    from predictor.reporting.summary import summary_markdown
+    from predictor.training.stages import Part
 
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
@@ -479,7 +479,7 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
     """
     import mlflow
 
-    from .report import study_markdown
+    from predictor.reporting.summary import study_markdown
 
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
@@ -494,7 +494,7 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
             _log_study_tables(result)
             import matplotlib.pyplot as plt
 
-            from .plots import study_figures
+            from predictor.reporting.figures import study_figures
 
             for name, fig in study_figures(result).items():
                 mlflow.log_figure(fig, name)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import predictor
-from predictor.experiment import load_experiment
+from predictor.config.experiment import load_experiment
 from predictor.tracking import _plain, run_and_log
-from predictor.training import train
+from predictor.training.train import train
 from synthetic import generate
 
 from .helpers import free_port, wait_until_up

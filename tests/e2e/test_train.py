@@ -148,7 +148,7 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     from mlflow import MlflowClient
     from sksurv.datasets import load_veterans_lung_cancer
 
-    from predictor.experiment import experiments_dir
+    from predictor.config.experiment import experiments_dir
 
     X, y = load_veterans_lung_cancer()
     X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
@@ -206,7 +206,7 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     import mlflow
     from mlflow import MlflowClient
 
-    from predictor.experiment import experiments_dir
+    from predictor.config.experiment import experiments_dir
 
     raw = tomllib.loads((experiments_dir() / "myeloma_bmm.toml").read_text())
     assert raw["shap"]["by"] == "therapy_arm" and raw["cohort"]["scenario"] == "myeloma_bmm"

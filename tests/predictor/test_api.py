@@ -11,9 +11,9 @@ import predictor
 from features import SchemaValidationError
 from features.pipeline import CohortFeatures
 from predictor import ExtraColumnsWarning, PredictorError
-from predictor.bundle import ModelBundle
-from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
+from predictor.training.bundle import ModelBundle
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.training.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
 from synthetic import generate
 from synthetic.generation import package_version
 

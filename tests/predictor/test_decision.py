@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.decision import THRESHOLDS, decision_curve
+from predictor.metrics.decision import THRESHOLDS, decision_curve
 
 
 def test_binary_net_benefit_is_the_definition_and_dcurves():

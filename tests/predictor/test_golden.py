@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.experiment import load_experiment
-from predictor.training import train
+from predictor.config.experiment import load_experiment
+from predictor.training.train import train
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 TOL = dict(rtol=1e-12, atol=1e-12)

@@ -18,10 +18,10 @@ from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_ce
 from sksurv.nonparametric import kaplan_meier_estimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from predictor.evaluation import SurvivalMetrics, TrainingReference, survival_metrics
-from predictor.metrics import (Concordance, brier, brier_scores, concordance_counts, cumulative_dynamic_auc as fast_td_auc,
+from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference, survival_metrics
+from predictor.metrics.fast import (Concordance, brier, brier_scores, concordance_counts, cumulative_dynamic_auc as fast_td_auc,
                                harrell_c, integrated_brier, kaplan_meier, roc_auc, step_at, uno_c)
-from predictor.models import _count_above, make_surv
+from predictor.models.boosters import _count_above, make_surv
 
 REL = 1e-12
 
@@ -185,7 +185,7 @@ def test_binned_median_search_equals_a_binary_search(points):
 def test_cox_baseline_survival_equals_lifelines():
     import pandas as pd
 
-    from predictor.models import CoxPHBaseline
+    from predictor.models.boosters import CoxPHBaseline
 
     t, e, r = cohort(300, 15, tied_times=True)
     X = pd.DataFrame({"a": r, "b": np.random.default_rng(16).normal(size=len(r))})

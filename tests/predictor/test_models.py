@@ -4,7 +4,7 @@ import pytest
 from sklearn.base import clone
 
 from predictor.errors import PredictorError
-from predictor.models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv, median_from_survival
+from predictor.models.boosters import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv, median_from_survival
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from features.pipeline import CohortFeatures
-from predictor.models import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.stages import shap_importance, shap_importance_by
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.training.stages import shap_importance, shap_importance_by
 from synthetic import generate
 
 pytestmark = pytest.mark.slow
@@ -100,8 +100,8 @@ def myeloma_shipped_30k():
     (22,500 to search and fit, 3,000 of the rest explained)."""
     from dataclasses import replace
 
-    from predictor import stages
-    from predictor.experiment import load_experiment
+    from predictor.training import stages
+    from predictor.config.experiment import load_experiment
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = load_experiment("myeloma_bmm")
@@ -131,7 +131,7 @@ def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every
     correctly specified logistic regression on the generator's own transforms, fitted within
     the arm, separates them in 0 of 10 cohorts in the CAR-T arm (511 patients, 90% responders)
     and 3 of 10 in the Dara-KRd arm (README, "Myeloma: options measured")."""
-    from predictor.evaluation import shap_recovery
+    from predictor.metrics.evaluation import shap_recovery
 
     explained, effects = myeloma_shipped_30k
     recovery = shap_recovery(explained[task].importance_by, effects)

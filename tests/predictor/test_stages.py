@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from predictor.errors import TrainingError
-from predictor.experiment import load_experiment
-from predictor.stages import (CONTRASTS, evaluate, evaluation_parts, explain, fit, fit_features, load_data, make_tasks,
+from predictor.config.experiment import load_experiment
+from predictor.training.stages import (CONTRASTS, evaluate, evaluation_parts, explain, fit, fit_features, load_data, make_tasks,
                               search, search_candidates)
-from predictor.tasks import BinaryTask, SurvivalTask
+from predictor.training.tasks import BinaryTask, SurvivalTask
 
 SMALL = """
 [experiment]
@@ -78,7 +78,7 @@ def test_truth_never_enters_the_model_input(icb):
 
 
 def test_make_tasks_units_and_names(tmp_path):
-    from predictor.experiment import experiments_dir
+    from predictor.config.experiment import experiments_dir
     from features import Schema
 
     exp = load_experiment(experiments_dir() / "veterans_lung_cancer.toml")
@@ -105,7 +105,7 @@ def test_bad_cohorts_stop_before_any_fit(tmp_path):
 def test_nested_cv_refits_the_search_in_every_outer_fold(tmp_path):
     """Every outer fit searches and fits on the other folds and scores the held-out fold; the
     table is the same on a second run (seeded), and its summary is the table's own mean."""
-    from predictor.stages import nested_cv
+    from predictor.training.stages import nested_cv
 
     exp = _experiment(tmp_path, evaluation={"nested_folds": 3, "nested_repeats": 2})
     data = load_data(exp)
@@ -206,8 +206,8 @@ def test_a_cohort_in_days_of_overall_survival_says_so_everywhere(tmp_path):
 
     from sksurv.datasets import load_veterans_lung_cancer
 
-    from predictor.experiment import experiments_dir
-    from predictor.training import train
+    from predictor.config.experiment import experiments_dir
+    from predictor.training.train import train
 
     X, y = load_veterans_lung_cancer()
     X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
@@ -239,7 +239,7 @@ def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_pat
 
     path = tmp_path / "small.toml"
     path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]"))
-    code = ("import sys; from predictor.experiment import load_experiment; from predictor.training import train; "
+    code = ("import sys; from predictor.config.experiment import load_experiment; from predictor.training.train import train; "
             f"r = train(load_experiment({str(path)!r})); "
             "print(list(r.timings), all(t >= 0 for t in r.timings.values()), 'shap' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
@@ -249,7 +249,7 @@ def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_pat
 def test_beeswarm_is_deterministic(icb):
     import matplotlib.pyplot as plt
 
-    from predictor.plots import shap_beeswarm
+    from predictor.reporting.figures import shap_beeswarm
 
     exp, data, features, y, fitted = icb
     ex = explain(fitted, data.validation, features, data.train, data.schema, exp.shap, 0)["response"]
@@ -269,7 +269,7 @@ def test_a_trained_model_scores_a_cohort_as_its_training_run_did(icb):
     point estimate and CI bound of the XGBoost model (same predictions, same censoring
     distribution from the training data, same bootstrap replicates)."""
     from predictor.api import Predictor
-    from predictor.bundle import ModelBundle
+    from predictor.training.bundle import ModelBundle
 
     exp, data, features, y, fitted = icb
     ev = evaluate(fitted, [data.validation], features, data.source, exp.evaluation)
@@ -289,7 +289,7 @@ def test_a_trained_model_scores_a_cohort_as_its_training_run_did(icb):
 def test_evaluate_names_a_missing_outcome_column(icb):
     from features import SchemaValidationError
     from predictor.api import Predictor
-    from predictor.bundle import ModelBundle
+    from predictor.training.bundle import ModelBundle
 
     exp, data, features, y, fitted = icb
     bundle = ModelBundle.from_fitted(data.schema, features, fitted, metadata={})
@@ -310,7 +310,7 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     assert data.validation is None and len(data.external.frame) == 300
     assert [p.name for p in evaluation_parts(data)] == ["test", "external"]
 
-    from predictor.training import train
+    from predictor.training.train import train
 
     result = train(exp)
     external = result.metrics[result.metrics.dataset == "external"]
@@ -319,8 +319,8 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
 
 
 def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
-    from predictor.model_report import model_report_html
-    from predictor.training import train
+    from predictor.reporting.model_report import model_report_html
+    from predictor.training.train import train
 
     result = train(_experiment(tmp_path))
     page = model_report_html(result)

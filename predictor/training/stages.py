@@ -5,7 +5,7 @@
     load_data -> make_tasks -> fit_features -> search -> fit -> evaluate -> explain -> (figures, bundle)
 
 Each can be called alone (a simulation study runs load_data -> search -> fit -> evaluate many
-times). Stages loop over :mod:`predictor.tasks`; nothing here depends on which outcome kind a
+times). Stages loop over :mod:`predictor.training.tasks`; nothing here depends on which outcome kind a
 task is. Nothing here talks to MLflow.
 """
 
@@ -26,10 +26,10 @@ from features import Schema, read_table, validate
 from features.errors import FeaturesError
 from features.pipeline import CohortFeatures, baseline_preprocessor
 
-from .errors import TrainingError
-from .evaluation import bootstrap_draws, paired_difference, summarise
-from .experiment import EvaluationSection, Experiment, SearchSection, ShapSection
-from .tasks import BinaryOutcome, BinaryTask, SurvivalTask, Task, TimeToEvent
+from predictor.errors import TrainingError
+from predictor.metrics.evaluation import bootstrap_draws, paired_difference, summarise
+from predictor.config.experiment import EvaluationSection, Experiment, SearchSection, ShapSection
+from predictor.training.tasks import BinaryOutcome, BinaryTask, SurvivalTask, Task, TimeToEvent
 
 __all__ = [
     "Progress", "Synthetic", "Part", "Data", "SearchResult", "FittedTask", "Evaluation", "Explanation",
@@ -312,7 +312,7 @@ def _cores() -> int:
 @dataclass(frozen=True)
 class FittedTask:
     """A task with its fitted XGBoost model, the baseline beside it, the search's choice, and what
-    scoring needs from the training data (:meth:`predictor.tasks.Task.reference`)."""
+    scoring needs from the training data (:meth:`predictor.training.tasks.Task.reference`)."""
 
     task: Task
     model: Any
@@ -356,7 +356,7 @@ class Evaluation:
     bootstrap replicate), ``metric``, ``estimate``, ``ci_low``, ``ci_high``. ``predictions`` maps
     (dataset, task) to {model: prediction}. ``decision`` holds the decision curves: ``dataset``,
     ``task``, ``horizon`` (NaN for a binary outcome), ``model`` (the models, ``all``, ``none``),
-    ``threshold``, ``net_benefit`` and the rates behind it (:func:`predictor.decision.decision_curve`).
+    ``threshold``, ``net_benefit`` and the rates behind it (:func:`predictor.metrics.decision.decision_curve`).
     """
 
     metrics: pd.DataFrame
@@ -399,7 +399,7 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
 
 def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthetic | None = None,
                    say: Progress = _silent) -> Evaluation:
-    """A trained model (:class:`predictor.bundle.ModelBundle`) on another cohort: external validation.
+    """A trained model (:class:`predictor.training.bundle.ModelBundle`) on another cohort: external validation.
 
     Every task's metrics with bootstrap CIs (``config.bootstrap`` replicates, seed
     ``config.seed``) and its decision curve, for the model (``xgboost``) and, for a synthetic

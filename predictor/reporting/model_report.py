@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .report import summary
+from predictor.reporting.summary import summary
 
 __all__ = ["model_report_html"]
 
@@ -48,7 +48,7 @@ def _png(fig) -> str:
 
 def _participants(result) -> list[tuple[str, ...]]:
     """One row per evaluated cohort: patients, and per task the events (or positives)."""
-    from .stages import evaluation_parts
+    from predictor.training.stages import evaluation_parts
 
     data = result.data
     rows = []
@@ -79,7 +79,7 @@ def _predictors(result) -> list[tuple[str, ...]]:
 
 
 def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
-    """The report of :class:`predictor.training.TrainingResult` ``result`` as one HTML page;
+    """The report of :class:`predictor.training.train.TrainingResult` ``result`` as one HTML page;
     ``figures`` (artifact path -> matplotlib figure) are embedded where the report names them."""
     exp, data = result.experiment, result.data
     figures = figures or result.figures
@@ -139,7 +139,7 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         table = summary(result.metrics, dataset)
         parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
     if result.nested is not None:
-        from .report import NESTED_NOTE, nested_rows
+        from predictor.reporting.summary import NESTED_NOTE, nested_rows
 
         parts += ["<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
                   _html_table(*nested_rows(result.nested, result.metrics)), f"<p class='muted'>{_e(NESTED_NOTE)}</p>"]

@@ -16,8 +16,8 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from .metrics import Concordance, brier, brier_scores, cumulative_dynamic_auc, integrated_brier, kaplan_meier, roc_auc, step_at
-from .models import surv_arrays
+from predictor.metrics.fast import Concordance, brier, brier_scores, cumulative_dynamic_auc, integrated_brier, kaplan_meier, roc_auc, step_at
+from predictor.models.boosters import surv_arrays
 
 __all__ = ["response_metrics", "survival_metrics", "SurvivalMetrics", "TrainingReference", "SurvivalCalibration",
            "survival_calibration", "FlexibleCalibration", "flexible_calibration", "calibration_slope_intercept", "bootstrap", "bootstrap_draws",
@@ -211,7 +211,7 @@ def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     over the sum of the predicted probabilities), and the flexible calibration curve's ICI, E50
     and E90 (:func:`flexible_calibration`).
 
-    The AUC and Brier score are :func:`predictor.metrics.roc_auc` and :func:`~predictor.metrics.brier`
+    The AUC and Brier score are :func:`predictor.metrics.fast.roc_auc` and :func:`~predictor.metrics.fast.brier`
     (equal to scikit-learn's ``roc_auc_score`` and ``brier_score_loss``, without their input checks,
     which dominate their time inside a bootstrap)."""
     y = np.asarray(y).astype(int)
@@ -246,7 +246,7 @@ class TrainingReference:
 
     @classmethod
     def from_target(cls, y_train: np.ndarray) -> "TrainingReference":
-        """The reference of a training target (:func:`predictor.models.make_surv`)."""
+        """The reference of a training target (:func:`predictor.models.boosters.make_surv`)."""
         from sksurv.metrics import CensoringDistributionEstimator
 
         ev, t = surv_arrays(y_train)
@@ -397,7 +397,7 @@ def survival_metrics(
     weights estimated on the training data, so they leave out test rows at or beyond the last
     training time.
 
-    Each metric is the value of a maintained library, computed by :mod:`predictor.metrics` (tested
+    Each metric is the value of a maintained library, computed by :mod:`predictor.metrics.fast` (tested
     equal, and much faster inside a bootstrap): Harrell's C is lifelines' ``concordance_index``;
     Uno's C is scikit-survival's ``concordance_index_ipcw`` truncated at the last event time of the
     training data; the time-dependent AUC is scikit-survival's ``cumulative_dynamic_auc``; the
@@ -495,7 +495,7 @@ def shap_recovery(importance_by: pd.DataFrame, effects: pd.DataFrame, min_effect
     ----------
     importance_by : DataFrame
         Mean |SHAP| within each group: input columns x groups
-        (:attr:`predictor.stages.Explanation.importance_by`).
+        (:attr:`predictor.training.stages.Explanation.importance_by`).
     effects : DataFrame
         The true effect of each biomarker within each group (the linear predictor's change
         across the biomarker's interquartile range; ``synthetic.models.myeloma_bmm.biomarker_effects``):

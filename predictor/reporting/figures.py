@@ -159,12 +159,12 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
 def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response",
                 band_for: str = "xgboost", n_boot: int = 100, random_state: int = 0):
     """Calibration of each model's probabilities: the flexible calibration curve (restricted cubic
-    spline, :func:`predictor.evaluation.flexible_calibration`) with its ICI in the legend, a
+    spline, :func:`predictor.metrics.evaluation.flexible_calibration`) with its ICI in the legend, a
     bootstrap 95% band around ``band_for``'s curve (``n_boot`` seeded replicates), and the
     observed rate in deciles of predicted probability as dots."""
     from sklearn.calibration import calibration_curve
 
-    from .evaluation import flexible_calibration
+    from predictor.metrics.evaluation import flexible_calibration
 
     y = np.asarray(y).astype(int)
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
@@ -210,9 +210,9 @@ def _calibration_axes(fig, ax, xlabel: str, ylabel: str, title: str):
 def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, Any], horizon: float, title: str,
                          what: str):
     """Calibration of each model's predicted probability of an event by ``horizon``: the smoothed
-    observed probability (:func:`predictor.evaluation.survival_calibration`) against the predicted
+    observed probability (:func:`predictor.metrics.evaluation.survival_calibration`) against the predicted
     one, with the ICI in the legend."""
-    from .evaluation import survival_calibration
+    from predictor.metrics.evaluation import survival_calibration
 
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
@@ -251,12 +251,12 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
 
     Parameters
     ----------
-    explanations : dict of str to predictor.stages.Explanation
-    evaluation : predictor.stages.Evaluation
+    explanations : dict of str to predictor.training.stages.Explanation
+    evaluation : predictor.training.stages.Evaluation
         Its predictions on ``part`` are plotted.
-    part : predictor.stages.Part
+    part : predictor.training.stages.Part
         The cohort the figures show (the validation cohort, else the test split).
-    fitted : dict of str to predictor.stages.FittedTask
+    fitted : dict of str to predictor.training.stages.FittedTask
     features : features.pipeline.CohortFeatures
         The fitted feature pipeline (which model features come from which input column).
     dependence : sequence of str
@@ -283,7 +283,7 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
 def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
     """The figures of how each task's models did on ``part``: calibration (binary outcomes) or
     Kaplan-Meier curves by predicted risk tertile (times to event), and the decision curve."""
-    from .tasks import BinaryTask, SurvivalTask
+    from predictor.training.tasks import BinaryTask, SurvivalTask
 
     figs: dict[str, Any] = {}
     df, name = part.frame, part.name
@@ -394,8 +394,8 @@ def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
 
 
 def study_figures(result) -> dict[str, Any]:
-    """Every figure of a finished study (:class:`predictor.study.StudyResult`): artifact path -> figure."""
-    from .report import metric_label
+    """Every figure of a finished study (:class:`predictor.study.study.StudyResult`): artifact path -> figure."""
+    from predictor.reporting.summary import metric_label
 
     out = {}
     s = result.study

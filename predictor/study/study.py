@@ -7,7 +7,7 @@ A study file (TOML, read with :mod:`tomllib`) names a base experiment and a grid
 Each **cell** of the grid draws its own development cohort of ``n`` patients, runs the stages
 ``development_data -> fit_features -> search -> fit`` in a lean mode (no SHAP, no figures, no
 bootstrap: the replicates give the spread) and scores the fitted model on one large validation
-cohort per scenario variant, beside the oracle. Cells are independent: :mod:`predictor.scheduling`
+cohort per scenario variant, beside the oracle. Cells are independent: :mod:`predictor.study.scheduling`
 runs them on Dask, and this module knows nothing of where they run.
 
 Seeds
@@ -49,9 +49,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ExperimentError, StudyError
-from .experiment import Experiment, Key, _section, load_experiment
-from .stages import MIN_PATIENTS, Part, SearchResult, Synthetic, development_data, fit_baseline, fit_features, fit_xgboost, make_tasks, search
+from predictor.errors import ExperimentError, StudyError
+from predictor.config.experiment import Experiment, Key, _section, load_experiment
+from predictor.training.stages import MIN_PATIENTS, Part, SearchResult, Synthetic, development_data, fit_baseline, fit_features, fit_xgboost, make_tasks, search
 
 __all__ = [
     "Study", "StudySection", "SearchOverrides", "CriteriaSection", "PowerSection", "Panel", "Variant", "Cell",
@@ -265,7 +265,7 @@ def _resolve(name_or_path: str | Path) -> Path:
         if not p.exists():
             raise StudyError(f"no study file {p}")
         return p
-    from .experiment import experiments_dir
+    from predictor.config.experiment import experiments_dir
 
     for folder in (Path.cwd() / "experiments", experiments_dir()):
         if (folder / f"{name_or_path}.toml").exists():
@@ -701,7 +701,7 @@ class StudyProgress:
 @dataclass(frozen=True)
 class StudyResult:
     """A finished study: the tidy ``table`` (:func:`results_table`), the learning ``curves``
-    (:func:`predictor.sample_size.curve_summary`), the ``sample_size`` table (the study's minimum
+    (:func:`predictor.study.sample_size.curve_summary`), the ``sample_size`` table (the study's minimum
     n beside Riley's), the ``power`` table (replicates) and its summary ``power_summary``, the
     validation cohorts' summaries, the cells' stage ``timings`` (seconds, summed) and how many
     cells were ``computed`` here and taken from the cache."""
@@ -728,17 +728,17 @@ class StudyResult:
 
 def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], None] | None = None,
               connected: Callable[[Any], None] | None = None) -> StudyResult:
-    """Run every cell of ``study`` that its cache lacks, on Dask (:mod:`predictor.scheduling`),
+    """Run every cell of ``study`` that its cache lacks, on Dask (:mod:`predictor.study.scheduling`),
     and analyse the whole grid.
 
     Parameters
     ----------
-    cluster : predictor.scheduling.ClusterSpec, optional
+    cluster : predictor.study.scheduling.ClusterSpec, optional
         Where cells run (default: a LocalCluster on this machine's cores).
     progress : callable, optional
         Called with a :class:`StudyProgress` after each cell (and once before the first).
     connected : callable, optional
-        Called with the :class:`~predictor.scheduling.Connection` once the cluster answers (its
+        Called with the :class:`~predictor.study.scheduling.Connection` once the cluster answers (its
         worker count and dashboard address).
 
     Raises
@@ -746,7 +746,7 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
     StudyError
         The cluster cannot be reached (before any cell runs).
     """
-    from . import scheduling
+    from predictor.study import scheduling
 
     start = time.perf_counter()
     cluster = cluster or scheduling.ClusterSpec()
@@ -870,7 +870,7 @@ def panel_parameters(study: Study) -> dict[str, int]:
 
 def analyse(study: Study, results: Sequence[CellResult], validations: Mapping[str, ValidationSet], **info: Any) -> StudyResult:
     """The tables of a study from its cells' results (see :class:`StudyResult`)."""
-    from .sample_size import curve_summary, power_summary
+    from predictor.study.sample_size import curve_summary, power_summary
 
     table = results_table(results, validations)
     curves = curve_summary(table)
@@ -887,7 +887,7 @@ def analyse(study: Study, results: Sequence[CellResult], validations: Mapping[st
 def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[str, ValidationSet]) -> pd.DataFrame:
     """Per scenario, task, model and panel: the study's minimum n with its bootstrap interval,
     beside Riley's closed-form n (each criterion) for the same outcome and panel."""
-    from .sample_size import cox_snell_from_c, minimum_n, riley_binary, riley_survival
+    from predictor.study.sample_size import cox_snell_from_c, minimum_n, riley_binary, riley_survival
 
     c = study.criteria
     parameters = panel_parameters(study)

@@ -2,7 +2,7 @@
 
 This is what the MLflow pyfunc model wraps and what a user's prediction call uses. Predictions
 are named columns, indexed like the input; each task names its own (see
-:meth:`predictor.tasks.Task.output_columns`). For the shipped scenarios:
+:meth:`predictor.training.tasks.Task.output_columns`). For the shipped scenarios:
 
 ``response_probability``   probability of objective response (a binary task: ``<name>_probability``)
 ``risk_score``             risk score of the time outcome, higher = worse (log hazard ratio for Cox)
@@ -23,8 +23,8 @@ import pandas as pd
 from features import Schema
 from features.pipeline import CohortFeatures
 
-from .errors import PredictorError
-from .tasks import SurvivalTask, Task
+from predictor.errors import PredictorError
+from predictor.training.tasks import SurvivalTask, Task
 
 __all__ = ["ModelBundle"]
 
@@ -59,7 +59,7 @@ class ModelBundle:
 
     @classmethod
     def from_fitted(cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]) -> "ModelBundle":
-        """The bundle of a training run's fitted tasks (:class:`predictor.stages.FittedTask`)."""
+        """The bundle of a training run's fitted tasks (:class:`predictor.training.stages.FittedTask`)."""
         from synthetic.generation import package_version
 
         fitted = list(fitted)

@@ -21,7 +21,7 @@ Why by hand (measured on 10,000 patients, 2-core machine):
   ``brier_score``): both refit the censoring distribution of the training data at every call, and
   ``cumulative_dynamic_auc`` also fits a Kaplan-Meier curve of the test data for a mean AUC the
   package does not report. In a bootstrap the censoring distribution is the same in every replicate:
-  :class:`predictor.evaluation.SurvivalMetrics` fits it once with scikit-survival's own
+  :class:`predictor.metrics.evaluation.SurvivalMetrics` fits it once with scikit-survival's own
   ``CensoringDistributionEstimator``, and the functions here apply scikit-survival's formulas
   (copied step for step, so the floats agree) to the precomputed weights.
 - **Kaplan-Meier**: scikit-survival counts events per time in a Python loop; here ``np.unique``,

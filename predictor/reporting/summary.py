@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .tasks import TIME_UNITS
+from predictor.training.tasks import TIME_UNITS
 
 __all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label", "study_rows", "power_rows",
            "study_text", "study_markdown", "study_criteria", "nested_rows", "nested_text", "nested_markdown"]
@@ -137,7 +137,7 @@ def _interval(low: float, high: float, largest: int) -> str:
 
 
 def study_rows(result) -> tuple[list[str], list[list[str]]]:
-    """The sample-size table of a study (:class:`predictor.study.StudyResult`): header and rows."""
+    """The sample-size table of a study (:class:`predictor.study.study.StudyResult`): header and rows."""
     s = result.sample_size
     largest = max(result.study.study.n)
     header = ["scenario", "task", "model", "panel", "study min n [95% CI]", "Riley n (1 / 2 / 3)", "p", "oracle"]
@@ -186,7 +186,7 @@ def study_criteria(result) -> str:
 
 def study_text(result) -> str:
     """The study's results as text: sample sizes, why they differ, power."""
-    from .study import WHY_THEY_DIFFER
+    from predictor.study.study import WHY_THEY_DIFFER
 
     out = [_text_table(*study_rows(result)), "", study_criteria(result), WHY_THEY_DIFFER]
     header, rows = power_rows(result)
@@ -198,7 +198,7 @@ def study_text(result) -> str:
 
 def study_markdown(result) -> str:
     """The study's results in markdown: the parent run's description and the README's table."""
-    from .study import WHY_THEY_DIFFER
+    from predictor.study.study import WHY_THEY_DIFFER
 
     s = result.study
     grid = s.grid()

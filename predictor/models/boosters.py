@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from .errors import PredictorError
+from predictor.errors import PredictorError
 
 __all__ = ["BOOSTERS", "make_surv", "surv_arrays", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline", "median_from_survival"]
 

@@ -4,7 +4,7 @@ A task owns its outcome (which columns, what they mean, in which unit), the targ
 a cohort, the XGBoost estimator and the baseline it fits, the score its cross-validated search
 maximises, the predictions of a fitted model, the oracle's predictions from a synthetic cohort's
 truth, the metrics and the bootstrap scheme that scores them, and the prediction columns of a
-trained bundle. The stages (:mod:`predictor.stages`) loop over tasks and never ask which kind
+trained bundle. The stages (:mod:`predictor.training.stages`) loop over tasks and never ask which kind
 they hold.
 
 Two kinds: :class:`BinaryTask` (objective response; a deeper response such as >= CR is another
@@ -21,10 +21,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import TrainingError
-from .evaluation import SurvivalMetrics, TrainingReference, response_metrics
-from .metrics import harrell_c
-from .models import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.errors import TrainingError
+from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference, response_metrics
+from predictor.metrics.fast import harrell_c
+from predictor.models.boosters import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
 
 __all__ = ["Task", "BinaryTask", "SurvivalTask", "BinaryOutcome", "TimeToEvent", "BinaryPrediction",
            "SurvivalPrediction", "Scorer", "TIME_UNITS"]
@@ -155,7 +155,7 @@ class Task(ABC):
     def oracle(self, truth: pd.DataFrame | None, source) -> Any:
         """The best possible predictions, from a synthetic cohort's ``truth`` (None without one).
 
-        ``source`` is the :class:`predictor.stages.Synthetic` the cohort came from."""
+        ``source`` is the :class:`predictor.training.stages.Synthetic` the cohort came from."""
 
     def reference(self, y_train: np.ndarray) -> Any:
         """What scoring needs from the training target besides the predictions (None here; a
@@ -164,12 +164,12 @@ class Task(ABC):
 
     @abstractmethod
     def scorer(self, reference: Any, y: np.ndarray, prediction) -> Scorer:
-        """How :func:`predictor.stages.evaluate` scores ``prediction`` of target ``y``, given the
+        """How :func:`predictor.training.stages.evaluate` scores ``prediction`` of target ``y``, given the
         training data's :meth:`reference`."""
 
     @abstractmethod
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, Any]) -> pd.DataFrame:
-        """Net benefit of acting on each model's predicted risk (:func:`predictor.decision.decision_curve`),
+        """Net benefit of acting on each model's predicted risk (:func:`predictor.metrics.decision.decision_curve`),
         with a ``horizon`` column (NaN for a binary outcome)."""
 
     @abstractmethod
@@ -250,7 +250,7 @@ class BinaryTask(Task):
         return Scorer(metric=lambda i: response_metrics(y[i], p[i]), stratify=y)
 
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, BinaryPrediction]) -> pd.DataFrame:
-        from .decision import decision_curve
+        from predictor.metrics.decision import decision_curve
 
         return decision_curve(y, {m: p.probability for m, p in predictions.items()}).assign(horizon=np.nan)
 
@@ -345,7 +345,7 @@ class SurvivalTask(Task):
         return self.horizons[len(self.horizons) // 2]
 
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, SurvivalPrediction]) -> pd.DataFrame:
-        from .decision import decision_curve
+        from predictor.metrics.decision import decision_curve
 
         h = self.decision_horizon
         risks = {m: 1.0 - p.survival(np.array([h]))[:, 0] for m, p in predictions.items()}

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ExperimentError
-from .models import BOOSTERS
+from predictor.errors import ExperimentError
+from predictor.models.boosters import BOOSTERS
 
 __all__ = [
     "Experiment", "ExperimentSection", "CohortSection", "OutcomesSection", "ValidationSection", "FeaturesSection",
