@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 #: What ``predictor train`` imports (shap only with ``[shap] by``, which the default experiment lacks).
-IMPORTS = ("import predictor.cli, predictor.tracking, predictor.training.train, predictor.reporting.figures, mlflow, mlflow.pyfunc, "
+IMPORTS = ("import predictor.cli, predictor.tracking, predictor.training.pipeline, predictor.reporting.figures, mlflow, mlflow.pyfunc, "
            "sksurv.metrics, lifelines, xgboost, matplotlib.pyplot")
 
 

@@ -36,12 +36,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from lifelines.utils import concordance_index
-    from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_censored, concordance_index_ipcw,
-                                cumulative_dynamic_auc, integrated_brier_score)
+    from sksurv.metrics import (
+        CensoringDistributionEstimator,
+        concordance_index_censored,
+        concordance_index_ipcw,
+        cumulative_dynamic_auc,
+        integrated_brier_score,
+    )
 
-    from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference
-    from predictor.metrics.fast import Concordance, brier_scores, cumulative_dynamic_auc as td_auc, integrated_brier
-    from predictor.models.boosters import make_surv
+    from predictor.metrics import SurvivalMetrics, TrainingReference
+    from predictor.metrics.fast import Concordance, brier_scores, integrated_brier
+    from predictor.metrics.fast import cumulative_dynamic_auc as td_auc
+    from predictor.models.target import make_surv
     from synthetic import generate, load_scenario
     from synthetic.oracle import oracle
 

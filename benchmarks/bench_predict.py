@@ -23,9 +23,15 @@ import pandas as pd
 
 from features.pipeline import CohortFeatures
 from predictor.api import Predictor
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv
 from predictor.training.bundle import ModelBundle
-from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.training.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
+from predictor.training.tasks import (
+    BinaryOutcome,
+    BinaryTask,
+    SurvivalTask,
+    TimeToEvent,
+)
 from synthetic import generate, load_scenario
 
 

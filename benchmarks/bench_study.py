@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--validation-n", type=int, default=20000)
     args = parser.parse_args()
 
+    from predictor.study import load_study, plan_cells, run_study
     from predictor.study.scheduling import ClusterSpec
-    from predictor.study.study import load_study, plan_cells, run_study
 
     rates, timings = {}, None
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-import xgboost as xgb
-
 from features.pipeline import CohortFeatures
-from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv
 from synthetic import generate, load_scenario
 
 

@@ -52,8 +52,8 @@ def _experiment(seed: int, option: str):
 
 def run(seed: int, option: str, data=None) -> tuple[list[dict], object]:
     """One option on one cohort seed: a row per task (validation metrics, choice, time, SHAP check)."""
+    from predictor.metrics import shap_recovery
     from predictor.training import stages
-    from predictor.metrics.evaluation import shap_recovery
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = _experiment(seed, option)
@@ -101,9 +101,14 @@ def well_specified(n: int, cohorts: int) -> None:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from predictor.metrics.evaluation import shap_recovery
+    from predictor.metrics import shap_recovery
     from synthetic import generate, load_scenario
-    from synthetic.models.myeloma_bmm import ARMS, EFFECT_BIOMARKERS, biomarker_effects, effect_terms
+    from synthetic.models.myeloma_bmm import (
+        ARMS,
+        EFFECT_BIOMARKERS,
+        biomarker_effects,
+        effect_terms,
+    )
 
     scenario = load_scenario("myeloma_bmm")
     clinical = ["age_years", "iss_stage", "high_risk_cytogenetics", "extramedullary_disease", "prior_lines"]

@@ -6,6 +6,11 @@
 """
 
 from predictor.api import ExtraColumnsWarning, Predictor, load
-from predictor.errors import ExperimentError, PredictorError, TrackingError, TrainingError
+from predictor.errors import (
+    ExperimentError,
+    PredictorError,
+    TrackingError,
+    TrainingError,
+)
 
 __all__ = ["ExperimentError", "ExtraColumnsWarning", "Predictor", "PredictorError", "TrackingError", "TrainingError", "load"]

@@ -9,8 +9,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from predictor.training.bundle import ModelBundle
+from predictor.config.experiment import EvaluationSection
 from predictor.errors import PredictorError
+from predictor.tracking import load_bundle, load_bundle_from_uri
+from predictor.training.bundle import ModelBundle
+from predictor.training.data import Part
+from predictor.training.evaluation import evaluate_model
+from synthetic.generation import package_version
 
 __all__ = ["Predictor", "load", "ExtraColumnsWarning"]
 
@@ -106,7 +111,7 @@ class Predictor:
 
         Returns
         -------
-        predictor.training.stages.Evaluation
+        predictor.training.Evaluation
             ``metrics`` (dataset ``name``, model ``xgboost``), ``decision``, ``predictions``.
 
         Raises
@@ -114,8 +119,6 @@ class Predictor:
         SchemaValidationError
             A missing input or outcome column, or values that break their declarations.
         """
-        from predictor.config.experiment import EvaluationSection
-        from predictor.training.stages import Part, evaluate_model
 
         if not isinstance(df, pd.DataFrame) or len(df) == 0:
             raise PredictorError("evaluate takes a pandas DataFrame with at least one patient")
@@ -173,9 +176,7 @@ def load(uri: str | Path) -> Predictor:
     PredictorError
         Nothing at that URI, or a model trained by an incompatible version of this package.
     """
-    from synthetic.generation import package_version
 
-    from predictor.tracking import load_bundle, load_bundle_from_uri
 
     text = str(uri)
     path = Path(text)

@@ -7,14 +7,42 @@ with status 2, without a traceback; nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shutil
 import signal
+import subprocess
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib.pyplot as plt
+
 from features import atomic_write, read_table
+from features.errors import FeaturesError
+from predictor.api import ExtraColumnsWarning, load
+from predictor.config.experiment import load_experiment
+from predictor.config.study import load_study
+from predictor.errors import PredictorError
+from predictor.reporting.study_figures import study_figures
+from predictor.reporting.tables import nested_text, study_text, summary_table
+from predictor.study.driver import run_study
+from predictor.study.grid import plan_cells
+from predictor.study.scheduling import ClusterSpec, probe
+from predictor.tracking import (
+    log_evaluation,
+    resolve_tracking_uri,
+    run_and_log,
+    run_study_and_log,
+)
+from predictor.training.pipeline import train
+from synthetic import available_scenarios, generate, load_scenario, report, solve
+from synthetic.calibration import POPULATION_N
+from synthetic.errors import CohortIOError, SyntheticError
+from synthetic.scenario import write_values
 
 __all__ = ["main", "build_parser"]
 
@@ -54,7 +82,6 @@ def _progress_bar(total: int, desc: str, unit: str, enabled: bool):
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from synthetic import available_scenarios, load_scenario
 
     for name in available_scenarios():
         sc = load_scenario(name)
@@ -63,13 +90,11 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from synthetic import generate, load_scenario
 
     scenario = load_scenario(args.scenario)
     n = args.n if args.n is not None else scenario.default_n
     out = Path(args.out)
     folder = out.parent if str(out.parent) else Path(".")
-    from synthetic.errors import CohortIOError
 
     # Fail before spending time generating.
     if out.suffix.lower() != ".parquet":  # a cohort is Parquet with its provenance: a .csv name would lie
@@ -89,8 +114,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from synthetic import load_scenario, report, solve
-    from synthetic.scenario import write_values
 
     scenario = load_scenario(args.scenario)
     if args.write and not args.solve:
@@ -160,10 +183,6 @@ def _progress(args: argparse.Namespace, start: float):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from predictor.config.experiment import load_experiment
-    from predictor.reporting.summary import summary_table
-    from predictor.tracking import resolve_tracking_uri, run_and_log
-    from predictor.training.train import train
 
     exp = load_experiment(args.experiment)
     uri = resolve_tracking_uri(args.tracking_uri)
@@ -186,7 +205,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
         print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
     if result.nested is not None:
-        from predictor.reporting.summary import nested_text
 
         print()
         print(nested_text(result.nested, result.metrics))
@@ -204,10 +222,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import os
-    import warnings
 
-    from predictor.api import ExtraColumnsWarning, load
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
@@ -237,12 +252,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import hashlib
-    import os
 
-    from predictor.api import load
-    from predictor.reporting.summary import summary_table
-    from predictor.tracking import log_evaluation, resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -265,10 +275,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from predictor.reporting.summary import study_text
-    from predictor.study.scheduling import ClusterSpec, probe
-    from predictor.study.study import load_study, plan_cells, run_study
-    from predictor.tracking import resolve_tracking_uri, run_study_and_log
 
     study = load_study(args.study)
     uri = resolve_tracking_uri(args.tracking_uri)
@@ -325,9 +331,7 @@ def _clock(seconds: float) -> str:
 
 def _write_study(result) -> list[Path]:
     """The study's tables and figures under its output folder, each file written whole or not at all."""
-    import matplotlib.pyplot as plt
 
-    from predictor.reporting.figures import study_figures
 
     folder = result.study.output
     (folder / "figures").mkdir(parents=True, exist_ok=True)
@@ -354,10 +358,7 @@ def _print_page(logged, uri: str, given: str | None) -> None:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    import os
-    import subprocess
 
-    from predictor.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -372,7 +373,6 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``predictor`` command."""
-    from synthetic.calibration import POPULATION_N
 
     parser = argparse.ArgumentParser(
         prog="predictor",
@@ -448,10 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from features.errors import FeaturesError
-    from synthetic.errors import SyntheticError
 
-    from predictor.errors import PredictorError
 
     return (FeaturesError, SyntheticError, PredictorError, _UsageError)
 
@@ -485,7 +482,6 @@ class _Terminated(KeyboardInterrupt):
 
 def _terminate_as_interrupt():
     """Turn SIGTERM into :class:`_Terminated` (main thread only); return the handler it replaced."""
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         return None

@@ -20,12 +20,21 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import joblib
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from predictor.errors import TrackingError
+from predictor.errors import PredictorError, TrackingError
+from predictor.reporting.figures import evaluation_figures
+from predictor.reporting.model_report import model_report_html
+from predictor.reporting.study_figures import study_figures
+from predictor.reporting.tables import nested_markdown, study_markdown, summary_markdown
+from predictor.training.data import Part
 
 __all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "run_study_and_log", "LoggedStudy", "log_evaluation", "LoggedEvaluation", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
            "load_bundle_from_uri"]
@@ -69,7 +78,6 @@ class PredictorModel(_PythonModel):
 
 def load_bundle(path: str | Path):
     """Read a model bundle written at training time."""
-    import joblib
 
     return joblib.load(path)
 
@@ -78,7 +86,6 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
     """Download an MLflow model (``models:/...``, ``runs:/...``) and read its bundle."""
     import mlflow
 
-    from predictor.errors import PredictorError
 
     _quiet()
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
@@ -114,7 +121,7 @@ def _metric_key(row) -> str:
 
 def _flat_metrics(table: pd.DataFrame) -> dict[str, float]:
     """``<dataset>/<task>/<model>/<metric>`` (and ``/ci_low``, ``/ci_high``) -> value, for a
-    metrics table of :class:`predictor.training.stages.Evaluation`; NaN left out."""
+    metrics table of :class:`predictor.training.Evaluation`; NaN left out."""
     metrics: dict[str, float] = {}
     for row in table.itertuples():
         key = _metric_key(row)
@@ -163,7 +170,6 @@ def _run(run_name: str):
 
 
 def _log_result(result, client_log_rows: bool) -> dict[str, float]:
-    import joblib
     import mlflow
     from mlflow.models import infer_signature
 
@@ -202,11 +208,9 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
             if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
                 s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
                 mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
-        from predictor.reporting.model_report import model_report_html
 
         (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")
         mlflow.log_artifact(str(tmp / "model_report.html"), "report")
-        import matplotlib.pyplot as plt
 
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
@@ -252,7 +256,6 @@ def _nested_metrics(nested) -> dict[str, float]:
 
 def _description(result) -> str:
     """The run's description: the summary tables, the search's choice, where to look next."""
-    from predictor.reporting.summary import summary_markdown
 
     exp = result.experiment
     notes = []
@@ -268,14 +271,12 @@ def _description(result) -> str:
     notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
     text = summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
     if result.nested is not None:
-        from predictor.reporting.summary import nested_markdown
 
         text += "\n**Nested cross-validation beside the single test split**\n\n" + nested_markdown(result.nested, result.metrics) + "\n"
     return text
 
 
 def _requirements() -> list[str]:
-    from importlib.metadata import version
 
     names = ["numpy", "pandas", "scipy", "scikit-learn", "scikit-survival", "lifelines", "xgboost-cpu", "joblib", "pyarrow"]
     out = []
@@ -316,7 +317,7 @@ def run_and_log(
     """Train inside an MLflow run and log everything; register the model if all went well.
 
     The run's description (``mlflow.note.content``, shown on its page) is the summary table in
-    markdown (:func:`predictor.reporting.summary.summary_markdown`).
+    markdown (:func:`predictor.reporting.tables.summary_markdown`).
 
     Raises
     ------
@@ -375,9 +376,6 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
     """
     import mlflow
 
-    from predictor.reporting.figures import evaluation_figures
-    from predictor.reporting.summary import summary_markdown
-    from predictor.training.stages import Part
 
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
@@ -400,7 +398,6 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
                                                                notes=notes))
         with tempfile.TemporaryDirectory() as tmp:
             _log_tables(evaluation, Path(tmp))
-        import matplotlib.pyplot as plt
 
         for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
             mlflow.log_figure(fig, path)
@@ -479,7 +476,6 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
     """
     import mlflow
 
-    from predictor.reporting.summary import study_markdown
 
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
@@ -492,9 +488,7 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
             mlflow.log_metrics(_study_metrics(result))
             mlflow.set_tag("mlflow.note.content", study_markdown(result))
             _log_study_tables(result)
-            import matplotlib.pyplot as plt
 
-            from predictor.reporting.figures import study_figures
 
             for name, fig in study_figures(result).items():
                 mlflow.log_figure(fig, name)
@@ -506,7 +500,6 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
 
 
 def _study_metrics(result) -> dict[str, float]:
-    import numpy as np
 
     out = {"cells/computed": result.computed, "cells/cached": result.cached,
            "cells/failed": int((result.table.status == "failed").sum()), "time/wall_s": result.wall_s}

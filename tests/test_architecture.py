@@ -1,6 +1,13 @@
-"""The walls of DESIGN.md: features imports neither synthetic nor predictor; synthetic never
-imports predictor; only one module of predictor talks to MLflow; the stages, tasks and models are
-plain code; only predictor/cli.py parses arguments or prints."""
+"""The walls of DESIGN.md, checked over folders as an import contract.
+
+* ``features`` imports neither ``synthetic`` nor ``predictor``; ``synthetic`` never imports ``predictor``.
+* Inside ``predictor`` the layers below stand in this order, top first; a module imports only from
+  its own layer or the layers under it. Figures sit in ``reporting``, *below* ``training``: the
+  figures stage of :func:`predictor.training.train` draws them with plain matplotlib, and tracking
+  only logs what training returns.
+* One module talks to MLflow (``tracking``), one to Dask (``study/scheduling``), and that one
+  knows nothing of training; only the CLI parses arguments and prints.
+"""
 
 import ast
 from pathlib import Path
@@ -9,70 +16,100 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _imports(package: str):
-    for path in sorted((ROOT / package).rglob("*.py")):
-        yield from _imports_of(path)
+#: predictor's layers, top first: a module may import its own layer and those below it.
+LAYERS = ["__main__", "cli", "api", "tracking", "study", "training", "reporting", "config", "metrics", "models", "errors"]
 
 
-@pytest.mark.parametrize("package, forbidden", [
-    ("features", {"synthetic", "predictor"}),
-    ("synthetic", {"predictor"}),
-])
+def _layer(module: str) -> str:
+    """The layer of ``predictor.X...``: its subpackage or top-level module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _imports_of(path: Path):
+    """(module imported, line) for every import of ``path``, at module level or inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: resolved against the file's own package
+                package = path.relative_to(ROOT).parent.parts
+                module = ".".join([*package[: len(package) - node.level + 1], *([module] if module else [])])
+            for alias in node.names:
+                yield f"{module}.{alias.name}" if module == "predictor" else module, node.lineno
+
+
+def _sources(package: str):
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package, forbidden", [("features", {"synthetic", "predictor"}), ("synthetic", {"predictor"})])
 def test_import_walls(package, forbidden):
-    bad = [(str(p.relative_to(ROOT)), m) for p, m in _imports(package) if m in forbidden]
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {m}" for p in _sources(package) for m, line in _imports_of(p)
+           if m.split(".")[0] in forbidden]
     assert bad == []
+
+
+def test_every_predictor_module_has_a_layer():
+    modules = {_layer(".".join(p.relative_to(ROOT).with_suffix("").parts)) for p in _sources("predictor")}
+    assert modules - {"__init__", "experiments"} <= set(LAYERS)
+
+
+def test_predictor_layers_import_only_downwards():
+    offenders = []
+    for path in _sources("predictor"):
+        here = _layer(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        if here in ("__init__", "experiments"):
+            continue
+        for module, line in _imports_of(path):
+            if not module.startswith("predictor.") or _layer(module) == here:
+                continue
+            there = _layer(module)
+            if there == "__init__" or LAYERS.index(there) < LAYERS.index(here):
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {here} imports {module} (layer {there})")
+    assert offenders == []
+
+
+def _talking_to(packages: set[str]) -> list[str]:
+    return sorted(str(p.relative_to(ROOT)) for p in _sources("predictor")
+                  if any(m.split(".")[0] in packages for m, _ in _imports_of(p)))
+
+
+def test_only_tracking_talks_to_mlflow():
+    assert _talking_to({"mlflow"}) == ["predictor/tracking.py"]
+
+
+def test_only_scheduling_talks_to_dask():
+    assert _talking_to({"dask", "distributed"}) == ["predictor/study/scheduling.py"]
+
+
+def test_scheduling_knows_nothing_of_training():
+    """The Dask module runs jobs it is handed: of the package it imports only the errors."""
+    imported = {m for m, _ in _imports_of(ROOT / "predictor" / "study" / "scheduling.py") if m.startswith("predictor")}
+    assert imported <= {"predictor.errors"}
 
 
 def test_only_the_cli_parses_arguments_and_prints():
     offenders = []
     for package in ("features", "synthetic", "predictor"):
-        for path in (ROOT / package).rglob("*.py"):
-            if path.name in ("cli.py", "__main__.py"):
+        for path in _sources(package):
+            if path.relative_to(ROOT).as_posix() in ("predictor/cli.py", "predictor/__main__.py"):
                 continue
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} print")
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
-                    if "argparse" in names:
-                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} argparse")
+            offenders += [f"{path.relative_to(ROOT)}:{line} argparse" for m, line in _imports_of(path) if m == "argparse"]
     assert offenders == []
-
-
-def _imported_anywhere(path: Path) -> set[str]:
-    """Top-level names of every module ``path`` imports, at module level or inside functions."""
-    return {m for p, m in _imports_of(path)}
-
-
-def _imports_of(path: Path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield path, alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield path, node.module.split(".")[0]
-
-
-def test_only_tracking_talks_to_mlflow():
-    talking = sorted(p.name for p in (ROOT / "predictor").glob("*.py") if "mlflow" in _imported_anywhere(p))
-    assert talking == ["tracking.py"]
-
-
-@pytest.mark.parametrize("module", ["stages.py", "tasks.py", "models.py", "evaluation.py", "metrics.py", "decision.py", "report.py",
-                                    "model_report.py", "training.py", "experiment.py"])
-def test_stages_tasks_and_models_are_plain_code(module):
-    """No MLflow, no Dask, no argument parsing in the pieces a study or a test calls one at a time."""
-    assert not _imported_anywhere(ROOT / "predictor" / module) & {"mlflow", "dask", "distributed", "argparse"}
 
 
 def test_one_table_reader_and_one_atomic_writer():
     """Cohort files are read by features.io.read_table and written through features.io.atomic_write only."""
     offenders = []
     for package in ("features", "synthetic", "predictor"):
-        for path in (ROOT / package).rglob("*.py"):
+        for path in _sources(package):
             if path.relative_to(ROOT).as_posix() == "features/io.py":
                 continue
             text = path.read_text(encoding="utf-8")
@@ -82,14 +119,25 @@ def test_one_table_reader_and_one_atomic_writer():
     assert offenders == []
 
 
-def test_only_scheduling_talks_to_dask():
-    talking = sorted(p.name for p in (ROOT / "predictor").glob("*.py") if _imported_anywhere(p) & {"dask", "distributed"})
-    assert talking == ["scheduling.py"]
+@pytest.mark.parametrize("package", ["features", "synthetic", "predictor"])
+def test_no_module_over_500_lines_and_no_function_over_60(package):
+    """DESIGN.md: a module past ~500 lines or a function past ~60 holds two things."""
+    offenders = []
+    for path in _sources(package):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 500:
+            offenders.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert offenders == []
 
 
-def test_scheduling_knows_nothing_of_training():
-    """The Dask module runs jobs it is handed; it imports none of the stages, tasks, models, evaluation,
-    training or experiment code (nor the study that uses it)."""
-    tree = ast.parse((ROOT / "predictor" / "scheduling.py").read_text(encoding="utf-8"))
-    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
-    assert relative <= {"errors"}
+@pytest.mark.parametrize("package", ["features", "synthetic", "predictor"])
+def test_every_package_says_what_it_is_and_exports(package):
+    for init in (ROOT / package).rglob("__init__.py"):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{init.relative_to(ROOT)} has no docstring"
+        if init.parent.name != "experiments":
+            assert any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+                       for n in tree.body), f"{init.relative_to(ROOT)} has no __all__"

@@ -14,19 +14,18 @@ its column's declared ``unit``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
+from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+import tomllib
+
+from predictor.config.keys import Key, KeyTable, parse_section, stored
 from predictor.errors import ExperimentError
 from predictor.models.boosters import BOOSTERS
 
-__all__ = [
-    "Experiment", "ExperimentSection", "CohortSection", "OutcomesSection", "ValidationSection", "FeaturesSection",
-    "ModelsSection", "SearchSection", "EvaluationSection", "ShapSection", "RegistrySection",
-    "CONSTRAINTS", "SCENARIO_OUTCOMES", "DEFAULT_EXPERIMENT", "load_experiment", "experiments_dir",
-]
+__all__ = ["DEFAULT_EXPERIMENT", "SURVIVAL_OBJECTIVES", "ExperimentSection", "CohortSection", "OutcomesSection", "SCENARIO_OUTCOMES", "ValidationSection", "FeaturesSection", "ModelsSection", "SearchSection", "EvaluationSection", "ShapSection", "RegistrySection", "CONSTRAINTS", "Experiment", "experiments_dir", "load_experiment", "MIN_PATIENTS"]
 
 DEFAULT_EXPERIMENT = "icb_bone_opn"
 SURVIVAL_OBJECTIVES = ("survival:cox", "survival:aft")
@@ -158,13 +157,9 @@ class RegistrySection:
     register: bool = True
 
 
-@dataclass(frozen=True)
-class Key:
-    """What one key accepts: TOML ``types``, and a ``check`` with the ``rule`` it enforces."""
-
-    types: type | tuple[type, ...]
-    check: Callable[[Any], bool] | None = None
-    rule: str = ""
+def _false_is_none(value: Any) -> Any:
+    """``false`` where a key means 'none' (``log = false``, ``survival = false``)."""
+    return None if value is False else stored(value)
 
 
 _positive = Key(int, lambda v: v > 0, "must be > 0")
@@ -173,7 +168,7 @@ _columns = Key(list, lambda v: all(isinstance(c, str) for c in v), "must be a li
 
 #: Every section, its dataclass, and what each key accepts (scikit-survival's
 #: ``_parameter_constraints``, for a file). Defaults are on the dataclass fields.
-CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
+CONSTRAINTS: KeyTable = {
     "experiment": (ExperimentSection, {"name": Key(str, bool, "must not be empty"), "description": Key(str)}),
     "cohort": (CohortSection, {"scenario": Key(str), "n": _positive, "seed": _seed, "path": Key(str)}),
     "outcomes": (OutcomesSection, {
@@ -183,14 +178,14 @@ CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
     "validation": (ValidationSection, {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed, "path": Key(str)}),
     "features": (FeaturesSection, {
         "log": Key((str, list, bool), lambda v: v == "auto" or v is False or isinstance(v, list),
-                   "must be \"auto\", a list of columns or false"),
+                   "must be \"auto\", a list of columns or false", convert=_false_is_none),
         "cutoffs": Key(dict, lambda v: all(isinstance(c, list) and all(isinstance(x, (int, float)) for x in c)
                                            for c in v.values()), "must map columns to lists of numbers"),
         "columns": _columns}),
     "models": (ModelsSection, {
         "response": Key(bool),
         "survival": Key((str, bool), lambda v: v in (*SURVIVAL_OBJECTIVES, False),
-                        "must be 'survival:cox', 'survival:aft' or false")}),
+                        "must be 'survival:cox', 'survival:aft' or false", convert=_false_is_none)}),
     "search": (SearchSection, {
         "n_iter": _positive, "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"), "seed": _seed,
         "boosters": Key(list, lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
@@ -201,12 +196,15 @@ CONSTRAINTS: dict[str, tuple[type, dict[str, Key]]] = {
         "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
         "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed,
         "horizons": Key(list, lambda v: len(v) > 0 and all(isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0
-                                                           for h in v), "must be positive numbers"),
+                                                           for h in v), "must be positive numbers",
+                        convert=lambda v: tuple(float(h) for h in v)),
         "nested_folds": Key(int, lambda v: v == 0 or v >= 2, "must be 0 (off) or >= 2"),
         "nested_repeats": _positive}),
     "shap": (ShapSection, {"max_rows": _positive, "dependence": _columns, "by": Key(str)}),
     "registry": (RegistrySection, {"model_name": Key(str, bool, "must not be empty"), "register": Key(bool)}),
 }
+
+_HINTS = {"cohort.outcomes": " (outcomes now have their own [outcomes] section)"}
 
 
 @dataclass(frozen=True)
@@ -253,8 +251,8 @@ class Experiment:
 
 
 def experiments_dir() -> Path:
-    """The ``experiments/`` folder of the source tree (next to the packages)."""
-    return Path(__file__).resolve().parents[1] / "experiments"
+    """The shipped experiments: the package data ``predictor.experiments`` (``experiments/`` in the repository)."""
+    return Path(str(files("predictor.experiments")))
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -277,46 +275,6 @@ def _read(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _section(where: str, name: str, body: Any, constraints: Mapping[str, tuple[type, dict[str, Key]]] | None = None) -> Any:
-    """The section's dataclass from its TOML table, every key checked against ``constraints``
-    (default :data:`CONSTRAINTS`; a study file has its own table)."""
-    cls, keys = (constraints or CONSTRAINTS)[name]
-    if not isinstance(body, dict):
-        raise ExperimentError(f"{where}: [{name}] must be a table")
-    values = {}
-    for key, value in body.items():
-        if key not in keys:
-            hint = " (outcomes now have their own [outcomes] section)" if (name, key) == ("cohort", "outcomes") else ""
-            raise ExperimentError(f"{where} [{name}]: unknown key '{key}'; known: {', '.join(keys)}{hint}")
-        spec = keys[key]
-        if spec.types is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, bool) and spec.types is int or not isinstance(value, spec.types):
-            raise ExperimentError(f"{where} [{name}]: '{key}' has the wrong type ({type(value).__name__})")
-        if spec.check is not None and not spec.check(value):
-            raise ExperimentError(f"{where} [{name}]: '{key}' {spec.rule}")
-        values[key] = value
-    try:
-        return cls(**_frozen(values))
-    except TypeError:  # a required key is missing
-        missing = [f.name for f in fields(cls) if f.name not in values]
-        raise ExperimentError(f"{where} [{name}]: '{missing[0]}' is required") from None
-
-
-def _frozen(values: dict[str, Any]) -> dict[str, Any]:
-    """TOML lists as tuples (hashable, immutable); ``false`` as None where it means 'none'."""
-    out = {}
-    for k, v in values.items():
-        if isinstance(v, list):
-            v = tuple(float(x) if k == "horizons" else x for x in v)
-        elif isinstance(v, dict):
-            v = {c: tuple(x) for c, x in v.items()}
-        elif v is False and k in ("log", "survival"):
-            v = None
-        out[k] = v
-    return out
-
-
 def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment:
     """Load, validate and resolve an experiment by name (``experiments/NAME.toml``) or path.
 
@@ -334,7 +292,7 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
             raise ExperimentError(f"{where}: unknown section [{section}]; known: {', '.join([*CONSTRAINTS, 'columns'])}")
     if "experiment" not in raw:
         raise ExperimentError(f"{where} [experiment]: 'name' is required")
-    sections = {name: _section(where, name, raw.get(name, {})) for name in CONSTRAINTS}
+    sections = {name: parse_section(where, name, raw.get(name, {}), CONSTRAINTS, hints=_HINTS) for name in CONSTRAINTS}
     columns = raw.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, dict) for v in columns.values()):
         raise ExperimentError(f"{where}: declare each column as a [columns.NAME] table")
@@ -388,3 +346,7 @@ def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, m
                       evaluation=s["evaluation"], shap=s["shap"],
                       registry=replace(s["registry"], model_name=s["registry"].model_name or s["experiment"].name),
                       columns=columns, path=path)
+
+
+#: The fewest patients a cohort may have to be split into training and test rows.
+MIN_PATIENTS = 40

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import dcurves
 import numpy as np
 import pandas as pd
 
-__all__ = ["decision_curve", "THRESHOLDS"]
+__all__ = ["THRESHOLDS", "decision_curve"]
 
 #: Threshold probabilities of the decision curves (5% to 95% in steps of 5%).
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -45,7 +46,6 @@ def decision_curve(outcome: np.ndarray, risks: Mapping[str, np.ndarray], *, time
         ``threshold``, ``net_benefit``, ``test_pos_rate``, ``tp_rate``, ``fp_rate``,
         ``net_intervention_avoided`` (per 100 patients would need ``nper``; here per patient).
     """
-    import dcurves
 
     names = list(risks)
     data = pd.DataFrame({"outcome": np.asarray(outcome).astype(int)})

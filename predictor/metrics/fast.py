@@ -21,7 +21,7 @@ Why by hand (measured on 10,000 patients, 2-core machine):
   ``brier_score``): both refit the censoring distribution of the training data at every call, and
   ``cumulative_dynamic_auc`` also fits a Kaplan-Meier curve of the test data for a mean AUC the
   package does not report. In a bootstrap the censoring distribution is the same in every replicate:
-  :class:`predictor.metrics.evaluation.SurvivalMetrics` fits it once with scikit-survival's own
+  :class:`predictor.metrics.SurvivalMetrics` fits it once with scikit-survival's own
   ``CensoringDistributionEstimator``, and the functions here apply scikit-survival's formulas
   (copied step for step, so the floats agree) to the precomputed weights.
 - **Kaplan-Meier**: scikit-survival counts events per time in a Python loop; here ``np.unique``,
@@ -36,8 +36,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["Concordance", "harrell_c", "uno_c", "concordance_counts", "kaplan_meier", "step_at", "roc_auc", "brier",
-           "cumulative_dynamic_auc", "brier_scores", "integrated_brier"]
+__all__ = ["Concordance", "concordance_counts", "harrell_c", "uno_c", "kaplan_meier", "step_at", "roc_auc", "brier", "cumulative_dynamic_auc", "brier_scores", "integrated_brier"]
 
 
 class Concordance:

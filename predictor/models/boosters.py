@@ -18,45 +18,12 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
+from sksurv.linear_model.coxph import BreslowEstimator
 
 from predictor.errors import PredictorError
+from predictor.models.target import _count_above, as_frame, surv_arrays
 
-__all__ = ["BOOSTERS", "make_surv", "surv_arrays", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline", "median_from_survival"]
-
-
-def make_surv(event, time) -> np.ndarray:
-    """The survival target: a structured array of (``event``: bool, ``time``: float > 0)."""
-    event = np.asarray(event, dtype=bool)
-    time = np.asarray(time, dtype=float)
-    if event.shape != time.shape or event.ndim != 1:
-        raise PredictorError("event and time must be 1-D arrays of the same length")
-    if not np.all(np.isfinite(time)) or np.any(time <= 0):
-        raise PredictorError("survival times must be finite and > 0")
-    y = np.empty(len(time), dtype=[("event", bool), ("time", float)])
-    y["event"], y["time"] = event, time
-    return y
-
-
-def surv_arrays(y) -> tuple[np.ndarray, np.ndarray]:
-    """(event, time) of a survival target made by :func:`make_surv`."""
-    if not (isinstance(y, np.ndarray) and y.dtype.names and {"event", "time"} <= set(y.dtype.names)):
-        raise PredictorError("the survival target must be a structured array with fields 'event' and 'time' (see make_surv)")
-    return y["event"].astype(bool), y["time"].astype(float)
-
-
-def median_from_survival(times: np.ndarray, surv: np.ndarray) -> np.ndarray:
-    """First time each row of ``surv`` (patients x times, non-increasing) is <= 0.5; inf if never."""
-    below = surv <= 0.5
-    idx = np.argmax(below, axis=1)
-    out = np.asarray(times, dtype=float)[idx]
-    out[~below.any(axis=1)] = np.inf
-    return out
-
-
-def _as_frame(X) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    return pd.DataFrame(np.asarray(X, dtype=float))
+__all__ = ["BOOSTERS", "XGBResponseClassifier", "XGBSurvival"]
 
 
 def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +154,7 @@ class _XGBBase(BaseEstimator):
 
     def _checked(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
-        X = _as_frame(X)
+        X = as_frame(X)
         if list(X.columns) != list(self.feature_names_in_):
             raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
         return X
@@ -354,7 +321,7 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
 
     def fit(self, X, y) -> "XGBResponseClassifier":
         """Fit on features ``X`` (DataFrame) and binary ``y``."""
-        X = _as_frame(X)
+        X = as_frame(X)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
@@ -424,7 +391,7 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         """Fit on features ``X`` and the survival target ``y`` (:func:`make_surv`)."""
         if self.objective not in ("survival:cox", "survival:aft"):
             raise PredictorError(f"objective must be 'survival:cox' or 'survival:aft', got {self.objective!r}")
-        X = _as_frame(X)
+        X = as_frame(X)
         event, time = surv_arrays(y)
         if not event.any():
             raise PredictorError("the survival target has no events: nothing to learn a hazard from")
@@ -436,7 +403,6 @@ class XGBSurvival(RegressorMixin, _XGBBase):
                           aft_loss_distribution_scale=self.aft_sigma)
         self._train(params, self._dm, X, y, stratify=event)
         if self.objective == "survival:cox":
-            from sksurv.linear_model.coxph import BreslowEstimator
 
             breslow = BreslowEstimator().fit(self.margin(X), event, time)
             self.baseline_time_ = np.asarray(breslow.baseline_survival_.x, dtype=float)
@@ -488,90 +454,3 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         return np.r_[self.baseline_time_, np.inf][idx]  # past the last point: never reaches 0.5
 
 
-def _count_above(descending: np.ndarray, t: np.ndarray, max_scan: int = 8) -> np.ndarray:
-    """``#{k: descending[k] > t}`` for each probability ``t`` in [0, 1] (NaN: all of them), where
-    ``descending`` is a non-increasing curve in [0, 1]: ``np.searchsorted(-descending, -t)``,
-    exactly, at a fraction of its cost on a large batch.
-
-    A binary search per patient in a curve of thousands of points is the slowest step of a
-    batch's median. Here [0, 1] is cut into equal bins, about sixteen per curve point (a power of
-    two, so a bin index is exact), whose edges are searched once; a probability in bin b is below every curve point
-    above the bin's upper edge, above every point at or below its lower edge, and is compared
-    one by one with the few points inside the bin (more than ``max_scan``: a binary search).
-    """
-    bins = 1 << int(np.clip(np.ceil(np.log2(16 * max(len(descending), 1))), 8, 16))
-    if len(t) < bins:  # a small batch: searching the bin edges would cost more than the patients
-        return np.searchsorted(-descending, -t, side="left")
-    edges = np.arange(bins + 2, dtype=np.float64) / bins
-    above = np.searchsorted(-descending, -edges, side="left")  # points above each edge
-    nan = np.isnan(t)
-    b = np.minimum((np.where(nan, 0.0, t) * bins).astype(np.int64), bins)  # edges[b] <= t < edges[b + 1]
-    count = above[b + 1]
-    inside = above[b] - count  # curve points in (edges[b], edges[b + 1]]: compare each
-    rows = np.flatnonzero((inside > 0) & (inside <= max_scan))
-    first = count[rows]
-    for j in range(max_scan):
-        if not rows.size:
-            break
-        count[rows] += descending[first + j] > t[rows]
-        keep = inside[rows] > j + 1
-        rows, first = rows[keep], first[keep]
-    many = inside > max_scan
-    if many.any():
-        count[many] = np.searchsorted(-descending, -t[many], side="left")
-    count[nan] = len(descending)
-    return count
-
-
-class CoxPHBaseline(RegressorMixin, BaseEstimator):
-    """Cox proportional hazards (lifelines' ``CoxPHFitter``) as a scikit-learn estimator.
-
-    :meth:`predict` returns the linear predictor, **higher = worse**.
-
-    Parameters
-    ----------
-    penalizer : float
-        Ridge penalty (lifelines' ``penalizer``), which keeps the fit stable with one-hot features.
-    """
-
-    def __init__(self, *, penalizer: float = 0.01):
-        self.penalizer = penalizer
-
-    def fit(self, X, y) -> "CoxPHBaseline":
-        from lifelines import CoxPHFitter
-
-        X = _as_frame(X)
-        event, time = surv_arrays(y)
-        if not event.any():
-            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
-        keep = [c for c in X.columns if np.nanstd(X[c].to_numpy(dtype=float)) > 0]
-        df = X[keep].astype(float).copy()
-        df["__time"], df["__event"] = time, event
-        self.model_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "__time", "__event")
-        self.columns_ = keep
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def predict(self, X) -> np.ndarray:
-        """Linear predictor (log partial hazard), higher = worse."""
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.predict_log_partial_hazard(_as_frame(X)[self.columns_].astype(float)), dtype=float)
-
-    def hazard_ratio(self, X) -> np.ndarray:
-        """exp(linear predictor) per row: what :meth:`survival_from_hazard_ratio` takes."""
-        return np.exp(self.predict(X))
-
-    def predict_survival_function(self, X, times) -> np.ndarray:
-        """S(t | x) at ``times``: array of shape (n, len(times))."""
-        return self.survival_from_hazard_ratio(self.hazard_ratio(X), times)
-
-    def survival_from_hazard_ratio(self, v: np.ndarray, times) -> np.ndarray:
-        """S(t | x) at ``times`` from hazard ratios already computed (:meth:`hazard_ratio`):
-        lifelines' ``predict_survival_function``, exp(-H0(t) v) with its Breslow baseline H0
-        interpolated linearly, without recomputing the linear predictor at each call."""
-        from lifelines.utils import interpolate_at_times
-
-        check_is_fitted(self, "model_")
-        h0 = interpolate_at_times(self.model_.baseline_cumulative_hazard_, np.atleast_1d(times).astype(float))
-        return np.exp(-(h0[:, None] * np.asarray(v, dtype=float)[None, :])).T

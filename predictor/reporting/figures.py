@@ -10,9 +10,13 @@ matplotlib.use("Agg")  # headless: figures are written to files and MLflow, neve
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from sklearn.calibration import calibration_curve
 
-__all__ = ["make_figures", "evaluation_figures", "decision_plot", "shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group",
-           "reliability", "learning_curves", "power_curves", "study_figures"]
+from predictor.metrics.calibration import flexible_calibration, survival_calibration
+
+__all__ = ["shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group", "reliability", "survival_reliability", "decision_plot", "make_figures", "evaluation_figures"]
 
 
 def shap_bar(importance: pd.Series, title: str):
@@ -57,8 +61,6 @@ def shap_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, title: 
     the row), and is deterministic: ``random_state`` orders the dots, where shap shuffles them
     with the global random state.
     """
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
 
     v = values.to_numpy(dtype=float)
     x = data.to_numpy(dtype=float)
@@ -159,12 +161,10 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
 def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response",
                 band_for: str = "xgboost", n_boot: int = 100, random_state: int = 0):
     """Calibration of each model's probabilities: the flexible calibration curve (restricted cubic
-    spline, :func:`predictor.metrics.evaluation.flexible_calibration`) with its ICI in the legend, a
+    spline, :func:`predictor.metrics.flexible_calibration`) with its ICI in the legend, a
     bootstrap 95% band around ``band_for``'s curve (``n_boot`` seeded replicates), and the
     observed rate in deciles of predicted probability as dots."""
-    from sklearn.calibration import calibration_curve
 
-    from predictor.metrics.evaluation import flexible_calibration
 
     y = np.asarray(y).astype(int)
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
@@ -210,9 +210,8 @@ def _calibration_axes(fig, ax, xlabel: str, ylabel: str, title: str):
 def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, Any], horizon: float, title: str,
                          what: str):
     """Calibration of each model's predicted probability of an event by ``horizon``: the smoothed
-    observed probability (:func:`predictor.metrics.evaluation.survival_calibration`) against the predicted
+    observed probability (:func:`predictor.metrics.survival_calibration`) against the predicted
     one, with the ICI in the legend."""
-    from predictor.metrics.evaluation import survival_calibration
 
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
@@ -251,12 +250,12 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
 
     Parameters
     ----------
-    explanations : dict of str to predictor.training.stages.Explanation
-    evaluation : predictor.training.stages.Evaluation
+    explanations : dict of str to predictor.training.Explanation
+    evaluation : predictor.training.Evaluation
         Its predictions on ``part`` are plotted.
-    part : predictor.training.stages.Part
+    part : predictor.training.Part
         The cohort the figures show (the validation cohort, else the test split).
-    fitted : dict of str to predictor.training.stages.FittedTask
+    fitted : dict of str to predictor.training.FittedTask
     features : features.pipeline.CohortFeatures
         The fitted feature pipeline (which model features come from which input column).
     dependence : sequence of str
@@ -283,7 +282,6 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
 def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
     """The figures of how each task's models did on ``part``: calibration (binary outcomes) or
     Kaplan-Meier curves by predicted risk tertile (times to event), and the decision curve."""
-    from predictor.training.tasks import BinaryTask, SurvivalTask
 
     figs: dict[str, Any] = {}
     df, name = part.frame, part.name
@@ -295,15 +293,15 @@ def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
             table = evaluation.decision[(evaluation.decision.dataset == name) & (evaluation.decision.task == task.name)]
             if len(table):
                 h = table["horizon"].iloc[0]
-                what = (task.outcome.describe() if isinstance(task, BinaryTask)
+                what = (task.outcome.describe() if task.kind == "binary"
                         else f"an event by {h:g} {task.outcome.unit}")
                 figs[f"evaluation/{task.name}_decision_curve_{name}.png"] = decision_plot(
                     table, f"{task.name}: decision curve ({name} cohort)", what)
-        if isinstance(task, BinaryTask):
+        if task.kind == "binary":
             what = "response" if task.name == "response" else task.outcome.describe()
             figs[f"evaluation/{task.name}_calibration_{name}.png"] = reliability(
                 task.target(df), {m: p.probability for m, p in preds.items()}, f"{what} calibration ({name} cohort)", what)
-        elif isinstance(task, SurvivalTask):
+        elif task.kind == "survival":
             o = task.outcome
             h = task.decision_horizon
             figs[f"evaluation/{task.name}_calibration_{name}.png"] = survival_reliability(
@@ -316,94 +314,11 @@ def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
     return figs
 
 
-_FAMILY_STYLE = {"xgboost": "#1f77b4", "gbtree": "#2ca02c", "gblinear": "#9467bd", "baseline": "#ff7f0e"}
 
 
-def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scenario: str, task: str, metric: str,
-                    slope_target: float = 0.9, metric_label: str | None = None):
-    """A study's learning curves for one scenario variant and task: the headline metric (top
-    row) and the calibration slope (bottom row) against the development cohort's size (log
-    scale), one column per biomarker panel; per model family the replicates' median and 90%
-    band; the oracle (top) and the slope target and 1 (bottom) as lines, and the study's minimum n
-    of each family as a tick on the x axis."""
-    c = curves[(curves.scenario == scenario) & (curves.task == task)]
-    panels = list(dict.fromkeys(c.panel))
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels) + 0.8, 7), sharex=True, squeeze=False)
-    for j, panel in enumerate(panels):
-        for i, m in enumerate((metric, "cal_slope")):
-            ax = axes[i, j]
-            rows = c[(c.panel == panel) & (c.metric == m)]
-            for model, g in rows.groupby("model", sort=False):
-                g = g.sort_values("n")
-                color = _FAMILY_STYLE.get(model)
-                ax.plot(g.n, g["median"], marker="o", ms=3, color=color, label=model)
-                ax.fill_between(g.n, g.q05, g.q95, color=color, alpha=0.15, lw=0)
-            if i == 0 and len(rows):
-                ax.axhline(rows.oracle.iloc[0], color="black", ls="--", lw=1, label="oracle")
-                ax.set_title(f"panel: {panel}")
-                if sample_size is not None:
-                    found = sample_size[(sample_size.scenario == scenario) & (sample_size.task == task) & (sample_size.panel == panel)]
-                    for _, r in found.iterrows():
-                        if np.isfinite(r.study_n):
-                            ax.axvline(r.study_n, color=_FAMILY_STYLE.get(r.model), ls=":", lw=1)
-            if i == 1:
-                ax.axhline(1.0, color="black", ls="--", lw=1)
-                ax.axhline(slope_target, color="grey", ls=":", lw=1, label=f"slope {slope_target:g}")
-                ax.set_xlabel("development cohort size n (patients, log scale)")
-            _grid_ticks(ax, sorted(c.n.unique()))
-        axes[0, j].legend(fontsize="small", loc="lower right")
-    axes[0, 0].set_ylabel(metric_label or metric)
-    axes[1, 0].set_ylabel("calibration slope")
-    fig.suptitle(f"Learning curves: {task} ({scenario}); median and 90% band over replicates; dotted: minimum n")
-    fig.tight_layout()
-    return fig
 
 
-def _grid_ticks(ax, sizes) -> None:
-    """A log-scale n axis labelled at the grid's sizes only."""
-    from matplotlib.ticker import NullLocator
-
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
-    ax.grid(alpha=0.3)
 
 
-def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
-    """Power against n: the share of replicates in which ``covariate`` is significant with the
-    expected sign, per task (columns) and panel (lines), with Wilson 95% intervals."""
-    p = power[power.scenario == scenario]
-    tasks = list(dict.fromkeys(p.task))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 0.6, 3.8), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        for panel, g in p[p.task == task].groupby("panel", sort=False):
-            g = g.sort_values("n")
-            line, = ax.plot(g.n, g.power, marker="o", ms=3, label=f"panel: {panel}")
-            ax.fill_between(g.n, g.low, g.high, color=line.get_color(), alpha=0.15, lw=0)
-        ax.axhline(0.8, color="grey", ls=":", lw=1)
-        _grid_ticks(ax, sorted(p.n.unique()))
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("n (patients, log scale)")
-        ax.set_title(task)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    axes[0, 0].set_ylabel(f"power: {covariate}, p < 0.05, expected sign")
-    fig.suptitle(f"Power of the baseline's test of {covariate} ({scenario})")
-    fig.tight_layout()
-    return fig
 
 
-def study_figures(result) -> dict[str, Any]:
-    """Every figure of a finished study (:class:`predictor.study.study.StudyResult`): artifact path -> figure."""
-    from predictor.reporting.summary import metric_label
-
-    out = {}
-    s = result.study
-    for v in s.variants:
-        val = result.validations.get(v.name)
-        for task in (val.tasks if val is not None else ()):
-            out[f"figures/learning_curves_{v.name}_{task.name}.png"] = learning_curves(
-                result.curves, result.sample_size, v.name, task.name, task.headline, s.criteria.slope, metric_label(task.headline))
-        if s.power.covariate and not result.power_summary.empty:
-            out[f"figures/power_{v.name}.png"] = power_curves(result.power_summary, s.power.covariate, v.name)
-    return out

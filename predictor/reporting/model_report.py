@@ -16,9 +16,8 @@ import io
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
-from predictor.reporting.summary import summary
+from predictor.reporting.tables import NESTED_NOTE, nested_rows, summary
 
 __all__ = ["model_report_html"]
 
@@ -48,11 +47,10 @@ def _png(fig) -> str:
 
 def _participants(result) -> list[tuple[str, ...]]:
     """One row per evaluated cohort: patients, and per task the events (or positives)."""
-    from predictor.training.stages import evaluation_parts
 
     data = result.data
     rows = []
-    for part in [data.train, *evaluation_parts(data)]:
+    for part in [data.train, *data.evaluated_parts]:
         cells = [part.name, f"{len(part.frame):,}"]
         for task in data.tasks:
             y = task.target(part.frame)
@@ -79,7 +77,7 @@ def _predictors(result) -> list[tuple[str, ...]]:
 
 
 def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
-    """The report of :class:`predictor.training.train.TrainingResult` ``result`` as one HTML page;
+    """The report of :class:`predictor.training.pipeline.TrainingResult` ``result`` as one HTML page;
     ``figures`` (artifact path -> matplotlib figure) are embedded where the report names them."""
     exp, data = result.experiment, result.data
     figures = figures or result.figures
@@ -139,7 +137,6 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         table = summary(result.metrics, dataset)
         parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
     if result.nested is not None:
-        from predictor.reporting.summary import NESTED_NOTE, nested_rows
 
         parts += ["<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
                   _html_table(*nested_rows(result.nested, result.metrics)), f"<p class='muted'>{_e(NESTED_NOTE)}</p>"]

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtri
+from scipy.special import ndtri
 
-__all__ = ["RileySize", "riley_binary", "riley_survival", "cox_snell_from_c", "minimum_n", "MinimumN", "power_summary",
-           "curve_summary"]
+__all__ = ["Z95", "RileySize", "riley_binary", "riley_survival", "cox_snell_from_c", "MinimumN", "minimum_n", "curve_summary", "power_summary"]
 
 Z95 = 1.959963984540054
 

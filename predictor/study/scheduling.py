@@ -1,6 +1,6 @@
 """Independent jobs on ``dask.distributed``: the only module of the package that talks to Dask.
 
-A study (:mod:`predictor.study.study`) hands over jobs that each take one shared input (a scenario
+A study (:mod:`predictor.study`) hands over jobs that each take one shared input (a scenario
 variant's validation cohort, built once on the cluster as a task of its own) and gets their
 results back as they finish. By default the jobs run on a :class:`~distributed.LocalCluster` of
 one single-threaded worker process per core; ``scheduler`` (an address, or a scheduler file)

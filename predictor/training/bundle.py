@@ -22,9 +22,9 @@ import pandas as pd
 
 from features import Schema
 from features.pipeline import CohortFeatures
-
 from predictor.errors import PredictorError
 from predictor.training.tasks import SurvivalTask, Task
+from synthetic.generation import package_version
 
 __all__ = ["ModelBundle"]
 
@@ -59,8 +59,7 @@ class ModelBundle:
 
     @classmethod
     def from_fitted(cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]) -> "ModelBundle":
-        """The bundle of a training run's fitted tasks (:class:`predictor.training.stages.FittedTask`)."""
-        from synthetic.generation import package_version
+        """The bundle of a training run's fitted tasks (:class:`predictor.training.FittedTask`)."""
 
         fitted = list(fitted)
         return cls(schema=schema.subset(features.columns_), features=features, tasks=tuple(f.task for f in fitted),

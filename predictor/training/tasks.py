@@ -4,7 +4,7 @@ A task owns its outcome (which columns, what they mean, in which unit), the targ
 a cohort, the XGBoost estimator and the baseline it fits, the score its cross-validated search
 maximises, the predictions of a fitted model, the oracle's predictions from a synthetic cohort's
 truth, the metrics and the bootstrap scheme that scores them, and the prediction columns of a
-trained bundle. The stages (:mod:`predictor.training.stages`) loop over tasks and never ask which kind
+trained bundle. The stages (:mod:`predictor.training`) loop over tasks and never ask which kind
 they hold.
 
 Two kinds: :class:`BinaryTask` (objective response; a deeper response such as >= CR is another
@@ -20,18 +20,25 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
 
 from predictor.errors import TrainingError
-from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference, response_metrics
+from predictor.metrics.decision import decision_curve
 from predictor.metrics.fast import harrell_c
-from predictor.models.boosters import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv
+from predictor.metrics.scores import (
+    TIME_UNITS,
+    SurvivalMetrics,
+    TrainingReference,
+    response_metrics,
+)
+from predictor.models.baselines import CoxPHBaseline
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv
+from synthetic import Cohort, oracle, survival_columns, true_probability
 
-__all__ = ["Task", "BinaryTask", "SurvivalTask", "BinaryOutcome", "TimeToEvent", "BinaryPrediction",
-           "SurvivalPrediction", "Scorer", "TIME_UNITS"]
-
-#: Time units a time-to-event outcome may be declared in, and the suffix of its horizons in
-#: metric and column names (``td_auc_12m``, ``os_prob_90d``).
-TIME_UNITS = {"months": "m", "days": "d", "weeks": "w", "years": "y"}
+__all__ = ["BinaryOutcome", "TimeToEvent", "BinaryPrediction", "SurvivalPrediction", "Scorer", "Task", "BinaryTask", "SurvivalTask"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ class Task(ABC):
     name: str
     #: The metric the search maximises and the run page leads with (higher is better).
     headline: str
+    #: What kind of outcome it is ("binary", "survival"): how reports draw and word it.
+    kind: str
 
     @abstractmethod
     def target(self, df: pd.DataFrame) -> np.ndarray:
@@ -155,7 +164,7 @@ class Task(ABC):
     def oracle(self, truth: pd.DataFrame | None, source) -> Any:
         """The best possible predictions, from a synthetic cohort's ``truth`` (None without one).
 
-        ``source`` is the :class:`predictor.training.stages.Synthetic` the cohort came from."""
+        ``source`` is the :class:`predictor.training.Synthetic` the cohort came from."""
 
     def reference(self, y_train: np.ndarray) -> Any:
         """What scoring needs from the training target besides the predictions (None here; a
@@ -164,7 +173,7 @@ class Task(ABC):
 
     @abstractmethod
     def scorer(self, reference: Any, y: np.ndarray, prediction) -> Scorer:
-        """How :func:`predictor.training.stages.evaluate` scores ``prediction`` of target ``y``, given the
+        """How :func:`predictor.training.evaluate` scores ``prediction`` of target ``y``, given the
         training data's :meth:`reference`."""
 
     @abstractmethod
@@ -196,6 +205,7 @@ class BinaryTask(Task):
     """
 
     headline = "auc"
+    kind = "binary"
 
     def __init__(self, name: str, outcome: BinaryOutcome):
         self.name = name
@@ -221,13 +231,10 @@ class BinaryTask(Task):
         return XGBResponseClassifier(random_state=random_state, **params)
 
     def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
 
         return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
 
     def headline_score(self, y: np.ndarray, prediction: BinaryPrediction) -> float:
-        from sklearn.metrics import roc_auc_score
 
         return float(roc_auc_score(y, prediction.probability))
 
@@ -240,7 +247,6 @@ class BinaryTask(Task):
     def oracle(self, truth: pd.DataFrame | None, source) -> BinaryPrediction | None:
         if truth is None:
             return None
-        from synthetic import true_probability
 
         return BinaryPrediction(true_probability(source.scenario, truth, self.outcome.column))
 
@@ -250,7 +256,6 @@ class BinaryTask(Task):
         return Scorer(metric=lambda i: response_metrics(y[i], p[i]), stratify=y)
 
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, BinaryPrediction]) -> pd.DataFrame:
-        from predictor.metrics.decision import decision_curve
 
         return decision_curve(y, {m: p.probability for m, p in predictions.items()}).assign(horizon=np.nan)
 
@@ -277,6 +282,7 @@ class SurvivalTask(Task):
 
     name = "survival"
     headline = "harrell_c"
+    kind = "survival"
 
     def __init__(self, outcome: TimeToEvent, objective: str, horizons: Sequence[float]):
         self.outcome = outcome
@@ -323,7 +329,6 @@ class SurvivalTask(Task):
         return SurvivalPrediction(cox.predict(Z), lambda t: cox.survival_from_hazard_ratio(v, t))
 
     def oracle(self, truth: pd.DataFrame | None, source) -> SurvivalPrediction | None:
-        from synthetic import Cohort, oracle, survival_columns
 
         if truth is None or survival_columns(source.scenario) != (self.outcome.time, self.outcome.event):
             return None
@@ -345,7 +350,6 @@ class SurvivalTask(Task):
         return self.horizons[len(self.horizons) // 2]
 
     def decision_curve(self, y: np.ndarray, predictions: Mapping[str, SurvivalPrediction]) -> pd.DataFrame:
-        from predictor.metrics.decision import decision_curve
 
         h = self.decision_horizon
         risks = {m: 1.0 - p.survival(np.array([h]))[:, 0] for m, p in predictions.items()}

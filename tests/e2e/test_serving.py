@@ -15,7 +15,7 @@ import pytest
 import predictor
 from predictor.config.experiment import load_experiment
 from predictor.tracking import _plain, run_and_log
-from predictor.training.train import train
+from predictor.training.pipeline import train
 from synthetic import generate
 
 from .helpers import free_port, wait_until_up

@@ -75,8 +75,8 @@ def test_the_cli_runs_a_study_and_logs_a_parent_run_with_a_child_per_grid_point(
 
 @pytest.mark.slow
 def test_one_worker_gives_the_same_table_and_a_second_run_reads_the_cache(reference, tmp_path):
+    from predictor.study import load_study, run_study
     from predictor.study.scheduling import ClusterSpec
-    from predictor.study.study import load_study, run_study
 
     folder, _ = reference
     study = load_study(study_file(tmp_path))
@@ -163,8 +163,8 @@ class Cluster:
 
 @pytest.mark.slow
 def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_dies(reference, tmp_path):
+    from predictor.study import load_study, run_study
     from predictor.study.scheduling import ClusterSpec
-    from predictor.study.study import load_study, run_study
 
     folder, _ = reference
     with Cluster(workers=2) as cluster:

@@ -118,8 +118,8 @@ def test_registered_model_predicts_probabilities_not_labels(trained):
 
 
 def test_failed_run_is_marked_failed_and_registers_nothing(tmp_path):
-    from mlflow import MlflowClient
     import mlflow
+    from mlflow import MlflowClient
 
     proc, uri = train(tmp_path, name="tiny", n=30)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -201,9 +201,8 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
 def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     """The shipped myeloma experiment, shrunk (n 1,500, 2 search candidates, 20 bootstraps):
     the per-arm SHAP figure and table are logged, with one column per arm."""
-    import tomllib
-
     import mlflow
+    import tomllib
     from mlflow import MlflowClient
 
     from predictor.config.experiment import experiments_dir

@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import Column, Schema, SchemaDefinitionError, SchemaValidationError, validate
+from features import (
+    Column,
+    Schema,
+    SchemaDefinitionError,
+    SchemaValidationError,
+    validate,
+)
 
 
 @pytest.fixture

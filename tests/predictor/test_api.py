@@ -11,9 +11,15 @@ import predictor
 from features import SchemaValidationError
 from features.pipeline import CohortFeatures
 from predictor import ExtraColumnsWarning, PredictorError
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv
 from predictor.training.bundle import ModelBundle
-from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.training.tasks import BinaryOutcome, BinaryTask, SurvivalTask, TimeToEvent
+from predictor.training.tasks import (
+    BinaryOutcome,
+    BinaryTask,
+    SurvivalTask,
+    TimeToEvent,
+)
 from synthetic import generate
 from synthetic.generation import package_version
 

@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from predictor.metrics.evaluation import bootstrap, calibration_slope_intercept, response_metrics, survival_metrics
-from predictor.models.boosters import make_surv
+from predictor.metrics import (
+    bootstrap,
+    calibration_slope_intercept,
+    response_metrics,
+    survival_metrics,
+)
+from predictor.models.target import make_surv
 
 
 def test_calibration_of_a_perfectly_calibrated_model():
@@ -61,7 +66,7 @@ def test_paired_difference_pairs_the_replicates():
     slightly noisier copy is far narrower than the marginal CI (under half its width; pairing
     cancels the patient-sampling noise both share), a clearly worse model's AUC deficit excludes
     0, and a model minus itself is exactly 0 with a CI of [0, 0]."""
-    from predictor.metrics.evaluation import bootstrap_draws, paired_difference, summarise
+    from predictor.metrics import bootstrap_draws, paired_difference, summarise
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -86,7 +91,7 @@ def test_flexible_calibration_of_the_truth_and_of_a_miscalibrated_model():
     0.1), and a model that predicts 30% too little has an observed/expected ratio of about 1/0.7."""
     from scipy.special import expit, logit
 
-    from predictor.metrics.evaluation import flexible_calibration
+    from predictor.metrics import flexible_calibration
     from synthetic import generate, load_scenario, true_probability
 
     sc = load_scenario("icb_bone_opn")
@@ -106,7 +111,7 @@ def test_flexible_calibration_fit_equals_statsmodels_glm():
     """The Newton fit is the maximum-likelihood logistic regression statsmodels' GLM finds (1e-8)."""
     import statsmodels.api as sm
 
-    from predictor.metrics.evaluation import _logit, _rcs_design, flexible_calibration
+    from predictor.metrics.calibration import _logit, _rcs_design, flexible_calibration
 
     rng = np.random.default_rng(5)
     p = rng.uniform(0.02, 0.98, 3000)
@@ -123,8 +128,8 @@ def test_survival_calibration_cox_equals_scikit_survival():
     """The calibration model's Cox fit (Breslow ties) is scikit-survival's, to 1e-6."""
     from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-    from predictor.metrics.evaluation import _cox_breslow
-    from predictor.models.boosters import make_surv
+    from predictor.metrics.calibration import _cox_breslow
+    from predictor.models.target import make_surv
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=2000)
@@ -142,7 +147,7 @@ def test_survival_calibration_of_the_truth_and_of_a_miscalibrated_model():
     """On 20,000 patients of an unused cohort seed, the generator's true probability of progression
     by 12 months is calibrated (ICI below 0.01: the Cox smoother's sampling error at this n is a
     few thousandths); doubling the predicted hazard is not (ICI above 0.05)."""
-    from predictor.metrics.evaluation import survival_calibration
+    from predictor.metrics import survival_calibration
     from synthetic import generate, load_scenario
     from synthetic.oracle import oracle
 
@@ -157,7 +162,7 @@ def test_survival_calibration_of_the_truth_and_of_a_miscalibrated_model():
 def test_shap_recovery_separates_acting_from_null_biomarkers_per_group():
     import pandas as pd
 
-    from predictor.metrics.evaluation import shap_recovery
+    from predictor.metrics import shap_recovery
 
     effects = pd.DataFrame({"a": [0.5, 0.12, 0.0, 0.05], "b": [0.0, 0.3, 0.2, 0.0]}, index=["x", "y", "z", "w"])
     importance = pd.DataFrame({"a": [0.9, 0.2, 0.1, 5.0], "b": [0.25, 0.4, 0.3, 0.1]}, index=["x", "y", "z", "w"])

@@ -1,7 +1,13 @@
 import pytest
 
+from predictor.config.experiment import (
+    CONSTRAINTS,
+    SCENARIO_OUTCOMES,
+    OutcomesSection,
+    experiments_dir,
+    load_experiment,
+)
 from predictor.errors import ExperimentError
-from predictor.config.experiment import SCENARIO_OUTCOMES, CONSTRAINTS, OutcomesSection, experiments_dir, load_experiment
 
 
 def test_default_experiment_loads():
@@ -14,7 +20,7 @@ def test_default_experiment_loads():
 
 
 def test_search_candidates_cover_both_boosters():
-    from predictor.training.stages import LINEAR_SEARCH_SPACE, search_candidates
+    from predictor.training import LINEAR_SEARCH_SPACE, search_candidates
 
     both = search_candidates(("gbtree", "gblinear"), n_iter=5, seed=0)
     n_linear = len(LINEAR_SEARCH_SPACE["reg_lambda"])

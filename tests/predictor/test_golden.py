@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from predictor.config.experiment import load_experiment
-from predictor.training.train import train
+from predictor.training.pipeline import train
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 TOL = dict(rtol=1e-12, atol=1e-12)

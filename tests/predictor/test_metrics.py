@@ -13,15 +13,31 @@ replicates (the same patient several times).
 import numpy as np
 import pytest
 from lifelines.utils import concordance_index
-from sksurv.metrics import (CensoringDistributionEstimator, concordance_index_censored, concordance_index_ipcw,
-                            cumulative_dynamic_auc, integrated_brier_score)
-from sksurv.nonparametric import kaplan_meier_estimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from sksurv.metrics import (
+    CensoringDistributionEstimator,
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
+from sksurv.nonparametric import kaplan_meier_estimator
 
-from predictor.metrics.evaluation import SurvivalMetrics, TrainingReference, survival_metrics
-from predictor.metrics.fast import (Concordance, brier, brier_scores, concordance_counts, cumulative_dynamic_auc as fast_td_auc,
-                               harrell_c, integrated_brier, kaplan_meier, roc_auc, step_at, uno_c)
-from predictor.models.boosters import _count_above, make_surv
+from predictor.metrics import SurvivalMetrics, TrainingReference, survival_metrics
+from predictor.metrics.fast import (
+    Concordance,
+    brier,
+    brier_scores,
+    concordance_counts,
+    harrell_c,
+    integrated_brier,
+    kaplan_meier,
+    roc_auc,
+    step_at,
+    uno_c,
+)
+from predictor.metrics.fast import cumulative_dynamic_auc as fast_td_auc
+from predictor.models.target import _count_above, make_surv
 
 REL = 1e-12
 
@@ -185,7 +201,7 @@ def test_binned_median_search_equals_a_binary_search(points):
 def test_cox_baseline_survival_equals_lifelines():
     import pandas as pd
 
-    from predictor.models.boosters import CoxPHBaseline
+    from predictor.models.baselines import CoxPHBaseline
 
     t, e, r = cohort(300, 15, tied_times=True)
     X = pd.DataFrame({"a": r, "b": np.random.default_rng(16).normal(size=len(r))})

@@ -4,7 +4,9 @@ import pytest
 from sklearn.base import clone
 
 from predictor.errors import PredictorError
-from predictor.models.boosters import CoxPHBaseline, XGBResponseClassifier, XGBSurvival, make_surv, median_from_survival
+from predictor.models.baselines import CoxPHBaseline
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv, median_from_survival
 
 
 @pytest.fixture(scope="module")

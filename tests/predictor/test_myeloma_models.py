@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def scored():
-    from predictor.training import stages
     from predictor.config.experiment import load_experiment
+    from predictor.training import stages
 
     exp = load_experiment("myeloma_bmm")
     exp = replace(exp, cohort=replace(exp.cohort, seed=303), validation=replace(exp.validation, seed=304),

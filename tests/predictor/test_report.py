@@ -2,7 +2,12 @@
 
 import pandas as pd
 
-from predictor.reporting.summary import metric_label, summary_markdown, summary_rows, summary_table
+from predictor.reporting.tables import (
+    metric_label,
+    summary_markdown,
+    summary_rows,
+    summary_table,
+)
 
 
 def _metrics(oracle=True):

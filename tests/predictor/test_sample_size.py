@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.study.sample_size import cox_snell_from_c, minimum_n, power_summary, riley_binary, riley_survival
+from predictor.study.sample_size import (
+    cox_snell_from_c,
+    minimum_n,
+    power_summary,
+    riley_binary,
+    riley_survival,
+)
 
 
 def test_binary_example_of_riley_et_al():

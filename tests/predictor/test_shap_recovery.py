@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from features.pipeline import CohortFeatures
-from predictor.models.boosters import XGBResponseClassifier, XGBSurvival, make_surv
-from predictor.training.stages import shap_importance, shap_importance_by
+from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
+from predictor.models.target import make_surv
+from predictor.training import shap_importance, shap_importance_by
 from synthetic import generate
 
 pytestmark = pytest.mark.slow
@@ -100,8 +101,8 @@ def myeloma_shipped_30k():
     (22,500 to search and fit, 3,000 of the rest explained)."""
     from dataclasses import replace
 
-    from predictor.training import stages
     from predictor.config.experiment import load_experiment
+    from predictor.training import stages
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = load_experiment("myeloma_bmm")
@@ -131,7 +132,7 @@ def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every
     correctly specified logistic regression on the generator's own transforms, fitted within
     the arm, separates them in 0 of 10 cohorts in the CAR-T arm (511 patients, 90% responders)
     and 3 of 10 in the Dara-KRd arm (README, "Myeloma: options measured")."""
-    from predictor.metrics.evaluation import shap_recovery
+    from predictor.metrics import shap_recovery
 
     explained, effects = myeloma_shipped_30k
     recovery = shap_recovery(explained[task].importance_by, effects)

@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from predictor.errors import TrainingError
 from predictor.config.experiment import load_experiment
-from predictor.training.stages import (CONTRASTS, evaluate, evaluation_parts, explain, fit, fit_features, load_data, make_tasks,
-                              search, search_candidates)
+from predictor.errors import TrainingError
+from predictor.training import (
+    CONTRASTS,
+    evaluate,
+    evaluation_parts,
+    explain,
+    fit,
+    fit_features,
+    load_data,
+    make_tasks,
+    search,
+    search_candidates,
+)
 from predictor.training.tasks import BinaryTask, SurvivalTask
 
 SMALL = """
@@ -78,8 +88,8 @@ def test_truth_never_enters_the_model_input(icb):
 
 
 def test_make_tasks_units_and_names(tmp_path):
-    from predictor.config.experiment import experiments_dir
     from features import Schema
+    from predictor.config.experiment import experiments_dir
 
     exp = load_experiment(experiments_dir() / "veterans_lung_cancer.toml")
     (task,) = make_tasks(exp, Schema.from_dict(exp.columns))
@@ -105,7 +115,7 @@ def test_bad_cohorts_stop_before_any_fit(tmp_path):
 def test_nested_cv_refits_the_search_in_every_outer_fold(tmp_path):
     """Every outer fit searches and fits on the other folds and scores the held-out fold; the
     table is the same on a second run (seeded), and its summary is the table's own mean."""
-    from predictor.training.stages import nested_cv
+    from predictor.training import nested_cv
 
     exp = _experiment(tmp_path, evaluation={"nested_folds": 3, "nested_repeats": 2})
     data = load_data(exp)
@@ -207,7 +217,7 @@ def test_a_cohort_in_days_of_overall_survival_says_so_everywhere(tmp_path):
     from sksurv.datasets import load_veterans_lung_cancer
 
     from predictor.config.experiment import experiments_dir
-    from predictor.training.train import train
+    from predictor.training.pipeline import train
 
     X, y = load_veterans_lung_cancer()
     X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
@@ -239,7 +249,7 @@ def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_pat
 
     path = tmp_path / "small.toml"
     path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]"))
-    code = ("import sys; from predictor.config.experiment import load_experiment; from predictor.training.train import train; "
+    code = ("import sys; from predictor.config.experiment import load_experiment; from predictor.training.pipeline import train; "
             f"r = train(load_experiment({str(path)!r})); "
             "print(list(r.timings), all(t >= 0 for t in r.timings.values()), 'shap' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
@@ -310,7 +320,7 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     assert data.validation is None and len(data.external.frame) == 300
     assert [p.name for p in evaluation_parts(data)] == ["test", "external"]
 
-    from predictor.training.train import train
+    from predictor.training.pipeline import train
 
     result = train(exp)
     external = result.metrics[result.metrics.dataset == "external"]
@@ -320,7 +330,7 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
 
 def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
     from predictor.reporting.model_report import model_report_html
-    from predictor.training.train import train
+    from predictor.training.pipeline import train
 
     result = train(_experiment(tmp_path))
     page = model_report_html(result)

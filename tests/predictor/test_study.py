@@ -7,8 +7,17 @@ from pathlib import Path
 import pytest
 
 from predictor.errors import StudyError
-from predictor.study.study import (Cell, cell_key, cell_seed, load_study, make_validation, plan_cells, run_cell,
-                             results_table, validation_seed)
+from predictor.study import (
+    Cell,
+    cell_key,
+    cell_seed,
+    load_study,
+    make_validation,
+    plan_cells,
+    results_table,
+    run_cell,
+    validation_seed,
+)
 from tests.study_files import small_study
 
 SMALL = small_study("small", Path("{out}"))
@@ -51,7 +60,7 @@ def test_a_grid_grown_later_keeps_its_cells(tmp_path, small):
 
 
 def test_the_panel_and_overrides_reach_the_cell(small):
-    from predictor.study.study import cell_experiment
+    from predictor.study import cell_experiment
 
     cell = next(c for c in plan_cells(small) if c.panel == "no_opn" and c.model == "gblinear")
     exp = cell_experiment(small, cell)

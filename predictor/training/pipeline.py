@@ -1,6 +1,6 @@
 """Train, evaluate and explain: one experiment from cohort to metrics, SHAP and figures.
 
-:func:`train` is the list of its stages (:mod:`predictor.training.stages`). Plain functions and
+:func:`train` is the list of its stages (:mod:`predictor.training`). Plain functions and
 estimators; nothing here talks to MLflow (see :mod:`predictor.tracking`).
 """
 
@@ -13,10 +13,25 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 
-from predictor.training.bundle import ModelBundle
 from predictor.config.experiment import Experiment
-from predictor.training.stages import (Data, Evaluation, Explanation, FittedTask, NestedCV, Progress, check_calibration, evaluate,
-                     evaluation_parts, explain, fit, fit_features, load_data, nested_cv, search)
+from predictor.reporting.figures import evaluation_figures, make_figures
+from predictor.training.bundle import ModelBundle
+from predictor.training.data import (
+    Data,
+    Progress,
+    check_calibration,
+    fit_features,
+    load_data,
+)
+from predictor.training.evaluation import (
+    Evaluation,
+    NestedCV,
+    evaluate,
+    evaluation_parts,
+    nested_cv,
+)
+from predictor.training.explanation import Explanation, explain
+from predictor.training.fitting import FittedTask, fit, search
 
 __all__ = ["TrainingResult", "train"]
 
@@ -32,11 +47,11 @@ class TrainingResult:
     data : Data
         The cohort, its split and the validation cohort.
     fitted : dict
-        Task name -> :class:`~predictor.training.stages.FittedTask` (model, baseline, search's choice).
+        Task name -> :class:`~predictor.training.FittedTask` (model, baseline, search's choice).
     evaluation : Evaluation
         Metrics with CIs (``evaluation.metrics``) and the predictions they came from.
     explanations : dict
-        Task name -> :class:`~predictor.training.stages.Explanation`.
+        Task name -> :class:`~predictor.training.Explanation`.
     figures : dict
         Artifact path -> matplotlib Figure.
     bundle : ModelBundle
@@ -62,7 +77,7 @@ class TrainingResult:
 
     @property
     def metrics(self) -> pd.DataFrame:
-        """Every metric of every model on every evaluated cohort (see :class:`~predictor.training.stages.Evaluation`)."""
+        """Every metric of every model on every evaluated cohort (see :class:`~predictor.training.Evaluation`)."""
         return self.evaluation.metrics
 
     @property
@@ -87,7 +102,6 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
     SchemaValidationError / TableReadError / ScenarioError
         The cohort breaks its schema, its file cannot be read, or the scenario is unknown.
     """
-    from predictor.reporting.figures import evaluation_figures, make_figures
 
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from predictor.training.tasks import TIME_UNITS
+from predictor.metrics.scores import TIME_UNITS
 
-__all__ = ["Summary", "summary", "summary_table", "summary_markdown", "summary_rows", "metric_label", "study_rows", "power_rows",
-           "study_text", "study_markdown", "study_criteria", "nested_rows", "nested_text", "nested_markdown"]
+__all__ = ["METRIC_LABELS", "metric_label", "summary_rows", "Summary", "summary", "summary_table", "summary_markdown", "study_rows", "power_rows", "study_criteria", "study_text", "study_markdown", "nested_rows", "NESTED_NOTE", "nested_text", "nested_markdown"]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
 METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
@@ -137,7 +136,7 @@ def _interval(low: float, high: float, largest: int) -> str:
 
 
 def study_rows(result) -> tuple[list[str], list[list[str]]]:
-    """The sample-size table of a study (:class:`predictor.study.study.StudyResult`): header and rows."""
+    """The sample-size table of a study (:class:`predictor.study.StudyResult`): header and rows."""
     s = result.sample_size
     largest = max(result.study.study.n)
     header = ["scenario", "task", "model", "panel", "study min n [95% CI]", "Riley n (1 / 2 / 3)", "p", "oracle"]
@@ -186,7 +185,6 @@ def study_criteria(result) -> str:
 
 def study_text(result) -> str:
     """The study's results as text: sample sizes, why they differ, power."""
-    from predictor.study.study import WHY_THEY_DIFFER
 
     out = [_text_table(*study_rows(result)), "", study_criteria(result), WHY_THEY_DIFFER]
     header, rows = power_rows(result)
@@ -198,7 +196,6 @@ def study_text(result) -> str:
 
 def study_markdown(result) -> str:
     """The study's results in markdown: the parent run's description and the README's table."""
-    from predictor.study.study import WHY_THEY_DIFFER
 
     s = result.study
     grid = s.grid()
@@ -241,3 +238,12 @@ def nested_text(nested, metrics: pd.DataFrame) -> str:
 def nested_markdown(nested, metrics: pd.DataFrame) -> str:
     """The nested CV in markdown, for the run's description."""
     return "\n".join([_markdown_table(*nested_rows(nested, metrics)), "", NESTED_NOTE])
+
+
+# ------------------------------------------------------------------------------- the analysis
+#: Why the study's minimum n and Riley's differ, printed under the sample-size table.
+WHY_THEY_DIFFER = (
+    "Riley's n bounds the overfitting of an unpenalised regression with p parameters whose R-squared is the "
+    "oracle's, whatever the truth's shape; the study's n is where this model family, with its own tuning and "
+    "penalty, gets within the gap of the oracle with a calibration slope at the target, so it is smaller where "
+    "the learner shrinks itself and larger where it must find structure a regression is told.")

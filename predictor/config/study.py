@@ -1,0 +1,319 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomllib
+
+from predictor.config.experiment import (
+    MIN_PATIENTS,
+    Experiment,
+    experiments_dir,
+    load_experiment,
+)
+from predictor.config.keys import Key, KeyTable, parse_section
+from predictor.errors import ExperimentError, StudyError
+from synthetic import load_scenario
+
+__all__ = ["MODEL_FAMILIES", "StudySection", "SearchOverrides", "CriteriaSection", "PowerSection", "Panel", "Variant", "STUDY_CONSTRAINTS", "Study", "load_study"]
+
+
+#: Model families a study compares: XGBoost with the search choosing the booster, trees only,
+#: the linear booster only, and the task's classical baseline (logistic regression, Cox PH).
+MODEL_FAMILIES: dict[str, tuple[str, ...] | None] = {
+    "xgboost": ("gbtree", "gblinear"), "gbtree": ("gbtree",), "gblinear": ("gblinear",), "baseline": None}
+
+
+
+# ------------------------------------------------------------------------------------ the file
+@dataclass(frozen=True)
+class StudySection:
+    """``[study]``: ``experiment`` (the base experiment, a synthetic one), ``seed``, the grid's
+    ``n`` (development cohort sizes), ``replicates`` per cell and ``models``
+    (:data:`MODEL_FAMILIES`); ``validation_n`` patients in each variant's validation cohort;
+    ``output``: the folder of the cache and the results (default ``studies/<name>``, relative
+    to the working directory)."""
+
+    name: str
+    experiment: str
+    n: tuple[int, ...]
+    description: str = ""
+    seed: int = 0
+    replicates: int = 5
+    models: tuple[str, ...] = ("xgboost", "baseline")
+    validation_n: int = 20000
+    output: str | None = None
+
+
+
+@dataclass(frozen=True)
+class SearchOverrides:
+    """``[search]``: the base experiment's search settings for every cell (None: the base's)."""
+
+    n_iter: int | None = None
+    cv_folds: int | None = None
+
+
+
+@dataclass(frozen=True)
+class CriteriaSection:
+    """``[criteria]``: the smallest n is where the median gap to the oracle of the task's headline
+    metric is at most ``gap`` and the median calibration slope at least ``slope`` (Riley's
+    shrinkage criterion); its interval comes from ``bootstrap`` resamples of the replicates."""
+
+    gap: float = 0.02
+    slope: float = 0.9
+    bootstrap: int = 1000
+
+
+
+@dataclass(frozen=True)
+class PowerSection:
+    """``[power]``: the baseline model's ``covariate`` is tested (Wald, p < 0.05) in every
+    replicate; ``direction`` "worse" expects it to lower the response odds and raise the hazard."""
+
+    covariate: str | None = None
+    direction: str = "worse"
+
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A biomarker panel: the model inputs (None: every feature and treatment column)."""
+
+    name: str
+    columns: tuple[str, ...] | None = None
+
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A scenario variant: parameters of the base scenario set (``set``) or multiplied (``scale``)."""
+
+    name: str
+    set: Mapping[str, Any] = field(default_factory=dict)
+    scale: Mapping[str, float] = field(default_factory=dict)
+
+    def values(self, scenario) -> dict[str, Any]:
+        """The parameter values this variant changes, on ``scenario``."""
+        out = dict(self.set)
+        for name, factor in self.scale.items():
+            out[name] = scenario.parameters[name].value * factor
+        return out
+
+
+
+_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+
+STUDY_CONSTRAINTS: KeyTable = {
+    "study": (StudySection, {
+        "name": Key(str, bool, "must not be empty"), "description": Key(str),
+        "experiment": Key(str, bool, "must name an experiment"),
+        "seed": Key(int, lambda v: v >= 0, "must be >= 0"),
+        "n": Key(list, lambda v: len(v) > 0 and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+                 "must be a non-empty list of whole numbers of patients"),
+        "replicates": Key(int, lambda v: v > 0, "must be > 0"),
+        "models": Key(list, lambda v: len(v) > 0 and all(m in MODEL_FAMILIES for m in v),
+                      f"must be a non-empty list of {', '.join(MODEL_FAMILIES)}"),
+        "validation_n": Key(int, lambda v: v >= 1000, "must be >= 1000 (the oracle's yardstick)"),
+        "output": Key(str, bool, "must not be empty")}),
+    "search": (SearchOverrides, {"n_iter": Key(int, lambda v: v > 0, "must be > 0"),
+                                 "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2")}),
+    "criteria": (CriteriaSection, {"gap": Key(float, lambda v: 0 < v < 1, "must be within 0-1"),
+                                   "slope": Key(float, lambda v: 0 < v <= 1, "must be within 0-1"),
+                                   "bootstrap": Key(int, lambda v: v >= 100, "must be >= 100")}),
+    "power": (PowerSection, {"covariate": Key(str, bool, "must name a column"),
+                             "direction": Key(str, lambda v: v in ("worse", "better"), "must be \"worse\" or \"better\"")}),
+}
+
+
+
+_TABLES = ("panels", "scenarios")
+
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study file: its sections, panels and scenario variants, and the resolved base
+    experiment."""
+
+    study: StudySection
+    search: SearchOverrides
+    criteria: CriteriaSection
+    power: PowerSection
+    panels: tuple[Panel, ...]
+    variants: tuple[Variant, ...]
+    base: Experiment
+    scenario: Any  # synthetic.Scenario of the base experiment
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.study.name
+
+    @property
+    def output(self) -> Path:
+        """The folder of the cache and the results."""
+        return Path(self.study.output or Path("studies") / self.name)
+
+    def panel(self, name: str) -> Panel:
+        return next(p for p in self.panels if p.name == name)
+
+    def variant(self, name: str) -> Variant:
+        return next(v for v in self.variants if v.name == name)
+
+    def grid(self) -> dict[str, Any]:
+        """The grid, as a reader states it."""
+        return {"n": list(self.study.n), "replicates": self.study.replicates, "models": list(self.study.models),
+                "panels": [p.name for p in self.panels], "scenarios": [v.name for v in self.variants]}
+
+    def params(self) -> dict[str, Any]:
+        """The study's settings as flat ``section.key -> value`` (MLflow parameters)."""
+        out = {f"study.{k}": (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.study).items()}
+        out |= {f"search.{k}": v for k, v in asdict(self.search).items()}
+        out |= {f"criteria.{k}": v for k, v in asdict(self.criteria).items()}
+        out |= {f"power.{k}": v for k, v in asdict(self.power).items()}
+        out |= {f"panel.{p.name}": "all" if p.columns is None else ", ".join(p.columns) for p in self.panels}
+        out |= {f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}}) for v in self.variants}
+        return {k: "" if v is None else v for k, v in out.items()}
+
+
+
+def load_study(path: str | Path) -> Study:
+    """Load and validate a study file (``experiments/NAME.toml`` or a path).
+
+    Everything a cell needs is checked here, before any cell runs: unknown sections and keys,
+    empty grids, sizes below what a split and the cross-validation need, panel columns the
+    scenario lacks, scenario parameters it lacks.
+
+    Raises
+    ------
+    StudyError
+        The message names the file, the key and the rule.
+    """
+    p = _resolve(path)
+    where = str(p)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StudyError(f"cannot read study file {p}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{where}: not valid TOML: {exc}") from None
+    for name in raw:
+        if name not in STUDY_CONSTRAINTS and name not in _TABLES:
+            raise StudyError(f"{where}: unknown section [{name}]; known: {', '.join([*STUDY_CONSTRAINTS, *_TABLES])}")
+    if "study" not in raw:
+        raise StudyError(f"{where}: [study] is required (name, experiment, n)")
+    try:
+        sections = {name: parse_section(where, name, raw.get(name, {}), STUDY_CONSTRAINTS, error=StudyError) for name in STUDY_CONSTRAINTS}
+        base = load_experiment(sections["study"].experiment)
+    except ExperimentError as exc:
+        raise StudyError(str(exc)) from None
+    if not base.synthetic:
+        raise StudyError(f"{where} [study]: experiment '{sections['study'].experiment}' reads a cohort file; "
+                         "a study needs a synthetic one (its truth is the yardstick)")
+
+    scenario = load_scenario(base.cohort.scenario)
+    study = Study(study=sections["study"], search=sections["search"], criteria=sections["criteria"],
+                  power=sections["power"], panels=_panels(where, raw.get("panels", {"all": {}}), scenario),
+                  variants=_variants(where, raw.get("scenarios", {"published": {}}), scenario),
+                  base=base, scenario=scenario, path=p)
+    _check_grid(where, study)
+    return study
+
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.exists():
+            raise StudyError(f"no study file {p}")
+        return p
+
+    for folder in (Path.cwd() / "experiments", experiments_dir()):
+        if (folder / f"{name_or_path}.toml").exists():
+            return folder / f"{name_or_path}.toml"
+    raise StudyError(f"unknown study '{name_or_path}': no file {name_or_path} or experiments/{name_or_path}.toml")
+
+
+
+def _named_tables(where: str, name: str, body: Any) -> dict[str, dict]:
+    if not isinstance(body, dict) or not body or not all(isinstance(v, dict) for v in body.values()):
+        raise StudyError(f"{where}: [{name}] must hold at least one [{name}.NAME] table")
+    return body
+
+
+
+def _panels(where: str, body: Any, scenario) -> tuple[Panel, ...]:
+    """``[panels.NAME]``: ``columns`` (the inputs) or ``drop`` (every feature but these), or neither (all)."""
+    known = [c.name for c in scenario.schema.by_role("feature", "treatment")]
+    out = []
+    for name, spec in _named_tables(where, "panels", body).items():
+        extra = set(spec) - {"columns", "drop"}
+        if extra:
+            raise StudyError(f"{where} [panels.{name}]: unknown key '{sorted(extra)[0]}'; known: columns, drop")
+        if "columns" in spec and "drop" in spec:
+            raise StudyError(f"{where} [panels.{name}]: give 'columns' or 'drop', not both")
+        given = spec.get("columns", spec.get("drop"))
+        if given is not None:
+            if not isinstance(given, list) or not given or not all(isinstance(c, str) for c in given):
+                raise StudyError(f"{where} [panels.{name}]: must be a non-empty list of column names")
+            unknown = [c for c in given if c not in known]
+            if unknown:
+                raise StudyError(f"{where} [panels.{name}]: '{unknown[0]}' is not a feature of scenario "
+                                 f"'{scenario.name}'; its features: {', '.join(known)}")
+        columns = tuple(given) if "columns" in spec else tuple(c for c in known if c not in given) if given else None
+        if columns is not None and not columns:
+            raise StudyError(f"{where} [panels.{name}]: drops every feature")
+        out.append(Panel(name=name, columns=columns))
+    return tuple(out)
+
+
+
+def _variants(where: str, body: Any, scenario) -> tuple[Variant, ...]:
+    """``[scenarios.NAME]``: ``set = {parameter = value}`` and/or ``scale = {parameter = factor}``."""
+    out = []
+    for name, spec in _named_tables(where, "scenarios", body).items():
+        extra = set(spec) - {"set", "scale"}
+        if extra:
+            raise StudyError(f"{where} [scenarios.{name}]: unknown key '{sorted(extra)[0]}'; known: set, scale")
+        for key in ("set", "scale"):
+            table = spec.get(key, {})
+            if not isinstance(table, dict):
+                raise StudyError(f"{where} [scenarios.{name}]: '{key}' must be a table of parameter = value")
+            for param, value in table.items():
+                if param not in scenario.parameters:
+                    raise StudyError(f"{where} [scenarios.{name}]: scenario '{scenario.name}' has no parameter '{param}'")
+                current = scenario.parameters[param].value
+                if key == "scale" and not (_number(value) and _number(current)):
+                    raise StudyError(f"{where} [scenarios.{name}]: scale '{param}' needs a number, on a numeric parameter")
+                if key == "set" and _number(current) != _number(value):
+                    raise StudyError(f"{where} [scenarios.{name}]: set '{param}' must be a number, as the parameter is")
+        out.append(Variant(name=name, set=dict(spec.get("set", {})), scale={k: float(v) for k, v in spec.get("scale", {}).items()}))
+    return tuple(out)
+
+
+
+def _check_grid(where: str, study: Study) -> None:
+    folds = study.search.cv_folds or study.base.search.cv_folds
+    smallest = max(MIN_PATIENTS, 10 * folds)
+    small = [n for n in study.study.n if n < smallest]
+    if small:
+        raise StudyError(f"{where} [study]: n = {small[0]} is below what a cell needs ({smallest} patients: "
+                         f"at least {MIN_PATIENTS}, and 10 per cross-validation fold)")
+    if len(set(study.study.n)) != len(study.study.n):
+        raise StudyError(f"{where} [study]: n lists a size twice")
+    if study.power.covariate is not None:
+        if study.power.covariate not in study.scenario.schema:
+            raise StudyError(f"{where} [power]: '{study.power.covariate}' is not a column of scenario '{study.scenario.name}'")
+        lacking = [p.name for p in study.panels if p.columns is not None and study.power.covariate not in p.columns]
+        if lacking:
+            raise StudyError(f"{where} [power]: covariate '{study.power.covariate}' is not in panel '{lacking[0]}'")
+        if "baseline" not in study.study.models:
+            raise StudyError(f"{where} [power]: the power analysis tests the baseline model; add \"baseline\" to [study] models")

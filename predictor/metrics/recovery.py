@@ -1,0 +1,45 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["shap_recovery"]
+
+
+def shap_recovery(importance_by: pd.DataFrame, effects: pd.DataFrame, min_effect: float = 0.1) -> pd.DataFrame:
+    """Whether an explanation separates the biomarkers that act from those that do not, within
+    each group (therapy arm), against the truth of a synthetic cohort.
+
+    Parameters
+    ----------
+    importance_by : DataFrame
+        Mean |SHAP| within each group: input columns x groups
+        (:attr:`predictor.training.Explanation.importance_by`).
+    effects : DataFrame
+        The true effect of each biomarker within each group (the linear predictor's change
+        across the biomarker's interquartile range; ``synthetic.models.myeloma_bmm.biomarker_effects``):
+        biomarkers x groups. Only these rows are judged.
+    min_effect : float
+        A biomarker "acts" in a group when its true effect there is at least this; one with an
+        effect of exactly 0 does not. Those in between are not judged.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: the acting biomarker with the smallest importance (``weakest_acting``,
+        ``weakest_importance``), the non-acting one with the largest (``strongest_null``,
+        ``null_importance``), and ``separated``: every acting biomarker above every non-acting one.
+    """
+    rows = []
+    for group in effects.columns:
+        if group not in importance_by.columns:
+            continue
+        imp = importance_by[group].reindex(effects.index).fillna(0.0)
+        acting = effects.index[effects[group] >= min_effect]
+        null = effects.index[effects[group] == 0]
+        weak, strong = imp[acting].idxmin(), imp[null].idxmax()
+        rows.append({"group": group, "weakest_acting": weak, "weakest_importance": float(imp[weak]),
+                     "strongest_null": strong, "null_importance": float(imp[strong]),
+                     "separated": bool(imp[weak] > imp[strong])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,66 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from predictor.errors import PredictorError
+from predictor.models.target import as_frame, surv_arrays
+
+__all__ = ["CoxPHBaseline"]
+
+
+class CoxPHBaseline(RegressorMixin, BaseEstimator):
+    """Cox proportional hazards (lifelines' ``CoxPHFitter``) as a scikit-learn estimator.
+
+    :meth:`predict` returns the linear predictor, **higher = worse**.
+
+    Parameters
+    ----------
+    penalizer : float
+        Ridge penalty (lifelines' ``penalizer``), which keeps the fit stable with one-hot features.
+    """
+
+    def __init__(self, *, penalizer: float = 0.01):
+        self.penalizer = penalizer
+
+    def fit(self, X, y) -> "CoxPHBaseline":
+        from lifelines import CoxPHFitter
+
+        X = as_frame(X)
+        event, time = surv_arrays(y)
+        if not event.any():
+            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
+        keep = [c for c in X.columns if np.nanstd(X[c].to_numpy(dtype=float)) > 0]
+        df = X[keep].astype(float).copy()
+        df["__time"], df["__event"] = time, event
+        self.model_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "__time", "__event")
+        self.columns_ = keep
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Linear predictor (log partial hazard), higher = worse."""
+        check_is_fitted(self, "model_")
+        return np.asarray(self.model_.predict_log_partial_hazard(as_frame(X)[self.columns_].astype(float)), dtype=float)
+
+    def hazard_ratio(self, X) -> np.ndarray:
+        """exp(linear predictor) per row: what :meth:`survival_from_hazard_ratio` takes."""
+        return np.exp(self.predict(X))
+
+    def predict_survival_function(self, X, times) -> np.ndarray:
+        """S(t | x) at ``times``: array of shape (n, len(times))."""
+        return self.survival_from_hazard_ratio(self.hazard_ratio(X), times)
+
+    def survival_from_hazard_ratio(self, v: np.ndarray, times) -> np.ndarray:
+        """S(t | x) at ``times`` from hazard ratios already computed (:meth:`hazard_ratio`):
+        lifelines' ``predict_survival_function``, exp(-H0(t) v) with its Breslow baseline H0
+        interpolated linearly, without recomputing the linear predictor at each call."""
+        from lifelines.utils import interpolate_at_times
+
+        check_is_fitted(self, "model_")
+        h0 = interpolate_at_times(self.model_.baseline_cumulative_hazard_, np.atleast_1d(times).astype(float))
+        return np.exp(-(h0[:, None] * np.asarray(v, dtype=float)[None, :])).T

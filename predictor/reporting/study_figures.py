@@ -1,0 +1,108 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullLocator
+
+from predictor.reporting.tables import metric_label
+
+__all__ = ["learning_curves", "power_curves", "study_figures"]
+
+
+def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scenario: str, task: str, metric: str,
+                    slope_target: float = 0.9, metric_label: str | None = None):
+    """A study's learning curves for one scenario variant and task: the headline metric (top
+    row) and the calibration slope (bottom row) against the development cohort's size (log
+    scale), one column per biomarker panel; per model family the replicates' median and 90%
+    band; the oracle (top) and the slope target and 1 (bottom) as lines, and the study's minimum n
+    of each family as a tick on the x axis."""
+    c = curves[(curves.scenario == scenario) & (curves.task == task)]
+    panels = list(dict.fromkeys(c.panel))
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels) + 0.8, 7), sharex=True, squeeze=False)
+    for j, panel in enumerate(panels):
+        for i, m in enumerate((metric, "cal_slope")):
+            ax = axes[i, j]
+            rows = c[(c.panel == panel) & (c.metric == m)]
+            for model, g in rows.groupby("model", sort=False):
+                g = g.sort_values("n")
+                color = _FAMILY_STYLE.get(model)
+                ax.plot(g.n, g["median"], marker="o", ms=3, color=color, label=model)
+                ax.fill_between(g.n, g.q05, g.q95, color=color, alpha=0.15, lw=0)
+            if i == 0 and len(rows):
+                ax.axhline(rows.oracle.iloc[0], color="black", ls="--", lw=1, label="oracle")
+                ax.set_title(f"panel: {panel}")
+                if sample_size is not None:
+                    found = sample_size[(sample_size.scenario == scenario) & (sample_size.task == task) & (sample_size.panel == panel)]
+                    for _, r in found.iterrows():
+                        if np.isfinite(r.study_n):
+                            ax.axvline(r.study_n, color=_FAMILY_STYLE.get(r.model), ls=":", lw=1)
+            if i == 1:
+                ax.axhline(1.0, color="black", ls="--", lw=1)
+                ax.axhline(slope_target, color="grey", ls=":", lw=1, label=f"slope {slope_target:g}")
+                ax.set_xlabel("development cohort size n (patients, log scale)")
+            _grid_ticks(ax, sorted(c.n.unique()))
+        axes[0, j].legend(fontsize="small", loc="lower right")
+    axes[0, 0].set_ylabel(metric_label or metric)
+    axes[1, 0].set_ylabel("calibration slope")
+    fig.suptitle(f"Learning curves: {task} ({scenario}); median and 90% band over replicates; dotted: minimum n")
+    fig.tight_layout()
+    return fig
+
+
+
+def _grid_ticks(ax, sizes) -> None:
+    """A log-scale n axis labelled at the grid's sizes only."""
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+    ax.grid(alpha=0.3)
+
+
+
+def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
+    """Power against n: the share of replicates in which ``covariate`` is significant with the
+    expected sign, per task (columns) and panel (lines), with Wilson 95% intervals."""
+    p = power[power.scenario == scenario]
+    tasks = list(dict.fromkeys(p.task))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 0.6, 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for panel, g in p[p.task == task].groupby("panel", sort=False):
+            g = g.sort_values("n")
+            line, = ax.plot(g.n, g.power, marker="o", ms=3, label=f"panel: {panel}")
+            ax.fill_between(g.n, g.low, g.high, color=line.get_color(), alpha=0.15, lw=0)
+        ax.axhline(0.8, color="grey", ls=":", lw=1)
+        _grid_ticks(ax, sorted(p.n.unique()))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("n (patients, log scale)")
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0, 0].set_ylabel(f"power: {covariate}, p < 0.05, expected sign")
+    fig.suptitle(f"Power of the baseline's test of {covariate} ({scenario})")
+    fig.tight_layout()
+    return fig
+
+
+
+def study_figures(result) -> dict[str, Any]:
+    """Every figure of a finished study (:class:`predictor.study.StudyResult`): artifact path -> figure."""
+
+    out = {}
+    s = result.study
+    for v in s.variants:
+        val = result.validations.get(v.name)
+        for task in (val.tasks if val is not None else ()):
+            out[f"figures/learning_curves_{v.name}_{task.name}.png"] = learning_curves(
+                result.curves, result.sample_size, v.name, task.name, task.headline, s.criteria.slope, metric_label(task.headline))
+        if s.power.covariate and not result.power_summary.empty:
+            out[f"figures/power_{v.name}.png"] = power_curves(result.power_summary, s.power.covariate, v.name)
+    return out
+
+
+_FAMILY_STYLE = {"xgboost": "#1f77b4", "gbtree": "#2ca02c", "gblinear": "#9467bd", "baseline": "#ff7f0e"}
