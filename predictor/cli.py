@@ -19,15 +19,12 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib.pyplot as plt
-
 from features import atomic_write, read_table
 from features.errors import FeaturesError
 from predictor.api import ExtraColumnsWarning, load
 from predictor.config.experiment import load_experiment
 from predictor.config.study import load_study
 from predictor.errors import PredictorError
-from predictor.reporting.study_figures import study_figures
 from predictor.reporting.tables import nested_text, study_text, summary_table
 from predictor.study.driver import run_study
 from predictor.study.grid import plan_cells
@@ -306,7 +303,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     logged = run_study_and_log(study, lambda s: run_study(s, cluster, progress=progress, connected=connected),
                                tracking_uri=uri)
     result = logged.result
-    written = _write_study(result)
+    written = result.save()
     print()
     print(study_text(result))
     failed = result.failed
@@ -329,26 +326,6 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _write_study(result) -> list[Path]:
-    """The study's tables and figures under its output folder, each file written whole or not at all."""
-
-
-    folder = result.study.output
-    (folder / "figures").mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, table in {"results": result.table, "learning_curves": result.curves, "sample_size": result.sample_size,
-                        "power": result.power_summary}.items():
-        with atomic_write(folder / f"{name}.csv") as tmp:
-            table.to_csv(tmp, index=False)
-        written.append(folder / f"{name}.csv")
-    for name, fig in study_figures(result).items():
-        with atomic_write(folder / name) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        written.append(folder / name)
-    return written
-
-
 def _print_page(logged, uri: str, given: str | None) -> None:
     if uri.startswith(("http://", "https://")):
         print(f"run page:  {logged.page(uri)}")
@@ -358,18 +335,43 @@ def _print_page(logged, uri: str, given: str | None) -> None:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-
-
     uri = resolve_tracking_uri(args.tracking_uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
            "--port", str(args.port), "--workers", "1"]
     print(f"MLflow UI on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C to stop", flush=True)
+    # The server runs in a process group of its own (mlflow server starts uvicorn as its child), so
+    # that stopping `predictor ui` by Ctrl-C, SIGTERM or SIGHUP stops the whole group: a signal sent
+    # to this process alone (a process manager, a closed session) would otherwise leave uvicorn
+    # serving the port.
+    server = subprocess.Popen(cmd, env=env, start_new_session=True)
+    previous = signal.signal(signal.SIGHUP, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+        return server.wait()
+    except KeyboardInterrupt:  # Ctrl-C; SIGTERM and SIGHUP arrive as _Terminated
+        _stop_group(server)
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGHUP, previous)
 
+
+def _stop_group(server: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the server's process group, SIGKILL to what is left of it after ``grace`` s;
+    return once every process of the group is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            server.poll()  # reap the leader, or the group never empties
+            try:
+                os.killpg(server.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``predictor`` command."""
@@ -486,10 +488,11 @@ def _terminate_as_interrupt():
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def handler(signum, frame):
-        raise _Terminated()
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
-    return signal.signal(signal.SIGTERM, handler)
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
 
 
 if __name__ == "__main__":  # pragma: no cover

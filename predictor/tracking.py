@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import joblib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -214,7 +213,6 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
 
         for name, fig in result.figures.items():
             mlflow.log_figure(fig, name)
-            plt.close(fig)  # logged: free it before the model is packaged
 
         train_df = result.data.train.frame
         inputs = result.bundle.input_columns
@@ -401,7 +399,6 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
 
         for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
             mlflow.log_figure(fig, path)
-            plt.close(fig)
     return LoggedEvaluation(run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment_name=experiment,
                             metrics=metrics)
 
@@ -492,7 +489,6 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
 
             for name, fig in study_figures(result).items():
                 mlflow.log_figure(fig, name)
-                plt.close(fig)
             children = _log_grid_points(result)
         except Exception as exc:
             raise TrackingError(f"logging to {uri} failed: {exc}") from exc

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are written to files and MLflow, never shown
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
 from predictor.metrics.calibration import flexible_calibration, survival_calibration
@@ -19,8 +17,18 @@ from predictor.metrics.calibration import flexible_calibration, survival_calibra
 __all__ = ["shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group", "reliability", "survival_reliability", "decision_plot", "make_figures", "evaluation_figures"]
 
 
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+               **subplots: Any) -> tuple[Figure, Any]:
+    """A figure and its axes, made outside pyplot: it is saved (to a file, MLflow, the report)
+    without choosing a backend, so importing the package changes no notebook's backend, and no
+    figure is kept alive by pyplot's registry."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
 def shap_bar(importance: pd.Series, title: str):
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(importance) + 1.2))
+    fig, ax = new_figure(figsize=(7, 0.35 * len(importance) + 1.2))
     imp = importance.iloc[::-1]
     colors = ["#9e9e9e" if name.startswith("null_") else "#1f77b4" for name in imp.index]
     ax.barh(imp.index, imp.to_numpy(), color=colors)
@@ -35,7 +43,7 @@ def shap_bar_by(table: pd.DataFrame, title: str, by: str, max_display: int = 15)
     t = table.iloc[:max_display].iloc[::-1]
     groups = list(t.columns)
     height = 0.8 / max(len(groups), 1)
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(t) * max(1, len(groups) / 2) + 1.5))
+    fig, ax = new_figure(figsize=(7.5, 0.45 * len(t) * max(1, len(groups) / 2) + 1.5))
     y = np.arange(len(t))
     for i, g in enumerate(groups):
         ax.barh(y + (i - (len(groups) - 1) / 2) * height, t[g].to_numpy(), height=height, label=f"{by} = {g}")
@@ -71,8 +79,8 @@ def shap_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, title: 
     if rest.size:
         rows.append((f"sum of {rest.size} other inputs", v[:, rest].sum(axis=1), None))
     rng = np.random.default_rng(random_state)
-    cmap = plt.get_cmap("coolwarm")
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.5))
+    cmap = matplotlib.colormaps["coolwarm"]
+    fig, ax = new_figure(figsize=(8, 0.4 * len(rows) + 1.5))
     ax.axvline(0, color="#999999", lw=1, zorder=-1)
     for pos, (_, shap_values, feature) in enumerate(reversed(rows)):
         dots = rng.permutation(len(shap_values))
@@ -121,7 +129,7 @@ def shap_dependence(values: pd.DataFrame, raw: pd.DataFrame, column: str, featur
     cols = [f for f in values.columns if f != "patient_id" and features.source_of(f) == column]
     contrib = values[cols].sum(axis=1).to_numpy()
     x = raw[column]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     if x.dtype == bool or x.nunique() <= 6:
         groups = sorted(x.dropna().unique())
         ax.boxplot([contrib[(x == g).to_numpy()] for g in groups], showfliers=False)
@@ -144,7 +152,7 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
                      xlabel: str = "time", ylabel: str = "event-free"):
     from lifelines import KaplanMeierFitter
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     cuts = np.quantile(risk, np.linspace(0, 1, groups + 1)[1:-1])
     label = np.searchsorted(cuts, risk, side="right")
     names = ["low risk", "middle risk", "high risk"] if groups == 3 else [f"group {g + 1}" for g in range(groups)]
@@ -167,7 +175,7 @@ def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: s
 
 
     y = np.asarray(y).astype(int)
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, ax = new_figure(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     rng = np.random.default_rng(random_state)
     for k, (name, p) in enumerate(preds.items()):
@@ -213,7 +221,7 @@ def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, A
     observed probability (:func:`predictor.metrics.survival_calibration`) against the predicted
     one, with the ICI in the legend."""
 
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, ax = new_figure(figsize=(5.5, 5.5))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     for k, (name, pred) in enumerate(preds.items()):
         p = 1.0 - pred.survival(np.array([horizon]))[:, 0]
@@ -230,7 +238,7 @@ def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, A
 
 def decision_plot(table: pd.DataFrame, title: str, what: str):
     """Net benefit against the threshold probability: each model, treat all, treat none."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     styles = {"all": dict(color="black", lw=1), "none": dict(color="grey", lw=1, ls="--")}
     for k, (model, t) in enumerate(table.groupby("model", sort=False)):
         label = {"all": "treat all", "none": "treat none"}.get(model, model)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 from matplotlib.ticker import NullLocator
 
+from predictor.reporting.figures import new_figure
 from predictor.reporting.tables import metric_label
 
 __all__ = ["learning_curves", "power_curves", "study_figures"]
@@ -23,7 +23,7 @@ def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scen
     of each family as a tick on the x axis."""
     c = curves[(curves.scenario == scenario) & (curves.task == task)]
     panels = list(dict.fromkeys(c.panel))
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels) + 0.8, 7), sharex=True, squeeze=False)
+    fig, axes = new_figure(2, len(panels), figsize=(4.6 * len(panels) + 0.8, 7), sharex=True, squeeze=False)
     for j, panel in enumerate(panels):
         for i, m in enumerate((metric, "cal_slope")):
             ax = axes[i, j]
@@ -70,7 +70,7 @@ def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
     expected sign, per task (columns) and panel (lines), with Wilson 95% intervals."""
     p = power[power.scenario == scenario]
     tasks = list(dict.fromkeys(p.task))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 0.6, 3.8), squeeze=False)
+    fig, axes = new_figure(1, len(tasks), figsize=(4.6 * len(tasks) + 0.6, 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for panel, g in p[p.task == task].groupby("panel", sort=False):
             g = g.sort_values("n")

@@ -1,20 +1,23 @@
-"""TODO docstring."""
+"""What a study run hands back: its progress while it runs, and the finished result, which saves
+its tables and figures as the CLI writes them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
 
+from features import atomic_write
 from predictor.config.study import Study
+from predictor.reporting.study_figures import study_figures
 from predictor.study.cell import ValidationSet
 from predictor.study.grid import Cell
 
 __all__ = ["StudyProgress", "StudyResult"]
 
 
-# --------------------------------------------------------------------------------- the driver
 @dataclass(frozen=True)
 class StudyProgress:
     """Where a running study stands: cells ``done`` of ``total`` (``cached`` of them from an
@@ -30,7 +33,6 @@ class StudyProgress:
     left: float
     last: Cell | None = None
     error: str | None = None
-
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,23 @@ class StudyResult:
     def failed(self) -> pd.DataFrame:
         """The failed cells: their keys and errors."""
         return self.table.loc[self.table.status == "failed", ["scenario", "n", "replicate", "model", "panel", "error"]]
+
+    def save(self, folder: str | Path | None = None) -> list[Path]:
+        """Write the study's tables (``results.csv``, ``learning_curves.csv``, ``sample_size.csv``,
+        ``power.csv``) and figures (``figures/*.png``) under ``folder`` (default: the study's
+        output folder), each file whole or not at all; return the paths written. ``predictor
+        study`` writes exactly these."""
+        folder = Path(folder) if folder is not None else self.study.output
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        written = []
+        tables = {"results": self.table, "learning_curves": self.curves, "sample_size": self.sample_size,
+                  "power": self.power_summary}
+        for name, table in tables.items():
+            with atomic_write(folder / f"{name}.csv") as tmp:
+                table.to_csv(tmp, index=False)
+            written.append(folder / f"{name}.csv")
+        for name, fig in study_figures(self).items():
+            with atomic_write(folder / name) as tmp:
+                fig.savefig(tmp, format="png", dpi=110)
+            written.append(folder / name)
+        return written

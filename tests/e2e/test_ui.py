@@ -129,3 +129,32 @@ def test_artifact_view_renders_the_model_report(ui):
     shot = tmp / "report.png"
     _chromium(url, tmp, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 30_000
+
+
+@pytest.mark.parametrize("signum", [15, 1])
+def test_predictor_ui_stops_its_server_when_it_alone_gets_sigterm_or_sighup(tmp_path, signum):
+    """A process manager or a closed session signals `predictor ui` alone, not its process group:
+    the MLflow server (and the uvicorn process it starts) must go too, and free the port."""
+    import socket
+
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri",
+                           f"sqlite:///{tmp_path / 'mlflow.db'}"], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", ui, 90)
+        os.kill(ui.pid, signum)  # the `predictor ui` process alone
+        ui.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the port frees once the last server process is gone
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            time.sleep(0.2)
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "the MLflow server still serves the port"
+    finally:
+        try:
+            os.killpg(ui.pid, 9)  # whatever is left of the group, if the test failed
+        except ProcessLookupError:
+            pass
