@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
@@ -24,6 +25,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] |
     without choosing a backend, so importing the package changes no notebook's backend, and no
     figure is kept alive by pyplot's registry."""
     fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)  # a raster canvas of its own: draws and saves PNGs headless, whatever the backend
     return fig, fig.subplots(nrows, ncols, **subplots)
 
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 import time
 import traceback
-import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from predictor.config.experiment import Experiment
 from predictor.config.study import MODEL_FAMILIES, Study
-from predictor.errors import StudyError
 from predictor.study.grid import Cell, validation_seed
 from predictor.training.data import (
     Part,
@@ -190,7 +188,7 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
                 lap("fit")
                 prediction = task.predict_baseline(baseline, validation.part.frame)
                 if study.power.covariate is not None:
-                    power.append((task.name, *_wald(task, baseline, data.train.frame, y, study.power.covariate)))
+                    power.append((task.name, *task.coefficient_test(baseline, data.train.frame, y, study.power.covariate)))
             else:
                 chosen: SearchResult = search(task, X, y, exp.search)
                 lap("search")
@@ -205,42 +203,3 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return CellResult(cell=cell, timings=timings,
                           error=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
-
-
-
-def _wald(task, baseline, df: pd.DataFrame, y, covariate: str) -> tuple[float, float]:
-    """The coefficient of ``covariate`` in the task's baseline model and its Wald p-value.
-
-    The Cox baseline is lifelines' fit, whose summary has them. The logistic baseline is
-    scikit-learn's, which gives no standard errors: the same design (its preprocessor's output)
-    is refitted without penalty by statsmodels, the maintained library that gives them.
-    """
-    if isinstance(baseline, tuple):  # Cox: (preprocessor, CoxPHBaseline)
-        summary = baseline[1].model_.summary
-        row = _design_column(summary.index, covariate)
-        return float(summary.loc[row, "coef"]), float(summary.loc[row, "p"])
-    import statsmodels.api as sm
-
-    preprocessor = baseline[:-1]
-    Z = pd.DataFrame(preprocessor.transform(df), columns=preprocessor.get_feature_names_out())
-    # Full rank beside the intercept: constant columns out, and the first level of each one-hot group.
-    first_levels = {c.split("=", 1)[0]: c for c in reversed(Z.columns) if "=" in c}.values()
-    Z = Z.loc[:, (Z.std() > 0) & ~Z.columns.isin(list(first_levels))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a fit that does not converge is reported as NaN below
-        fit = sm.Logit(np.asarray(y, dtype=float), sm.add_constant(Z, has_constant="add")).fit(disp=0, maxiter=100)
-    row = _design_column(Z.columns, covariate)
-    if not fit.mle_retvals.get("converged", False):
-        return math.nan, math.nan
-    return float(fit.params[row]), float(fit.pvalues[row])
-
-
-
-def _design_column(names: Iterable[str], covariate: str) -> str:
-    """The design column of a (boolean or numeric) covariate: itself, or its log."""
-    names = list(names)
-    for candidate in (covariate, f"log({covariate})"):
-        if candidate in names:
-            return candidate
-    raise StudyError(f"[power] covariate '{covariate}' is not one column of the baseline's design "
-                     "(a boolean or numeric input of every panel)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,22 +70,8 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
     so their differences pair. The IPCW
     survival metrics use each task's training reference (``FittedTask.reference``).
     """
-    frames, predictions, curves = [], {}, []
-    for part in parts:
-        X = features.transform(part.frame)
-        for f in fitted:
-            task = f.task
-            preds = {"xgboost": task.predict(f.model, X), "baseline": task.predict_baseline(f.baseline, part.frame)}
-            truth = task.oracle(part.truth, source) if source is not None else None
-            if truth is not None:
-                preds["oracle"] = truth
-            predictions[(part.name, task.name)] = preds
-            scored = score(task, f.reference, part, preds, _replicates(config, part), config.seed, say)
-            frames.append(scored.metrics)
-            curves.append(scored.decision)
-    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
-                      decision=pd.concat(curves, ignore_index=True) if curves else None)
-
+    scorings = [_Scoring(f.task, f.model, f.baseline, f.reference) for f in fitted]
+    return _evaluate(scorings, parts, features.transform, source, lambda part: _replicates(config, part), config.seed, say)
 
 
 def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthetic | None = None,
@@ -107,23 +93,44 @@ def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthe
 
     outcomes = {name: decl for task in bundle.tasks for name, decl in task.outcome_columns().items()}
     validate(part.frame, Schema.from_dict(outcomes), what=f"{part.name} cohort (outcomes)")
-    X = bundle.transform(part.frame)
-    frames, predictions, curves = [], {}, []
-    for task in bundle.tasks:
-        preds = {"xgboost": task.predict(bundle.models[task.name], X)}
-        truth = task.oracle(part.truth, source) if source is not None else None
-        if truth is not None:
-            preds["oracle"] = truth
-        predictions[(part.name, task.name)] = preds
-        reference = getattr(bundle, "references", {}).get(task.name)
-        if reference is None:  # a time to event needs one; a model saved before they were kept has none
-            reference = task.reference(task.target(part.frame))
-        scored = score(task, reference, part, preds, config.bootstrap, config.seed, say)
-        frames.append(scored.metrics)
-        curves.append(scored.decision)
-    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
-                      decision=pd.concat(curves, ignore_index=True))
+    scorings = [_Scoring(task, bundle.models[task.name], None, bundle.references.get(task.name)) for task in bundle.tasks]
+    return _evaluate(scorings, [part], bundle.transform, source, lambda part: config.bootstrap, config.seed, say)
 
+
+@dataclass(frozen=True)
+class _Scoring:
+    """One task's models as the evaluation loop scores them: the XGBoost ``model``, the
+    ``baseline`` (None for a trained bundle, which carries none) and the training ``reference``
+    (None: taken from the scored cohort itself)."""
+
+    task: Task
+    model: Any
+    baseline: Any
+    reference: Any
+
+
+def _evaluate(scorings: Sequence[_Scoring], parts: Sequence[Part], transform: Callable[[pd.DataFrame], pd.DataFrame],
+              source: Synthetic | None, replicates: Callable[[Part], int], seed: int, say: Progress) -> Evaluation:
+    """The one evaluation loop: every model of every task, with the oracle where the truth is
+    known, scored on every cohort of ``parts`` (:func:`score`)."""
+    frames, predictions, curves = [], {}, []
+    for part in parts:
+        X = transform(part.frame)
+        for s in scorings:
+            task = s.task
+            preds = {"xgboost": task.predict(s.model, X)}
+            if s.baseline is not None:
+                preds["baseline"] = task.predict_baseline(s.baseline, part.frame)
+            truth = task.oracle(part.truth, source) if source is not None else None
+            if truth is not None:
+                preds["oracle"] = truth
+            predictions[(part.name, task.name)] = preds
+            reference = s.reference if s.reference is not None else task.reference(task.target(part.frame))
+            scored = score(task, reference, part, preds, replicates(part), seed, say)
+            frames.append(scored.metrics)
+            curves.append(scored.decision)
+    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
+                      decision=pd.concat(curves, ignore_index=True) if curves else None)
 
 
 def _replicates(config: EvaluationSection, part: Part) -> int:

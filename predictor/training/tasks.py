@@ -14,15 +14,17 @@ A new kind is one new subclass of :class:`Task`.
 
 from __future__ import annotations
 
+import math
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from predictor.errors import TrainingError
 from predictor.metrics.decision import decision_curve
@@ -141,8 +143,21 @@ class Task(ABC):
         """An unfitted XGBoost estimator with the search's ``params``."""
 
     @abstractmethod
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
-        """The classical baseline fitted on raw columns ``df`` through an unfitted ``preprocessor``."""
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
+        """The classical baseline fitted on raw columns ``df``: a scikit-learn :class:`Pipeline`
+        of the unfitted ``preprocessor`` and the task's regression (the same shape for every task)."""
+
+    @abstractmethod
+    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+        """The coefficient of ``covariate`` in this task's (fitted) baseline regression on ``df``
+        and its Wald p-value: the test a study's power analysis counts. NaN, NaN where the fit
+        does not converge.
+
+        Raises
+        ------
+        TrainingError
+            ``covariate`` is not one column of the baseline's design (a boolean or numeric input).
+        """
 
     def cv_score(self, model, X: pd.DataFrame, y: np.ndarray) -> float:
         """The search's score (:attr:`headline`) of a fitted ``model`` on held-out rows."""
@@ -230,9 +245,27 @@ class BinaryTask(Task):
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBResponseClassifier:
         return XGBResponseClassifier(random_state=random_state, **params)
 
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
-
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
         return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
+
+    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+        # scikit-learn's logistic regression gives no standard errors: the same design (the
+        # baseline's preprocessor output) is refitted without penalty by statsmodels, the
+        # maintained library that gives them.
+        import statsmodels.api as sm  # lazy: statsmodels is slow to import and only studies ask
+
+        preprocessor = baseline[:-1]
+        Z = pd.DataFrame(preprocessor.transform(df), columns=preprocessor.get_feature_names_out())
+        # Full rank beside the intercept: constant columns out, and the first level of each one-hot group.
+        first_levels = {c.split("=", 1)[0]: c for c in reversed(Z.columns) if "=" in c}.values()
+        Z = Z.loc[:, (Z.std() > 0) & ~Z.columns.isin(list(first_levels))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a fit that does not converge is reported as NaN below
+            fit = sm.Logit(np.asarray(y, dtype=float), sm.add_constant(Z, has_constant="add")).fit(disp=0, maxiter=100)
+        row = _design_column(Z.columns, covariate)
+        if not fit.mle_retvals.get("converged", False):
+            return math.nan, math.nan
+        return float(fit.params[row]), float(fit.pvalues[row])
 
     def headline_score(self, y: np.ndarray, prediction: BinaryPrediction) -> float:
 
@@ -311,9 +344,13 @@ class SurvivalTask(Task):
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBSurvival:
         return XGBSurvival(objective=self.objective, random_state=random_state, **params)
 
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray):
-        preprocessor = preprocessor.fit(df)
-        return preprocessor, CoxPHBaseline().fit(preprocessor.transform(df), y)
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
+        return make_pipeline(preprocessor, CoxPHBaseline()).fit(df, y)
+
+    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+        summary = baseline[-1].model_.summary  # lifelines' fit has the coefficients and their Wald tests
+        row = _design_column(summary.index, covariate)
+        return float(summary.loc[row, "coef"]), float(summary.loc[row, "p"])
 
     def headline_score(self, y: np.ndarray, prediction: SurvivalPrediction) -> float:
         return float(harrell_c(y["time"], y["event"], prediction.risk))
@@ -322,9 +359,9 @@ class SurvivalTask(Task):
         m = model.margin(X)  # once: a bootstrap asks for survival curves at new times many times
         return SurvivalPrediction(model.risk_from_margin(m), lambda t: model.survival_from_margin(m, t))
 
-    def predict_baseline(self, baseline, df: pd.DataFrame) -> SurvivalPrediction:
-        preprocessor, cox = baseline
-        Z = preprocessor.transform(df)
+    def predict_baseline(self, baseline: Pipeline, df: pd.DataFrame) -> SurvivalPrediction:
+        cox = baseline[-1]
+        Z = baseline[:-1].transform(df)
         v = cox.hazard_ratio(Z)
         return SurvivalPrediction(cox.predict(Z), lambda t: cox.survival_from_hazard_ratio(v, t))
 
@@ -367,3 +404,13 @@ class SurvivalTask(Task):
         out[:, 0] = model.risk_from_margin(m)
         out[:, 1] = model.median_from_margin(m)
         model.survival_from_margin(m, self.horizons, out=out[:, 2:])
+
+
+def _design_column(names: Iterable[str], covariate: str) -> str:
+    """The design column of a (boolean or numeric) covariate: itself, or its log."""
+    names = list(names)
+    for candidate in (covariate, f"log({covariate})"):
+        if candidate in names:
+            return candidate
+    raise TrainingError(f"covariate '{covariate}' is not one column of the baseline's design "
+                        "(a boolean or numeric input of the model)")
