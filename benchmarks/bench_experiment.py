@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 
 #: What ``predictor train`` imports (shap only with ``[shap] by``, which the default experiment lacks).
-IMPORTS = ("import predictor.cli, predictor.tracking, predictor.training.pipeline, predictor.reporting.figures, mlflow, mlflow.pyfunc, "
-           "sksurv.metrics, lifelines, xgboost, matplotlib.pyplot")
+IMPORTS = (
+    "import predictor.cli, predictor.tracking, predictor.training.pipeline, predictor.reporting.figures, mlflow, mlflow.pyfunc, "
+    "sksurv.metrics, lifelines, xgboost, matplotlib.pyplot"
+)
 
 
 def measured(command: list[str], cwd: Path) -> tuple[float, float, int, str]:
@@ -43,7 +45,7 @@ def stage_seconds(store: Path, experiment: str) -> dict[str, float]:
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     exp = client.get_experiment_by_name(experiment)
     run = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
-    return {k[len("time/"):-len("_s")]: v for k, v in run.data.metrics.items() if k.startswith("time/")}
+    return {k[len("time/") : -len("_s")]: v for k, v in run.data.metrics.items() if k.startswith("time/")}
 
 
 def main() -> None:
@@ -69,11 +71,16 @@ def main() -> None:
                 sys.exit(f"predictor train failed (exit {code}):\n{output[-2000:]}")
             name = next(line.split("'")[1] for line in output.splitlines() if "in experiment '" in line)
             stages = stage_seconds(folder / "mlflow.db", name)
-            print(f"{'predictor train ' + (args.experiment or '(default)'):34s} {wall:7.1f} {peak:8.2f}   "
-                  f"goals: <= 30 s {'met' if wall <= 30 else 'NOT met'}, <= 0.5 GB {'met' if peak <= 0.5 else 'NOT met'}")
+            print(
+                f"{'predictor train ' + (args.experiment or '(default)'):34s} {wall:7.1f} {peak:8.2f}   "
+                f"goals: <= 30 s {'met' if wall <= 30 else 'NOT met'}, <= 0.5 GB {'met' if peak <= 0.5 else 'NOT met'}"
+            )
             rest = wall - floor[0] - sum(stages.values())
-            print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
-                  + f"; start-up (imports) {floor[0]:.1f} s; MLflow logging and the rest {rest:.1f} s")
+            print(
+                "  "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+                + f"; start-up (imports) {floor[0]:.1f} s; MLflow logging and the rest {rest:.1f} s"
+            )
 
 
 if __name__ == "__main__":

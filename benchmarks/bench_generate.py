@@ -44,8 +44,10 @@ def main() -> None:
     print(f"{'what':52s} {'seconds':>9s} {'patients/s':>14s}")
     print(f"{'reference: NumPy draws only (' + str(n_cols) + ' arrays)':52s} {t_ref:9.3f} {args.n / t_ref:14,.0f}")
     print(f"{'generate(): observed + truth frames':52s} {t_gen:9.3f} {args.n / t_gen:14,.0f}")
-    print(f"generate() costs {t_gen / t_ref:.1f}x the bare draws; goal 1,000,000 patients/s: "
-          f"{'met' if args.n / t_gen >= 1_000_000 else 'NOT met'}")
+    print(
+        f"generate() costs {t_gen / t_ref:.1f}x the bare draws; goal 1,000,000 patients/s: "
+        f"{'met' if args.n / t_gen >= 1_000_000 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

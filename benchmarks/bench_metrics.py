@@ -68,38 +68,78 @@ def main() -> None:
     ipcw = cens.predict_ipcw(y_in)
 
     rows = []
-    rows.append(("Harrell's C", "lifelines concordance_index", lambda: concordance_index(t, -risk, e),
-                 "sksurv concordance_index_censored", lambda: concordance_index_censored(e, t, risk, tied_tol=0.0)[0],
-                 lambda: Concordance(t, e, risk).harrell()))
-    rows.append(("Uno's C", None, None, "sksurv concordance_index_ipcw",
-                 lambda: concordance_index_ipcw(y_tr, y_in, r_in, tau=tau)[0],
-                 lambda: Concordance(t_in, e_in, r_in, tied_tol=1e-8).uno(np.where(t_in < tau, ipcw, 0.0))))
-    rows.append(("td-AUC (6, 12, 24 months)", None, None, "sksurv cumulative_dynamic_auc",
-                 lambda: cumulative_dynamic_auc(y_tr, y_in, r_in, horizons)[0],
-                 lambda: td_auc(t_in, e_in, r_in, CensoringDistributionEstimator().fit(y_tr).predict_ipcw(y_in), horizons)))
-    rows.append(("integrated Brier (40 times)", None, None, "sksurv integrated_brier_score",
-                 lambda: integrated_brier_score(y_tr, y_in, s_in, grid),
-                 lambda: integrated_brier(brier_scores(t_in, e_in, s_in, cens.predict_proba(t_in), cens.predict_proba(grid), grid), grid)))
+    rows.append(
+        (
+            "Harrell's C",
+            "lifelines concordance_index",
+            lambda: concordance_index(t, -risk, e),
+            "sksurv concordance_index_censored",
+            lambda: concordance_index_censored(e, t, risk, tied_tol=0.0)[0],
+            lambda: Concordance(t, e, risk).harrell(),
+        )
+    )
+    rows.append(
+        (
+            "Uno's C",
+            None,
+            None,
+            "sksurv concordance_index_ipcw",
+            lambda: concordance_index_ipcw(y_tr, y_in, r_in, tau=tau)[0],
+            lambda: Concordance(t_in, e_in, r_in, tied_tol=1e-8).uno(np.where(t_in < tau, ipcw, 0.0)),
+        )
+    )
+    rows.append(
+        (
+            "td-AUC (6, 12, 24 months)",
+            None,
+            None,
+            "sksurv cumulative_dynamic_auc",
+            lambda: cumulative_dynamic_auc(y_tr, y_in, r_in, horizons)[0],
+            lambda: td_auc(t_in, e_in, r_in, CensoringDistributionEstimator().fit(y_tr).predict_ipcw(y_in), horizons),
+        )
+    )
+    rows.append(
+        (
+            "integrated Brier (40 times)",
+            None,
+            None,
+            "sksurv integrated_brier_score",
+            lambda: integrated_brier_score(y_tr, y_in, s_in, grid),
+            lambda: integrated_brier(
+                brier_scores(t_in, e_in, s_in, cens.predict_proba(t_in), cens.predict_proba(grid), grid), grid
+            ),
+        )
+    )
 
-    print(f"{args.n:,d} test patients ({int(e.sum()):,d} events), censoring distribution from {args.train:,d}; "
-          f"fastest of {args.repeats} calls\n")
+    print(
+        f"{args.n:,d} test patients ({int(e.sum()):,d} events), censoring distribution from {args.train:,d}; "
+        f"fastest of {args.repeats} calls\n"
+    )
     print(f"{'metric':28s} {'package ms':>10s} {'lifelines ms':>12s} {'sksurv ms':>10s}   value (package; libraries)")
     for name, ll_name, ll, sk_name, sk, ours in rows:
         t_ours, v_ours = best(ours, args.repeats)
         t_ll, v_ll = best(ll, args.repeats) if ll else (np.nan, None)
         t_sk, v_sk = best(sk, max(1, args.repeats // 2))
         values = "; ".join(f"{np.atleast_1d(v)[0]:.12f}" for v in (v_ll, v_sk) if v is not None)
-        equal = all(np.allclose(np.atleast_1d(v), np.atleast_1d(v_ours), rtol=1e-12, atol=0) for v in (v_ll, v_sk) if v is not None)
-        print(f"{name:28s} {t_ours * 1e3:10.2f} {t_ll * 1e3:12.2f} {t_sk * 1e3:10.2f}   "
-              f"{np.atleast_1d(v_ours)[0]:.12f}; {values}  ({'equal' if equal else 'DIFFERENT'} to 1e-12)")
+        equal = all(
+            np.allclose(np.atleast_1d(v), np.atleast_1d(v_ours), rtol=1e-12, atol=0)
+            for v in (v_ll, v_sk)
+            if v is not None
+        )
+        print(
+            f"{name:28s} {t_ours * 1e3:10.2f} {t_ll * 1e3:12.2f} {t_sk * 1e3:10.2f}   "
+            f"{np.atleast_1d(v_ours)[0]:.12f}; {values}  ({'equal' if equal else 'DIFFERENT'} to 1e-12)"
+        )
 
     # One bootstrap replicate of every survival metric, as evaluation scores it.
     survival = lambda times: np.exp(-np.log(2) * np.outer(np.exp(risk), np.asarray(times)) / 8.0)
     metrics = SurvivalMetrics(TrainingReference.from_target(y_tr), y, risk, survival, horizons)
     replicate = np.random.default_rng(1).integers(0, args.n, args.n)
     t_rep, _ = best(lambda: metrics(replicate), args.repeats)
-    t_setup, _ = best(lambda: SurvivalMetrics(TrainingReference.from_target(y_tr), y, risk, survival, horizons),
-                      max(1, args.repeats // 2))
+    t_setup, _ = best(
+        lambda: SurvivalMetrics(TrainingReference.from_target(y_tr), y, risk, survival, horizons),
+        max(1, args.repeats // 2),
+    )
 
     def libraries():
         yr = y[replicate]
@@ -110,9 +150,11 @@ def main() -> None:
         integrated_brier_score(y_tr, yr[k], survival(grid)[replicate][k], grid)
 
     t_lib, _ = best(libraries, max(1, args.repeats // 2))
-    print(f"\none bootstrap replicate, every survival metric: package {t_rep * 1e3:.1f} ms "
-          f"(after {t_setup * 1e3:.1f} ms once per model and cohort); "
-          f"lifelines + sksurv {t_lib * 1e3:.1f} ms ({t_lib / t_rep:.0f}x)")
+    print(
+        f"\none bootstrap replicate, every survival metric: package {t_rep * 1e3:.1f} ms "
+        f"(after {t_setup * 1e3:.1f} ms once per model and cohort); "
+        f"lifelines + sksurv {t_lib * 1e3:.1f} ms ({t_lib / t_rep:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Name
     r, ref_rows = bundle.transform(one), bundle.transform(batch.iloc[: args.reference_rows])
 
     p50, p95 = latency(lambda: model.predict(one), args.repeats)
-    print(f"{'single patient, predict':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (goal p95 < 10 ms: {'met' if p95 < 10 else 'NOT met'})")
+    print(
+        f"{'single patient, predict':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   (goal p95 < 10 ms: {'met' if p95 < 10 else 'NOT met'})"
+    )
     p50, p95 = latency(lambda: model.explain(one), args.repeats)
     print(f"{'single patient, explain':44s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
     p50, p95 = latency(lambda: reference(r), args.repeats)
@@ -110,8 +112,10 @@ def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Name
     del X
     goal = "0.9x the models alone" if trees else "3,000,000/s"
     met = v >= 0.9 * floor["every core"] if trees else v >= 3e6
-    print(f"{'batch predict':44s} {len(batch):>9,d} rows {v:12,.0f} rows/s   "
-          f"({v / floor['every core']:.2f}x the models alone; goal {goal}: {'met' if met else 'NOT met'})")
+    print(
+        f"{'batch predict':44s} {len(batch):>9,d} rows {v:12,.0f} rows/s   "
+        f"({v / floor['every core']:.2f}x the models alone; goal {goal}: {'met' if met else 'NOT met'})"
+    )
     for label, f in floor.items():
         print(f"{'  models alone, ' + label + ' (reference)':44s} {len(batch):>9,d} rows {f:12,.0f} rows/s")
     start = time.perf_counter()
@@ -119,7 +123,9 @@ def bench(name: str, model: Predictor, cohort: pd.DataFrame, args: argparse.Name
     print(f"{'batch explain':44s} {len(exp_batch):>9,d} rows {rate(len(exp_batch), start):12,.0f} rows/s")
     start = time.perf_counter()
     reference(ref_rows)
-    print(f"{'batch ' + ref_name + ' (reference)':44s} {len(ref_rows):>9,d} rows {rate(len(ref_rows), start):12,.0f} rows/s")
+    print(
+        f"{'batch ' + ref_name + ' (reference)':44s} {len(ref_rows):>9,d} rows {rate(len(ref_rows), start):12,.0f} rows/s"
+    )
 
 
 def main() -> None:
@@ -129,10 +135,17 @@ def main() -> None:
     parser.add_argument("--reference-rows", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="batch calls timed; the fastest is reported")
-    parser.add_argument("--booster", choices=["gbtree", "gblinear", "both"], default="both",
-                        help="which model to train and time: trees (depth 3, early stopping), the linear booster, or both")
-    parser.add_argument("--model", help="time this trained model instead (models:/NAME/VERSION, runs:/..., a folder), "
-                                        "on patients of the scenario it was trained on")
+    parser.add_argument(
+        "--booster",
+        choices=["gbtree", "gblinear", "both"],
+        default="both",
+        help="which model to train and time: trees (depth 3, early stopping), the linear booster, or both",
+    )
+    parser.add_argument(
+        "--model",
+        help="time this trained model instead (models:/NAME/VERSION, runs:/..., a folder), "
+        "on patients of the scenario it was trained on",
+    )
     parser.add_argument("--scenario", help="scenario to draw patients from (default: the model's own)")
     args = parser.parse_args()
 
@@ -158,13 +171,23 @@ def main() -> None:
     features = CohortFeatures(schema=sc.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
     X = features.transform(obs)
     cohort = generate(sc, args.batch, seed=3).observed
-    for booster in (["gbtree", "gblinear"] if args.booster == "both" else [args.booster]):
-        kw = {"booster": booster, "random_state": 0} | ({"learning_rate": 0.5, "reg_lambda": 0.0} if booster == "gblinear" else {})
-        tasks = (BinaryTask("response", BinaryOutcome("objective_response")),
-                 SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)))
-        bundle = ModelBundle(schema=sc.schema.subset(features.columns_), features=features, tasks=tasks,
-                             models={"response": XGBResponseClassifier(**kw).fit(X, obs.objective_response),
-                                     "survival": XGBSurvival(**kw).fit(X, make_surv(obs.pfs_event, obs.pfs_months))})
+    for booster in ["gbtree", "gblinear"] if args.booster == "both" else [args.booster]:
+        kw = {"booster": booster, "random_state": 0} | (
+            {"learning_rate": 0.5, "reg_lambda": 0.0} if booster == "gblinear" else {}
+        )
+        tasks = (
+            BinaryTask("response", BinaryOutcome("objective_response")),
+            SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)),
+        )
+        bundle = ModelBundle(
+            schema=sc.schema.subset(features.columns_),
+            features=features,
+            tasks=tasks,
+            models={
+                "response": XGBResponseClassifier(**kw).fit(X, obs.objective_response),
+                "survival": XGBSurvival(**kw).fit(X, make_surv(obs.pfs_event, obs.pfs_months)),
+            },
+        )
         bench(f"trained here ({booster})", Predictor(bundle), cohort, args)
 
 

@@ -32,7 +32,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
             path = Path(tmp) / f"bench_{workers}.toml"
-            path.write_text(f"""
+            path.write_text(
+                f"""
 [study]
 name = "bench_study"
 experiment = "icb_bone_opn"
@@ -40,22 +41,31 @@ n = {args.n}
 replicates = {args.replicates}
 models = {args.models!r}
 validation_n = {args.validation_n}
-output = "{Path(tmp) / f'out_{workers}'}"
-""".replace("'", '"'))
+output = "{Path(tmp) / f"out_{workers}"}"
+""".replace("'", '"')
+            )
             study = load_study(path)
             cells = len(plan_cells(study))
             marks = {"start": time.perf_counter()}
-            result = run_study(study, ClusterSpec(workers=workers),
-                               connected=lambda conn: marks.setdefault("connected", time.perf_counter()))
+            result = run_study(
+                study,
+                ClusterSpec(workers=workers),
+                connected=lambda conn: marks.setdefault("connected", time.perf_counter()),
+            )
             end = time.perf_counter()
             rates[workers] = cells / (end - marks["connected"])
             timings = result.timings
-            print(f"{workers} worker(s): {cells} cells in {end - marks['connected']:6.1f} s = {rates[workers]:.3f} cells/s "
-                  f"(cluster start-up {marks['connected'] - marks['start']:.1f} s)")
+            print(
+                f"{workers} worker(s): {cells} cells in {end - marks['connected']:6.1f} s = {rates[workers]:.3f} cells/s "
+                f"(cluster start-up {marks['connected'] - marks['start']:.1f} s)"
+            )
     efficiency = rates[2] / (2 * rates[1])
     print(f"scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x, efficiency {efficiency:.2f} (goal >= 0.8)")
     total = sum(timings.values())
-    print("share of a cell's time: " + ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(timings.items(), key=lambda kv: -kv[1])))
+    print(
+        "share of a cell's time: "
+        + ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(timings.items(), key=lambda kv: -kv[1]))
+    )
 
 
 if __name__ == "__main__":  # Dask's worker processes start by spawn and import this file again

@@ -32,13 +32,17 @@ def main() -> None:
     import shap
 
     sc = load_scenario("icb_bone_opn")
-    print(f"{'n':>9s} {'task':9s} {'fit s':>8s} {'rounds':>6s} {'native SHAP rows/s':>19s} {'shap.TreeExplainer rows/s':>26s} {'speed-up':>8s}")
+    print(
+        f"{'n':>9s} {'task':9s} {'fit s':>8s} {'rounds':>6s} {'native SHAP rows/s':>19s} {'shap.TreeExplainer rows/s':>26s} {'speed-up':>8s}"
+    )
     for n in args.sizes:
         obs = generate(sc, n, seed=1).observed
         features = CohortFeatures(schema=sc.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
         X = features.transform(obs)
         tasks = {
-            "survival": (lambda: XGBSurvival(random_state=0, max_depth=3).fit(X, make_surv(obs.pfs_event, obs.pfs_months))),
+            "survival": (
+                lambda: XGBSurvival(random_state=0, max_depth=3).fit(X, make_surv(obs.pfs_event, obs.pfs_months))
+            ),
             "response": (lambda: XGBResponseClassifier(random_state=0, max_depth=3).fit(X, obs.objective_response)),
         }
         for task, fit in tasks.items():
@@ -49,7 +53,9 @@ def main() -> None:
             explainer = shap.TreeExplainer(model.booster_)
             _, t_ref = timed(lambda: explainer.shap_values(ref_rows))
             native, ref = len(rows) / t_native, len(ref_rows) / t_ref
-            print(f"{n:9,d} {task:9s} {t_fit:8.2f} {model.best_iteration_ + 1:6d} {native:19,.0f} {ref:26,.0f} {native / ref:7.1f}x")
+            print(
+                f"{n:9,d} {task:9s} {t_fit:8.2f} {model.best_iteration_ + 1:6d} {native:19,.0f} {ref:26,.0f} {native / ref:7.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,12 @@ def _experiment(seed: int, option: str):
     from predictor.config.experiment import load_experiment
 
     exp = load_experiment("myeloma_bmm")
-    exp = replace(exp, cohort=replace(exp.cohort, seed=seed), validation=replace(exp.validation, seed=seed + 1),
-                  outcomes=replace(exp.outcomes, binary=()))
+    exp = replace(
+        exp,
+        cohort=replace(exp.cohort, seed=seed),
+        validation=replace(exp.validation, seed=seed + 1),
+        outcomes=replace(exp.outcomes, binary=()),
+    )
     for section, changes in OPTIONS[option].items():
         exp = replace(exp, **{section: replace(getattr(exp, section), **changes)})
     return exp
@@ -75,12 +79,21 @@ def run(seed: int, option: str, data=None) -> tuple[list[dict], object]:
         headline = "auc" if f.task.name == "response" else "harrell_c"
         pick = lambda model: m[(m.task == f.task.name) & (m.model == model) & (m.metric == headline)].iloc[0]
         recovery = shap_recovery(shap[f.task.name].importance_by, effects)
-        rows.append({
-            "seed": seed, "option": option, "task": f.task.name, "choice": _choice(f.search.params),
-            "xgboost": pick("xgboost").estimate, "baseline": pick("baseline").estimate, "oracle": pick("oracle").estimate,
-            "diff": pick("xgboost_minus_baseline"), "gap": pick("oracle_minus_xgboost").estimate, "seconds": seconds,
-            "shap_arms": ", ".join(f"{r.group} {'yes' if r.separated else 'no'}" for r in recovery.itertuples()),
-        })
+        rows.append(
+            {
+                "seed": seed,
+                "option": option,
+                "task": f.task.name,
+                "choice": _choice(f.search.params),
+                "xgboost": pick("xgboost").estimate,
+                "baseline": pick("baseline").estimate,
+                "oracle": pick("oracle").estimate,
+                "diff": pick("xgboost_minus_baseline"),
+                "gap": pick("oracle_minus_xgboost").estimate,
+                "seconds": seconds,
+                "shap_arms": ", ".join(f"{r.group} {'yes' if r.separated else 'no'}" for r in recovery.itertuples()),
+            }
+        )
     return rows, data
 
 
@@ -134,16 +147,23 @@ def well_specified(n: int, cohorts: int) -> None:
         recovery = shap_recovery(pd.DataFrame(importance), effects).set_index("group")
         for arm in ARMS:
             passed[arm] += bool(recovery.loc[arm, "separated"])
-    print(f"\nwell-specified logistic regression within each arm, {cohorts} cohorts of {n:,}: "
-          + ", ".join(f"{arm} separated in {k}/{cohorts}" for arm, k in passed.items()))
+    print(
+        f"\nwell-specified logistic regression within each arm, {cohorts} cohorts of {n:,}: "
+        + ", ".join(f"{arm} separated in {k}/{cohorts}" for arm, k in passed.items())
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 101, 202, 303])
     parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
-    parser.add_argument("--well-specified", type=int, nargs=2, metavar=("N", "COHORTS"),
-                        help="instead: how often a correctly specified model separates the biomarkers within arms")
+    parser.add_argument(
+        "--well-specified",
+        type=int,
+        nargs=2,
+        metavar=("N", "COHORTS"),
+        help="instead: how often a correctly specified model separates the biomarkers within arms",
+    )
     args = parser.parse_args()
     if args.well_specified:
         well_specified(*args.well_specified)
@@ -157,18 +177,25 @@ def main() -> None:
             rows += got
             for r in got:
                 d = r["diff"]
-                print(f"seed {seed} {option:15s} {r['task']:9s} {r['xgboost']:.4f} vs baseline {r['baseline']:.4f} "
-                      f"({d.estimate:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]), oracle gap {r['gap']:+.4f}, "
-                      f"{r['seconds']:.0f} s, {r['choice']}; SHAP separated: {r['shap_arms']}", flush=True)
+                print(
+                    f"seed {seed} {option:15s} {r['task']:9s} {r['xgboost']:.4f} vs baseline {r['baseline']:.4f} "
+                    f"({d.estimate:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]), oracle gap {r['gap']:+.4f}, "
+                    f"{r['seconds']:.0f} s, {r['choice']}; SHAP separated: {r['shap_arms']}",
+                    flush=True,
+                )
     for task, metric in (("response", "AUC"), ("survival", "Harrell's C")):
         print(f"\n{task} ({metric} on the validation cohort; paired 95% CI of the difference)\n")
-        print("| seed | option | XGBoost | baseline | XGBoost - baseline | oracle - XGBoost | search + fit (s) | chosen | SHAP within arms separated |")
+        print(
+            "| seed | option | XGBoost | baseline | XGBoost - baseline | oracle - XGBoost | search + fit (s) | chosen | SHAP within arms separated |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if r["task"] == task:
                 d = r["diff"]
-                print(f"| {r['seed']} | {r['option']} | {r['xgboost']:.3f} | {r['baseline']:.3f} | {d.estimate:+.4f} "
-                      f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}] | {r['gap']:+.4f} | {r['seconds']:.0f} | {r['choice']} | {r['shap_arms']} |")
+                print(
+                    f"| {r['seed']} | {r['option']} | {r['xgboost']:.3f} | {r['baseline']:.3f} | {d.estimate:+.4f} "
+                    f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}] | {r['gap']:+.4f} | {r['seconds']:.0f} | {r['choice']} | {r['shap_arms']} |"
+                )
 
 
 if __name__ == "__main__":

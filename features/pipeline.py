@@ -9,7 +9,7 @@ Missing values stay missing (NaN): XGBoost handles them natively, and the baseli
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,8 +56,14 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         Output column names.
     """
 
-    def __init__(self, *, schema: Schema, columns: Sequence[str] | None = None, log="auto",
-                 cutoffs: Mapping[str, Sequence[float]] | None = None):
+    def __init__(
+        self,
+        *,
+        schema: Schema,
+        columns: Sequence[str] | None = None,
+        log="auto",
+        cutoffs: Mapping[str, Sequence[float]] | None = None,
+    ):
         self.schema = schema
         self.columns = columns
         self.log = log
@@ -75,7 +81,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
             return cols
         return [c.name for c in self.schema.by_role("feature", "treatment")]
 
-    def fit(self, X: pd.DataFrame, y=None) -> "CohortFeatures":
+    def fit(self, X: pd.DataFrame, y=None) -> CohortFeatures:
         """Check ``X`` against the schema and decide the log transforms."""
         cols = self._inputs()
         validate(X, self.schema, columns=cols, what="feature input")
@@ -94,7 +100,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
             bad = [c for c in log_cols if c not in cols or self.schema[c].dtype not in ("float", "int")]
             if bad:
                 raise SchemaDefinitionError(f"log transform asked for non-numeric or unused column(s) {bad}")
-        for c in (self.cutoffs or {}):
+        for c in self.cutoffs or {}:
             if c not in cols or self.schema[c].dtype not in ("float", "int"):
                 raise SchemaDefinitionError(f"cutoffs asked for non-numeric or unused column '{c}'")
         self.columns_ = cols
@@ -174,12 +180,19 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         return pd.DataFrame(values.to_numpy(dtype=np.float64) @ member, index=values.index, columns=names)
 
 
-def baseline_preprocessor(*, schema: Schema, columns: Sequence[str] | None = None, log="auto",
-                          cutoffs: Mapping[str, Sequence[float]] | None = None) -> Pipeline:
+def baseline_preprocessor(
+    *,
+    schema: Schema,
+    columns: Sequence[str] | None = None,
+    log="auto",
+    cutoffs: Mapping[str, Sequence[float]] | None = None,
+) -> Pipeline:
     """:class:`CohortFeatures`, then median imputation with missing-value indicators, then
     standardisation: the input of the logistic-regression and Cox baselines."""
-    return Pipeline([
-        ("features", CohortFeatures(schema=schema, columns=columns, log=log, cutoffs=cutoffs)),
-        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-        ("scale", StandardScaler()),
-    ]).set_output(transform="pandas")
+    return Pipeline(
+        [
+            ("features", CohortFeatures(schema=schema, columns=columns, log=log, cutoffs=cutoffs)),
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    ).set_output(transform="pandas")

@@ -10,8 +10,9 @@ one :class:`~features.errors.SchemaValidationError` that lists every broken rule
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,14 +79,12 @@ class Column:
             raise SchemaDefinitionError(f"{where}: min {self.min} is above max {self.max}")
 
     @classmethod
-    def from_dict(cls, name: str, spec: Mapping[str, Any]) -> "Column":
+    def from_dict(cls, name: str, spec: Mapping[str, Any]) -> Column:
         """Build a column from a mapping (one ``[columns.NAME]`` table of a TOML file)."""
         known = {"dtype", "role", "unit", "description", "min", "max", "categories", "nullable"}
         unknown = set(spec) - known
         if unknown:
-            raise SchemaDefinitionError(
-                f"column '{name}': unknown key(s) {sorted(unknown)}; allowed: {sorted(known)}"
-            )
+            raise SchemaDefinitionError(f"column '{name}': unknown key(s) {sorted(unknown)}; allowed: {sorted(known)}")
         for key in ("dtype", "role"):
             if key not in spec:
                 raise SchemaDefinitionError(f"column '{name}': '{key}' is required")
@@ -126,7 +125,7 @@ class Schema:
             raise SchemaDefinitionError(f"columns declared more than once: {dupes}")
 
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Mapping[str, Any]]) -> "Schema":
+    def from_dict(cls, spec: Mapping[str, Mapping[str, Any]]) -> Schema:
         """Build a schema from ``{name: {dtype=..., role=..., ...}}``."""
         return cls(tuple(Column.from_dict(name, s) for name, s in spec.items()))
 
@@ -158,7 +157,7 @@ class Schema:
         """Columns whose role is one of ``roles``."""
         return [c for c in self.columns if c.role in roles]
 
-    def subset(self, names: Iterable[str]) -> "Schema":
+    def subset(self, names: Iterable[str]) -> Schema:
         """A schema of the named columns only (in this schema's order)."""
         wanted = set(names)
         missing = wanted - set(self.names)
@@ -223,9 +222,7 @@ def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray 
             problems.append(Problem(col.name, f"must be boolean (True/False or 0/1); found dtype {dt}"))
     elif col.dtype == "category":
         if not (
-            isinstance(dt, pd.CategoricalDtype)
-            or pd.api.types.is_object_dtype(dt)
-            or pd.api.types.is_string_dtype(dt)
+            isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
         ):
             return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")], None
         values = category_codes(s, col.categories)
@@ -233,9 +230,7 @@ def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray 
         if bad.any():
             rows, n = _rows(s.index, bad)
             seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]
-            problems.append(
-                Problem(col.name, f"must be one of {sorted(col.categories or ())} (found {seen})", rows, n)
-            )
+            problems.append(Problem(col.name, f"must be one of {sorted(col.categories or ())} (found {seen})", rows, n))
     elif col.dtype == "string":
         if not (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)):
             problems.append(Problem(col.name, f"must hold strings; found dtype {dt}"))
@@ -338,9 +333,7 @@ def checked_values(
     (-1 where missing) for category columns, None for string columns. The feature transform
     builds from these, so no column is converted twice."""
     if not isinstance(df, pd.DataFrame):
-        raise SchemaValidationError(
-            [Problem("<frame>", f"expected a pandas DataFrame, got {type(df).__name__}")], what
-        )
+        raise SchemaValidationError([Problem("<frame>", f"expected a pandas DataFrame, got {type(df).__name__}")], what)
     required = list(columns) if columns is not None else schema.names
     problems: list[Problem] = []
     values: dict[str, np.ndarray | None] = {}

@@ -13,4 +13,12 @@ from predictor.errors import (
     TrainingError,
 )
 
-__all__ = ["ExperimentError", "ExtraColumnsWarning", "Predictor", "PredictorError", "TrackingError", "TrainingError", "load"]
+__all__ = [
+    "ExperimentError",
+    "ExtraColumnsWarning",
+    "Predictor",
+    "PredictorError",
+    "TrackingError",
+    "TrainingError",
+    "load",
+]

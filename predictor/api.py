@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,8 +71,11 @@ class Predictor:
             raise PredictorError("the input has no rows")
         extra = [c for c in df.columns if c not in self.input_columns]
         if extra:
-            warnings.warn(f"ignoring column(s) the model does not use: {', '.join(map(str, extra))}",
-                          ExtraColumnsWarning, stacklevel=3)
+            warnings.warn(
+                f"ignoring column(s) the model does not use: {', '.join(map(str, extra))}",
+                ExtraColumnsWarning,
+                stacklevel=3,
+            )
         return df
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -96,8 +99,7 @@ class Predictor:
         """The outcome columns :meth:`evaluate` needs beside :attr:`input_columns`."""
         return [c for task in self.bundle.tasks for c in task.outcome_columns()]
 
-    def evaluate(self, df: pd.DataFrame, *, name: str = "external", bootstrap: int = 200, seed: int = 0,
-                 progress=None):
+    def evaluate(self, df: pd.DataFrame, *, name: str = "external", bootstrap: int = 200, seed: int = 0, progress=None):
         """External validation: how this model does on another cohort (another centre, another
         year), as the training run reported its own.
 
@@ -177,7 +179,6 @@ def load(uri: str | Path) -> Predictor:
         Nothing at that URI, or a model trained by an incompatible version of this package.
     """
 
-
     text = str(uri)
     path = Path(text)
     if path.suffix == ".joblib" and path.is_file():
@@ -190,6 +191,8 @@ def load(uri: str | Path) -> Predictor:
         raise PredictorError(f"{text} is not a model trained by this package")
     here = package_version()
     if bundle.package_version and here != "unknown" and _major_minor(bundle.package_version) != _major_minor(here):
-        raise PredictorError(f"{text} was trained with immunoresponse {bundle.package_version}; this is {here}: "
-                             "retrain it, or install the version it was trained with")
+        raise PredictorError(
+            f"{text} was trained with immunoresponse {bundle.package_version}; this is {here}: "
+            "retrain it, or install the version it was trained with"
+        )
     return Predictor(bundle, source=text)

@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from features import atomic_write, read_table
 from features.errors import FeaturesError
@@ -74,8 +74,17 @@ def _progress_bar(total: int, desc: str, unit: str, enabled: bool):
     from tqdm.auto import tqdm
 
     # delay: nothing is shown for work that finishes within a second.
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, delay=1.0, leave=False,
-                disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        delay=1.0,
+        leave=False,
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -95,8 +104,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     # Fail before spending time generating.
     if out.suffix.lower() != ".parquet":  # a cohort is Parquet with its provenance: a .csv name would lie
-        raise CohortIOError(f"cannot write {out}: a cohort is written as Parquet (with its provenance); "
-                            f"name it {out.with_suffix('.parquet').name}, and convert with pandas if you need a CSV")
+        raise CohortIOError(
+            f"cannot write {out}: a cohort is written as Parquet (with its provenance); "
+            f"name it {out.with_suffix('.parquet').name}, and convert with pandas if you need a CSV"
+        )
     if not folder.is_dir():
         raise CohortIOError(f"cannot write {out}: folder {folder} does not exist")
     start = time.perf_counter()
@@ -118,13 +129,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.solve:
         start = time.perf_counter()
         with _progress_bar(None, f"solving {len(scenario.free)} free parameters", "evals", not args.quiet) as bar:
+
             def tick(k: int, cost: float) -> None:
                 bar.update(1)
                 bar.set_postfix(cost=f"{cost:.3g}")
 
             result = solve(scenario, n=args.solve_n, progress=tick)
-        print(f"solved in {time.perf_counter() - start:.0f} s ({result.nfev} evaluations, "
-              f"{'converged' if result.success else 'NOT converged'}: {result.message})")
+        print(
+            f"solved in {time.perf_counter() - start:.0f} s ({result.nfev} evaluations, "
+            f"{'converged' if result.success else 'NOT converged'}: {result.message})"
+        )
         for name, value in result.values.items():
             print(f"  {name:32s} {scenario.parameters[name].value!s:>12} -> {value:.6g}")
         scenario = scenario.with_values(result.values)
@@ -152,11 +166,18 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             bar.close()
 
     start = time.perf_counter()
-    rep = report(scenario, population_n=args.population_n, replicates=args.replicates,
-                 replicate_n=args.replicate_n, progress=progress)
+    rep = report(
+        scenario,
+        population_n=args.population_n,
+        replicates=args.replicates,
+        replicate_n=args.replicate_n,
+        progress=progress,
+    )
     print(f"\nCalibration of '{scenario.name}' ({scenario.title})")
-    print(f"population seed {rep.population_seed}, replicate seeds {rep.replicate_seed}.."
-          f"{rep.replicate_seed + rep.replicates - 1}; {time.perf_counter() - start:.0f} s\n")
+    print(
+        f"population seed {rep.population_seed}, replicate seeds {rep.replicate_seed}.."
+        f"{rep.replicate_seed + rep.replicates - 1}; {time.perf_counter() - start:.0f} s\n"
+    )
     print(rep.to_text())
     if rep.passed:
         print("\nall targets within tolerance")
@@ -187,8 +208,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     say = _progress(args, start)
 
     say(f"experiment '{exp.name}' ({exp.path}) -> MLflow store {uri}")
-    logged = run_and_log(exp, lambda e: train(e, progress=say), tracking_uri=uri,
-                         register=False if args.no_register else None)
+    logged = run_and_log(
+        exp, lambda e: train(e, progress=say), tracking_uri=uri, register=False if args.no_register else None
+    )
     result = logged.result
     print()
     print(summary_table(result.metrics))
@@ -198,17 +220,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print()
     for task, p in result.best_params.items():
         cv = {k[3:]: v for k, v in p.items() if k.startswith("cv_")}
-        shown = ", ".join(f"{k} {v:g}" for k, v in p.items() if k != "booster" and not k.startswith("cv_")
-                          and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda")))
-        print(f"search chose for {task}: {p['booster']} ({shown}; CV " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ")")
+        shown = ", ".join(
+            f"{k} {v:g}"
+            for k, v in p.items()
+            if k != "booster"
+            and not k.startswith("cv_")
+            and (p["booster"] == "gbtree" or k in ("learning_rate", "reg_lambda"))
+        )
+        print(
+            f"search chose for {task}: {p['booster']} ({shown}; CV "
+            + ", ".join(f"{k} {v:.3f}" for k, v in cv.items())
+            + ")"
+        )
     if result.nested is not None:
-
         print()
         print(nested_text(result.nested, result.metrics))
     for task, s in result.explanations.items():
         top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
         print(f"\nSHAP, {task} (mean |SHAP|, {s.scale}): {top}")
-        for group, col in (s.importance_by.items() if s.importance_by is not None else ()):
+        for group, col in s.importance_by.items() if s.importance_by is not None else ():
             ranked = col.drop(s.by, errors="ignore").sort_values(ascending=False).head(4)
             print(f"  within {s.by} = {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked.items()))
     print(f"\nrun {logged.run_id} in experiment '{exp.name}' ({time.perf_counter() - start:.0f} s)")
@@ -219,7 +249,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
@@ -250,7 +279,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
 
-
     uri = resolve_tracking_uri(args.tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     start = time.perf_counter()
@@ -262,8 +290,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     name = args.name
     evaluation = model.evaluate(data, name=name, bootstrap=args.bootstrap, seed=args.seed, progress=say)
     digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()[:16]
-    logged = log_evaluation(model, evaluation, data, name=name, model_uri=args.model, data=str(args.data), digest=digest,
-                            tracking_uri=uri, experiment=args.experiment)
+    logged = log_evaluation(
+        model,
+        evaluation,
+        data,
+        name=name,
+        model_uri=args.model,
+        data=str(args.data),
+        digest=digest,
+        tracking_uri=uri,
+        experiment=args.experiment,
+    )
     print()
     print(summary_table(evaluation.metrics, dataset=name))
     print(f"\nrun {logged.run_id} in experiment '{logged.experiment_name}' ({time.perf_counter() - start:.0f} s)")
@@ -280,8 +317,11 @@ def _cmd_study(args: argparse.Namespace) -> int:
     grid = study.grid()
     cells = len(plan_cells(study))
     say(f"study '{study.name}' ({study.path}) -> MLflow store {uri}, results in {study.output}/")
-    say(f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates x models {', '.join(grid['models'])} "
-        f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells")
+    say(
+        f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates "
+        f"x models {', '.join(grid['models'])} "
+        f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells"
+    )
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
 
@@ -300,8 +340,9 @@ def _cmd_study(args: argparse.Namespace) -> int:
             left = "" if p.left != p.left else f", about {_clock(p.left)} left"
             say(f"cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
 
-    logged = run_study_and_log(study, lambda s: run_study(s, cluster, progress=progress, connected=connected),
-                               tracking_uri=uri)
+    logged = run_study_and_log(
+        study, lambda s: run_study(s, cluster, progress=progress, connected=connected), tracking_uri=uri
+    )
     result = logged.result
     written = result.save()
     print()
@@ -313,8 +354,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
             print(f"  {r.scenario}/n={r.n}/replicate {r.replicate}/{r.model}/{r.panel}: {r.error}")
     total = sum(result.timings.values()) or 1.0
     shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(result.timings.items(), key=lambda kv: -kv[1]))
-    print(f"\n{result.computed} cells computed, {result.cached} from the cache, in {time.perf_counter() - start:.0f} s"
-          + (f" (a cell's time: {shares})" if result.computed else ""))
+    print(
+        f"\n{result.computed} cells computed, {result.cached} from the cache, in {time.perf_counter() - start:.0f} s"
+        + (f" (a cell's time: {shares})" if result.computed else "")
+    )
     print(f"results: {', '.join(str(p) for p in written)}")
     print(f"run {logged.run_id} in experiment '{study.name}' ({logged.children} child runs, one per grid point)")
     _print_page(logged, uri, args.tracking_uri)
@@ -337,15 +380,31 @@ def _print_page(logged, uri: str, given: str | None) -> None:
 def _cmd_ui(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(args.port), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        "1",
+    ]
     print(f"MLflow UI on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C to stop", flush=True)
     # The server runs in a process group of its own (mlflow server starts uvicorn as its child), so
     # that stopping `predictor ui` by Ctrl-C, SIGTERM or SIGHUP stops the whole group: a signal sent
     # to this process alone (a process manager, a closed session) would otherwise leave uvicorn
     # serving the port.
     server = subprocess.Popen(cmd, env=env, start_new_session=True)
-    previous = signal.signal(signal.SIGHUP, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGHUP, _raise_terminated)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
         return server.wait()
     except KeyboardInterrupt:  # Ctrl-C; SIGTERM and SIGHUP arrive as _Terminated
@@ -373,6 +432,7 @@ def _stop_group(server: subprocess.Popen, grace: float = 10.0) -> None:
                 return
             time.sleep(0.1)
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``predictor`` command."""
 
@@ -396,61 +456,124 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="check (and optionally solve) a scenario against its published targets")
     p.add_argument("scenario", help="scenario name or a scenario .toml file")
-    p.add_argument("--population-n", type=_positive_int, default=POPULATION_N,
-                   help=f"patients in the population-scale check (default {POPULATION_N:,})")
+    p.add_argument(
+        "--population-n",
+        type=_positive_int,
+        default=POPULATION_N,
+        help=f"patients in the population-scale check (default {POPULATION_N:,})",
+    )
     p.add_argument("--replicates", type=_positive_int, default=200, help="trial-sized replicates (default 200)")
     p.add_argument("--replicate-n", type=_positive_int, default=None, help="replicate size (default: the scenario's n)")
     p.add_argument("--solve", action="store_true", help="solve the free parameters first")
-    p.add_argument("--solve-n", type=_positive_int, default=POPULATION_N,
-                   help=f"population the solver uses (default {POPULATION_N:,})")
-    p.add_argument("--write", metavar="FILE", help="with --solve: write the scenario file with the solved values to FILE")
+    p.add_argument(
+        "--solve-n",
+        type=_positive_int,
+        default=POPULATION_N,
+        help=f"population the solver uses (default {POPULATION_N:,})",
+    )
+    p.add_argument(
+        "--write", metavar="FILE", help="with --solve: write the scenario file with the solved values to FILE"
+    )
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("train", help="train, evaluate and explain the models of an experiment, tracked in MLflow")
-    p.add_argument("experiment", nargs="?", default="icb_bone_opn",
-                   help="experiment name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn)")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument(
+        "experiment",
+        nargs="?",
+        default="icb_bone_opn",
+        help="experiment name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn)",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     p.add_argument("--no-register", action="store_true", help="do not register the model")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("predict", help="predict response and PFS for the patients of a CSV/Parquet file")
-    p.add_argument("--model", required=True, help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder",
+    )
     p.add_argument("--data", required=True, help="patients, CSV or Parquet, with the model's input columns")
     p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
-    p.add_argument("--explain", action="store_true", help="add per-patient SHAP columns (shap_<column>, plus shap_base_value)")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument(
+        "--explain", action="store_true", help="add per-patient SHAP columns (shap_<column>, plus shap_base_value)"
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("evaluate", help="external validation: a trained model's metrics, calibration and decision curves on another cohort, tracked in MLflow")
-    p.add_argument("--model", required=True, help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder")
-    p.add_argument("--data", required=True, help="the cohort, CSV or Parquet, with the model's input and outcome columns")
+    p = sub.add_parser(
+        "evaluate",
+        help="external validation: a trained model's metrics, calibration and decision curves on another cohort, "
+        "tracked in MLflow",
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a local model folder",
+    )
+    p.add_argument(
+        "--data", required=True, help="the cohort, CSV or Parquet, with the model's input and outcome columns"
+    )
     p.add_argument("--name", default="external", help="what the cohort is called in metric names (default: external)")
     p.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap replicates of the CIs (default 200)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--experiment", default=None, help="MLflow experiment of the run (default: <model name>-validation)")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("study", help="a simulation study on Dask: learning curves, minimum n beside Riley's, power, tracked in MLflow")
-    p.add_argument("study", nargs="?", default="icb_bone_opn_sample_size",
-                   help="study name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn_sample_size)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="a running Dask scheduler (tcp://HOST:PORT) or its scheduler file (default: a LocalCluster here)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="LocalCluster worker processes (default: one per core)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler to answer (default 10)")
+    p = sub.add_parser(
+        "study", help="a simulation study on Dask: learning curves, minimum n beside Riley's, power, tracked in MLflow"
+    )
+    p.add_argument(
+        "study",
+        nargs="?",
+        default="icb_bone_opn_sample_size",
+        help="study name (experiments/NAME.toml) or a .toml file (default: icb_bone_opn_sample_size)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a running Dask scheduler (tcp://HOST:PORT) or its scheduler file (default: a LocalCluster here)",
+    )
+    p.add_argument(
+        "--workers", type=_positive_int, default=None, help="LocalCluster worker processes (default: one per core)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the scheduler to answer (default 10)"
+    )
     p.add_argument("--every", type=float, default=5.0, help="seconds between progress lines (default 5)")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=UI_PORT)
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     p.set_defaults(func=_cmd_ui)
     return parser
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-
 
     return (FeaturesError, SyntheticError, PredictorError, _UsageError)
 
@@ -466,8 +589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"predictor: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except _Terminated:
-        print("predictor: terminated (SIGTERM); the MLflow run, if one was open, is marked KILLED and nothing was "
-              "registered", file=sys.stderr)
+        print(
+            "predictor: terminated (SIGTERM); the MLflow run, if one was open, is marked KILLED and nothing was "
+            "registered",
+            file=sys.stderr,
+        )
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("predictor: interrupted", file=sys.stderr)

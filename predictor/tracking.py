@@ -19,10 +19,11 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import joblib
 import numpy as np
@@ -35,14 +36,30 @@ from predictor.reporting.study_figures import study_figures
 from predictor.reporting.tables import nested_markdown, study_markdown, summary_markdown
 from predictor.training.data import Part
 
-__all__ = ["DEFAULT_TRACKING_URI", "resolve_tracking_uri", "run_and_log", "LoggedRun", "run_study_and_log", "LoggedStudy", "log_evaluation", "LoggedEvaluation", "PredictorModel", "CHAMPION_ALIAS", "load_bundle",
-           "load_bundle_from_uri"]
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "resolve_tracking_uri",
+    "run_and_log",
+    "LoggedRun",
+    "run_study_and_log",
+    "LoggedStudy",
+    "log_evaluation",
+    "LoggedEvaluation",
+    "PredictorModel",
+    "CHAMPION_ALIAS",
+    "load_bundle",
+    "load_bundle_from_uri",
+]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 CHAMPION_ALIAS = "champion"
 #: Metrics that decide the champion, in order of preference (higher is better for each).
-HEADLINE = ("validation/survival/xgboost/harrell_c", "validation/response/xgboost/auc",
-            "test/survival/xgboost/harrell_c", "test/response/xgboost/auc")
+HEADLINE = (
+    "validation/survival/xgboost/harrell_c",
+    "validation/response/xgboost/auc",
+    "test/survival/xgboost/harrell_c",
+    "test/response/xgboost/auc",
+)
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -85,20 +102,23 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
     """Download an MLflow model (``models:/...``, ``runs:/...``) and read its bundle."""
     import mlflow
 
-
     _quiet()
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
     except Exception as exc:
-        raise PredictorError(f"cannot load model {uri}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise PredictorError(
+            f"cannot load model {uri}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     found = sorted(Path(local).rglob("bundle.joblib"))
     if not found:
         raise PredictorError(f"{uri} is not a model logged by this package (no bundle.joblib)")
     if len(found) > 1:
-        raise PredictorError(f"{uri} holds {len(found)} models, not one: point at one model "
-                             "(models:/NAME/VERSION, runs:/RUN_ID/model, or the folder that holds its MLmodel)")
+        raise PredictorError(
+            f"{uri} holds {len(found)} models, not one: point at one model "
+            "(models:/NAME/VERSION, runs:/RUN_ID/model, or the folder that holds its MLmodel)"
+        )
     return load_bundle(found[0])
 
 
@@ -173,7 +193,9 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
     from mlflow.models import infer_signature
 
     exp = result.experiment
-    mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()})
+    mlflow.log_params(
+        {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()}
+    )
     for task, params in result.best_params.items():
         mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
     metrics = _flat_metrics(result.metrics)
@@ -219,7 +241,9 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
         info = result.data.info
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # MLflow's hint about integer columns
-            dataset = mlflow.data.from_pandas(train_df, name=f"{info.get('scenario', exp.name)}-n{info.get('n')}-seed{info.get('seed')}-train")
+            dataset = mlflow.data.from_pandas(
+                train_df, name=f"{info.get('scenario', exp.name)}-n{info.get('n')}-seed{info.get('seed')}-train"
+            )
         mlflow.log_input(dataset, context="training")
 
         bundle_path = tmp / "bundle.joblib"
@@ -232,8 +256,11 @@ def _log_result(result, client_log_rows: bool) -> dict[str, float]:
             warnings.simplefilter("ignore", UserWarning)
             logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the CloudPickle notice
             model_info = mlflow.pyfunc.log_model(
-                name="model", python_model=PredictorModel(), artifacts={"bundle": str(bundle_path)},
-                signature=signature, input_example=example,
+                name="model",
+                python_model=PredictorModel(),
+                artifacts={"bundle": str(bundle_path)},
+                signature=signature,
+                input_example=example,
                 code_paths=[str(root / pkg) for pkg in ("features", "predictor", "synthetic")],
                 pip_requirements=_requirements(),
             )
@@ -264,19 +291,39 @@ def _description(result) -> str:
         top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
         notes.append(f"SHAP, {task} (mean |SHAP|, {s.scale}): {top}")
     cohort = result.data.info
-    source = f"scenario `{cohort['scenario']}`, seed {cohort.get('seed')}" if "scenario" in cohort else f"file `{cohort.get('source')}`"
-    notes.append(f"cohort: {source}, {cohort.get('n')} patients ({cohort.get('n_train')} to train, {cohort.get('n_test')} to test)")
+    source = (
+        f"scenario `{cohort['scenario']}`, seed {cohort.get('seed')}"
+        if "scenario" in cohort
+        else f"file `{cohort.get('source')}`"
+    )
+    notes.append(
+        f"cohort: {source}, {cohort.get('n')} patients "
+        f"({cohort.get('n_train')} to train, {cohort.get('n_test')} to test)"
+    )
     notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
     text = summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
     if result.nested is not None:
-
-        text += "\n**Nested cross-validation beside the single test split**\n\n" + nested_markdown(result.nested, result.metrics) + "\n"
+        text += (
+            "\n**Nested cross-validation beside the single test split**\n\n"
+            + nested_markdown(result.nested, result.metrics)
+            + "\n"
+        )
     return text
 
 
 def _requirements() -> list[str]:
 
-    names = ["numpy", "pandas", "scipy", "scikit-learn", "scikit-survival", "lifelines", "xgboost-cpu", "joblib", "pyarrow"]
+    names = [
+        "numpy",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "scikit-survival",
+        "lifelines",
+        "xgboost-cpu",
+        "joblib",
+        "pyarrow",
+    ]
     out = []
     for n in names:
         try:
@@ -333,8 +380,9 @@ def run_and_log(
         mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
         result = train_fn(experiment)
         rows = result.synthetic if log_patient_rows is None else log_patient_rows
-        mlflow.set_tags({"cohort": "synthetic" if result.synthetic else "user",
-                         "package_version": result.bundle.package_version})
+        mlflow.set_tags(
+            {"cohort": "synthetic" if result.synthetic else "user", "package_version": result.bundle.package_version}
+        )
         try:
             with warnings.catch_warnings():
                 # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
@@ -345,8 +393,9 @@ def run_and_log(
     version = None
     if experiment.registry.register if register is None else register:
         version = _register(model_uri, experiment.model_name, metrics)
-    return LoggedRun(run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics,
-                     version=version)
+    return LoggedRun(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics, version=version
+    )
 
 
 @dataclass(frozen=True)
@@ -361,8 +410,18 @@ class LoggedEvaluation:
     page = LoggedRun.page
 
 
-def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_uri: str, data: str, digest: str,
-                   tracking_uri: str | None = None, experiment: str | None = None) -> LoggedEvaluation:
+def log_evaluation(
+    model,
+    evaluation,
+    cohort: pd.DataFrame,
+    *,
+    name: str,
+    model_uri: str,
+    data: str,
+    digest: str,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+) -> LoggedEvaluation:
     """Log an external validation (:meth:`predictor.api.Predictor.evaluate`) as its own MLflow run.
 
     Tags link it to the model (``model_uri``, ``model_name``, ``model_version``, and the training
@@ -374,7 +433,6 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
     """
     import mlflow
 
-
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
     n = len(cohort)
@@ -382,32 +440,43 @@ def log_evaluation(model, evaluation, cohort: pd.DataFrame, *, name: str, model_
     experiment = experiment or f"{model_name or model.bundle.metadata.get('experiment', 'model')}-validation"
     _open_store(uri, experiment)
     with _run(f"{name}-{Path(data).stem}") as run:
-        tags = {"model_uri": model_uri, "validation_data": data, "validation_data_sha256": digest,
-                "validation_n": str(n), "cohort": "user", "package_version": model.bundle.package_version}
+        tags = {
+            "model_uri": model_uri,
+            "validation_data": data,
+            "validation_data_sha256": digest,
+            "validation_n": str(n),
+            "cohort": "user",
+            "package_version": model.bundle.package_version,
+        }
         if model_name:
             tags.update(model_name=model_name, model_version=str(version))
         mlflow.set_tags(tags)
         metrics = _flat_metrics(evaluation.metrics)
         mlflow.log_metrics(metrics)
-        notes = [f"model: `{model_uri}`" + (f" ({model_name} version {version})" if model_name else ""),
-                 f"cohort: `{data}` ({n} patients, sha256 {digest})",
-                 "a trained model carries no baseline; the survival metrics use the training data's censoring distribution"]
-        mlflow.set_tag("mlflow.note.content", summary_markdown(evaluation.metrics, title=f"external validation: {name}",
-                                                               notes=notes))
+        notes = [
+            f"model: `{model_uri}`" + (f" ({model_name} version {version})" if model_name else ""),
+            f"cohort: `{data}` ({n} patients, sha256 {digest})",
+            "a trained model carries no baseline; the survival metrics use the training data's censoring distribution",
+        ]
+        mlflow.set_tag(
+            "mlflow.note.content",
+            summary_markdown(evaluation.metrics, title=f"external validation: {name}", notes=notes),
+        )
         with tempfile.TemporaryDirectory() as tmp:
             _log_tables(evaluation, Path(tmp))
 
         for path, fig in evaluation_figures(evaluation, Part(name, cohort), model.bundle.tasks).items():
             mlflow.log_figure(fig, path)
-    return LoggedEvaluation(run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment_name=experiment,
-                            metrics=metrics)
+    return LoggedEvaluation(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment_name=experiment, metrics=metrics
+    )
 
 
 def _model_identity(model_uri: str) -> tuple[str | None, str | None]:
     """(registered name, version) of a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI."""
     if not model_uri.startswith("models:/"):
         return None, None
-    rest = model_uri[len("models:/"):]
+    rest = model_uri[len("models:/") :]
     if "@" in rest:
         from mlflow import MlflowClient
 
@@ -473,7 +542,6 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
     """
     import mlflow
 
-
     _quiet()
     uri = resolve_tracking_uri(tracking_uri)
     _open_store(uri, study.name)
@@ -481,11 +549,12 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
         mlflow.set_tags({"study_file": str(study.path), "kind": "simulation study", "base_experiment": study.base.name})
         result = run_fn(study)
         try:
-            mlflow.log_params({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in study.params().items()})
+            mlflow.log_params(
+                {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in study.params().items()}
+            )
             mlflow.log_metrics(_study_metrics(result))
             mlflow.set_tag("mlflow.note.content", study_markdown(result))
             _log_study_tables(result)
-
 
             for name, fig in study_figures(result).items():
                 mlflow.log_figure(fig, name)
@@ -497,8 +566,12 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
 
 def _study_metrics(result) -> dict[str, float]:
 
-    out = {"cells/computed": result.computed, "cells/cached": result.cached,
-           "cells/failed": int((result.table.status == "failed").sum()), "time/wall_s": result.wall_s}
+    out = {
+        "cells/computed": result.computed,
+        "cells/cached": result.cached,
+        "cells/failed": int((result.table.status == "failed").sum()),
+        "time/wall_s": result.wall_s,
+    }
     for r in result.sample_size.itertuples():
         key = f"{r.scenario}/{r.task}/{r.model}/{r.panel}"
         if np.isfinite(r.study_n):
@@ -514,8 +587,13 @@ def _log_study_tables(result) -> None:
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, table in {"results": result.table, "learning_curves": result.curves, "sample_size": result.sample_size,
-                            "power": result.power, "power_summary": result.power_summary}.items():
+        for name, table in {
+            "results": result.table,
+            "learning_curves": result.curves,
+            "sample_size": result.sample_size,
+            "power": result.power,
+            "power_summary": result.power_summary,
+        }.items():
             path = Path(tmp) / f"{name}.csv"
             table.to_csv(path, index=False)
             mlflow.log_artifact(str(path), "tables")
@@ -529,10 +607,19 @@ def _log_grid_points(result) -> int:
     count = 0
     for (scenario, n, model, panel), g in c.groupby(["scenario", "n", "model", "panel"], sort=True):
         with mlflow.start_run(run_name=f"{scenario}-n{n}-{model}-{panel}", nested=True):
-            mlflow.log_params({"scenario": scenario, "n": int(n), "model": model, "panel": panel,
-                               "replicates": int(g.replicates.max())})
+            mlflow.log_params(
+                {
+                    "scenario": scenario,
+                    "n": int(n),
+                    "model": model,
+                    "panel": panel,
+                    "replicates": int(g.replicates.max()),
+                }
+            )
             metrics = {f"{r.task}/{r.metric}": float(r.median) for r in g.itertuples() if pd.notna(r.median)}
-            metrics |= {f"{r.task}/gap/{r.metric}": float(r.gap_median) for r in g.itertuples() if pd.notna(r.gap_median)}
+            metrics |= {
+                f"{r.task}/gap/{r.metric}": float(r.gap_median) for r in g.itertuples() if pd.notna(r.gap_median)
+            }
             mlflow.log_metrics(metrics)
         count += 1
     return count

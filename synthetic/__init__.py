@@ -11,9 +11,24 @@ from .oracle import oracle, survival_columns, true_probability
 from .scenario import Parameter, Scenario, Target, available_scenarios, load_scenario
 
 __all__ = [
-    "CalibrationError", "CalibrationReport", "Cohort", "CohortIOError", "GenerationError",
-    "Parameter", "Scenario", "ScenarioError", "SyntheticError", "Target",
-    "available_scenarios", "evaluate_targets", "generate", "load_scenario", "oracle", "report", "solve", "survival_columns",
+    "CalibrationError",
+    "CalibrationReport",
+    "Cohort",
+    "CohortIOError",
+    "GenerationError",
+    "Parameter",
+    "Scenario",
+    "ScenarioError",
+    "SyntheticError",
+    "Target",
+    "available_scenarios",
+    "evaluate_targets",
+    "generate",
+    "load_scenario",
+    "oracle",
+    "report",
+    "solve",
+    "survival_columns",
     "true_probability",
     "truth_path_for",
 ]

@@ -17,8 +17,9 @@ trial-sized replicates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,16 @@ from .models import get_model
 from .scenario import Scenario, Target
 
 __all__ = [
-    "evaluate_targets", "km_median", "km_survival_at", "cox_hazard_ratio", "solve", "SolveResult", "report",
-    "CalibrationReport", "POPULATION_N", "COX_POPULATION_N",
+    "evaluate_targets",
+    "km_median",
+    "km_survival_at",
+    "cox_hazard_ratio",
+    "solve",
+    "SolveResult",
+    "report",
+    "CalibrationReport",
+    "POPULATION_N",
+    "COX_POPULATION_N",
 ]
 
 #: Patients in the population used to check targets (and to solve).
@@ -82,7 +91,9 @@ def km_median(time: np.ndarray, event: np.ndarray) -> float:
     return float(kmf.median_survival_time_)
 
 
-def cox_hazard_ratio(observed: pd.DataFrame, covariate: str, adjust: tuple[str, ...], time: str, event: str) -> tuple[float, float]:
+def cox_hazard_ratio(
+    observed: pd.DataFrame, covariate: str, adjust: tuple[str, ...], time: str, event: str
+) -> tuple[float, float]:
     """Hazard ratio and Wald p-value of ``covariate`` in a Cox model adjusted for ``adjust`` (lifelines)."""
     from lifelines import CoxPHFitter
 
@@ -94,8 +105,9 @@ def cox_hazard_ratio(observed: pd.DataFrame, covariate: str, adjust: tuple[str, 
     return float(np.exp(cph.params_[covariate])), float(cph.summary.loc[covariate, "p"])
 
 
-def _stat(target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray,
-          model: Any, fast: bool) -> float:
+def _stat(
+    target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray, model: Any, fast: bool
+) -> float:
     if not mask.any():
         return float("nan")
     if target.statistic == "median_pfs":
@@ -118,8 +130,9 @@ def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
     """An observed column, or a pandas expression over the observed columns (``"x > 70"``)."""
     if col in observed.columns:
         return observed[col].to_numpy()
-    arr = _evaluate(observed, col, target_id,
-                    f"no column '{col}' in the cohort, and not an expression over its columns")
+    arr = _evaluate(
+        observed, col, target_id, f"no column '{col}' in the cohort, and not an expression over its columns"
+    )
     if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
         raise ScenarioError(f"target '{target_id}': column = {col!r} does not give one number per patient")
     return arr
@@ -243,8 +256,14 @@ def solve(
     base = scenario.values()
     names = [p.name for p in free]
     # An "at least" bound counts only when missed; its scale is 0.01 below a zero tolerance.
-    scales = np.array([max(t.tolerance, 0.01) if t.tolerance_type == "at_least" else
-                       t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0) for t in targets])
+    scales = np.array(
+        [
+            max(t.tolerance, 0.01)
+            if t.tolerance_type == "at_least"
+            else t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0)
+            for t in targets
+        ]
+    )
     at_least = np.array([t.tolerance_type == "at_least" for t in targets])
     goal = np.array([t.value for t in targets])
     calls = {"n": 0}
@@ -254,7 +273,7 @@ def solve(
         pass
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        values = {**base, **dict(zip(names, map(float, x)))}
+        values = {**base, **dict(zip(names, map(float, x), strict=True))}
         obs, truth = simulate(scenario, noise, values)
         got = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
         r = (np.array([got[t.id] for t in targets]) - goal) / scales
@@ -275,17 +294,32 @@ def solve(
     lo = np.array([p.bounds[0] for p in free])
     hi = np.array([p.bounds[1] for p in free])
     try:
-        res = least_squares(residuals, np.clip(x0, lo, hi), bounds=(lo, hi), diff_step=1e-3,
-                            x_scale="jac", max_nfev=max_nfev, xtol=1e-8, ftol=1e-8, gtol=1e-8)
+        res = least_squares(
+            residuals,
+            np.clip(x0, lo, hi),
+            bounds=(lo, hi),
+            diff_step=1e-3,
+            x_scale="jac",
+            max_nfev=max_nfev,
+            xtol=1e-8,
+            ftol=1e-8,
+            gtol=1e-8,
+        )
         message = str(res.message)
     except _Solved:
         message = f"every target within {stop_at:.0%} of its tolerance"
     x = best["x"]
-    values = dict(zip(names, map(float, x)))
+    values = dict(zip(names, map(float, x), strict=True))
     obs, truth = simulate(scenario, noise, {**base, **values})
     achieved = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
-    return SolveResult(values=values, achieved=achieved, success=bool(np.all(np.abs(best["r"]) <= 1.0)),
-                       message=message, nfev=calls["n"], cost=float(best["cost"]))
+    return SolveResult(
+        values=values,
+        achieved=achieved,
+        success=bool(np.all(np.abs(best["r"]) <= 1.0)),
+        message=message,
+        nfev=calls["n"],
+        cost=float(best["cost"]),
+    )
 
 
 @dataclass
@@ -323,15 +357,25 @@ class CalibrationReport:
         for r in self.table.itertuples():
             is_cox = r.statistic == "cox_hr"
             fmt = "{:.3f}" if (abs(r.target) < 2 and not is_cox) else "{:.2f}"
-            target = f"HR>1, p<0.05" if is_cox else fmt.format(r.target)
+            target = "HR>1, p<0.05" if is_cox else fmt.format(r.target)
             pop = f"HR {r.population:.2f}" if is_cox else fmt.format(r.population)
-            rep = (f"{r.rep_share:.1%} significant" if is_cox
-                   else f"{fmt.format(r.rep_mean)} [{fmt.format(r.rep_lo)}, {fmt.format(r.rep_hi)}]")
+            rep = (
+                f"{r.rep_share:.1%} significant"
+                if is_cox
+                else f"{fmt.format(r.rep_mean)} [{fmt.format(r.rep_lo)}, {fmt.format(r.rep_hi)}]"
+            )
             rows.append((r.id, r.label, target, r.tolerance, pop, "yes" if r.ok else "NO", rep))
-        head = ("id", "figure", "target", "tolerance", f"population (n={self.population_n:,})", "ok",
-                f"n={self.replicate_n}: mean [95% range] over {self.replicates}")
+        head = (
+            "id",
+            "figure",
+            "target",
+            "tolerance",
+            f"population (n={self.population_n:,})",
+            "ok",
+            f"n={self.replicate_n}: mean [95% range] over {self.replicates}",
+        )
         widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-        line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+        line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
         out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
         return "\n".join(out)
 
@@ -388,11 +432,20 @@ def report(
     rows = []
     for t in scenario.targets:
         vals = rep[t.id].to_numpy(dtype=float)
-        row = {"id": t.id, "label": t.label, "statistic": t.statistic, "kind": t.kind,
-               "target": t.value, "tolerance": t.tolerance_text, "population": pop[t.id],
-               "rep_mean": float(np.nanmean(vals)), "rep_lo": float(np.nanquantile(vals, 0.025)),
-               "rep_hi": float(np.nanquantile(vals, 0.975)), "rep_share": np.nan,
-               "rep_undefined": int(np.sum(~np.isfinite(vals)))}
+        row = {
+            "id": t.id,
+            "label": t.label,
+            "statistic": t.statistic,
+            "kind": t.kind,
+            "target": t.value,
+            "tolerance": t.tolerance_text,
+            "population": pop[t.id],
+            "rep_mean": float(np.nanmean(vals)),
+            "rep_lo": float(np.nanquantile(vals, 0.025)),
+            "rep_hi": float(np.nanquantile(vals, 0.975)),
+            "rep_share": np.nan,
+            "rep_undefined": int(np.sum(~np.isfinite(vals))),
+        }
         if t.statistic == "cox_hr":
             share = float(np.mean((vals > 1) & (rep[f"{t.id}:p"].to_numpy() < 0.05)))
             row["rep_share"] = share
@@ -403,7 +456,12 @@ def report(
             row["ok"] = row["population_ok"]
         rows.append(row)
     return CalibrationReport(
-        scenario=scenario.name, table=pd.DataFrame(rows), population_n=population_n,
-        population_seed=pop_seed, replicate_n=replicate_n, replicates=replicates,
-        replicate_seed=replicate_seed, details={"replicate_values": rep},
+        scenario=scenario.name,
+        table=pd.DataFrame(rows),
+        population_n=population_n,
+        population_seed=pop_seed,
+        replicate_n=replicate_n,
+        replicates=replicates,
+        replicate_seed=replicate_seed,
+        details={"replicate_values": rep},
     )

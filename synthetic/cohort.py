@@ -108,7 +108,7 @@ class Cohort:
         return out, truth_out
 
     @classmethod
-    def load(cls, path: str | Path) -> "Cohort":
+    def load(cls, path: str | Path) -> Cohort:
         """Read a cohort written by :meth:`save` (observed file path; the truth is found beside it)."""
         out = Path(path)
         truth_out = truth_path_for(out)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,7 @@ def _check(n: Any, seed: Any) -> tuple[int, int]:
 def _chunks(n: int, seed: int) -> list[tuple[int, np.random.Generator]]:
     sizes = [CHUNK_SIZE] * (n // CHUNK_SIZE) + ([n % CHUNK_SIZE] if n % CHUNK_SIZE else [])
     children = np.random.SeedSequence(seed).spawn(len(sizes))
-    return [(size, np.random.Generator(np.random.PCG64(ss))) for size, ss in zip(sizes, children)]
+    return [(size, np.random.Generator(np.random.PCG64(ss))) for size, ss in zip(sizes, children, strict=True)]
 
 
 def draw_noise(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -55,7 +56,9 @@ def draw_noise(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def simulate(scenario: Scenario, noise: Mapping[str, np.ndarray], values: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate(
+    scenario: Scenario, noise: Mapping[str, np.ndarray], values: Mapping[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Observed and truth frames from draws and (optionally overridden) parameter values."""
     model = get_model(scenario.model)
     return model.transform(noise, values if values is not None else scenario.values())
@@ -109,7 +112,7 @@ def generate(
     workers = min(len(chunks), os.cpu_count() or 1, MAX_WORKERS)
     offset = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for (size, _), (obs, tru) in zip(chunks, pool.map(one, chunks)):
+        for (size, _), (obs, tru) in zip(chunks, pool.map(one, chunks), strict=True):
             if offset:
                 obs["patient_id"] += offset
                 tru["patient_id"] += offset
@@ -123,5 +126,11 @@ def generate(
     else:
         obs_df = pd.concat(observed, ignore_index=True)
         truth_df = pd.concat(truth, ignore_index=True)
-    return Cohort(observed=obs_df, truth=truth_df, scenario=sc.name, seed=seed,
-                  parameters=values, package_version=package_version())
+    return Cohort(
+        observed=obs_df,
+        truth=truth_df,
+        scenario=sc.name,
+        seed=seed,
+        parameters=values,
+        package_version=package_version(),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,9 @@ def true_probability(scenario: Scenario, truth: pd.DataFrame, column: str) -> np
     expectations = get_model(scenario.model).EXPECTATIONS
     if column not in expectations:
         known = [c for c in expectations if c.isidentifier()]
-        raise ScenarioError(f"scenario '{scenario.name}' keeps no true probability of '{column}'; it has: {', '.join(known)}")
+        raise ScenarioError(
+            f"scenario '{scenario.name}' keeps no true probability of '{column}'; it has: {', '.join(known)}"
+        )
     return truth[expectations[column]].to_numpy()
 
 

@@ -25,11 +25,13 @@ A scenario is a TOML file (read with the standard library's :mod:`tomllib`) with
 from __future__ import annotations
 
 import re
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import tomllib
 
 from features import Schema, atomic_write
 from features.errors import FeaturesError
@@ -138,7 +140,7 @@ class Scenario:
         """The free parameters, solved by calibration."""
         return [p for p in self.parameters.values() if p.kind == "free"]
 
-    def with_values(self, updates: Mapping[str, Any]) -> "Scenario":
+    def with_values(self, updates: Mapping[str, Any]) -> Scenario:
         """A copy with some parameter values replaced (names must exist)."""
         unknown = set(updates) - set(self.parameters)
         if unknown:
@@ -203,8 +205,22 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
     for key in ("id", "label", "statistic", "value", "tolerance"):
         if key not in spec:
             raise _fail(w, f"'{key}' is required")
-    known = {"id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast",
-             "column", "covariate", "adjust", "kind", "note", "time"}
+    known = {
+        "id",
+        "label",
+        "statistic",
+        "value",
+        "tolerance",
+        "tolerance_type",
+        "where",
+        "contrast",
+        "column",
+        "covariate",
+        "adjust",
+        "kind",
+        "note",
+        "time",
+    }
     unknown = set(spec) - known
     if unknown:
         raise _fail(w, f"unknown key(s) {sorted(unknown)}")
@@ -238,10 +254,19 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
     if kind not in TARGET_KINDS:
         raise _fail(w, f"kind {kind!r} is not one of {TARGET_KINDS}")
     return Target(
-        id=str(spec["id"]), label=str(spec["label"]), statistic=stat, value=float(spec["value"]),
-        tolerance=float(spec["tolerance"]), tolerance_type=ttype, where=where_t, contrast=contrast,
-        column=spec.get("column"), covariate=spec.get("covariate"),
-        adjust=tuple(spec.get("adjust", ())), kind=kind, note=str(spec.get("note", "")),
+        id=str(spec["id"]),
+        label=str(spec["label"]),
+        statistic=stat,
+        value=float(spec["value"]),
+        tolerance=float(spec["tolerance"]),
+        tolerance_type=ttype,
+        where=where_t,
+        contrast=contrast,
+        column=spec.get("column"),
+        covariate=spec.get("covariate"),
+        adjust=tuple(spec.get("adjust", ())),
+        kind=kind,
+        note=str(spec.get("note", "")),
         time=float(time) if time is not None else None,
     )
 
@@ -286,10 +311,17 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
     except (TypeError, ValueError, KeyError) as exc:
         raise _fail(f"{where} [parameters]", str(exc)) from None
     return Scenario(
-        name=str(head["name"]), model=str(head["model"]), title=str(head["title"]),
-        source=str(head["source"]), default_n=int(head["default_n"]),
-        calibration_seed=int(head["calibration_seed"]), parameters=params, targets=targets,
-        schema=schema, path=path, notes=str(head.get("notes", "")),
+        name=str(head["name"]),
+        model=str(head["model"]),
+        title=str(head["title"]),
+        source=str(head["source"]),
+        default_n=int(head["default_n"]),
+        calibration_seed=int(head["calibration_seed"]),
+        parameters=params,
+        targets=targets,
+        schema=schema,
+        path=path,
+        notes=str(head.get("notes", "")),
         extra={k: v for k, v in raw.items() if k not in ("scenario", "parameters", "targets", "columns")},
     )
 
@@ -343,7 +375,7 @@ def write_values(path: Path, values: Mapping[str, float]) -> None:
             r"(^\[parameters\." + re.escape(name) + r"\]\s*\n(?:(?!^\[).*\n)*?^value\s*=\s*)([^\n#]*?)(\s*(#.*)?$)",
             re.MULTILINE,
         )
-        text, count = pattern.subn(lambda m: f"{m.group(1)}{float(v):.6g}{m.group(3)}", text, count=1)
+        text, count = pattern.subn(lambda m, v=v: f"{m.group(1)}{float(v):.6g}{m.group(3)}", text, count=1)
         if count != 1:
             raise ScenarioError(f"{path}: could not find 'value' of [parameters.{name}]")
     with atomic_write(path) as tmp:

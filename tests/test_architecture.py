@@ -17,7 +17,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: predictor's layers, top first: a module may import its own layer and those below it.
-LAYERS = ["__main__", "cli", "api", "tracking", "study", "training", "reporting", "config", "metrics", "models", "errors"]
+LAYERS = [
+    "__main__",
+    "cli",
+    "api",
+    "tracking",
+    "study",
+    "training",
+    "reporting",
+    "config",
+    "metrics",
+    "models",
+    "errors",
+]
 
 
 def _layer(module: str) -> str:
@@ -48,8 +60,12 @@ def _sources(package: str):
 
 @pytest.mark.parametrize("package, forbidden", [("features", {"synthetic", "predictor"}), ("synthetic", {"predictor"})])
 def test_import_walls(package, forbidden):
-    bad = [f"{p.relative_to(ROOT)}:{line} imports {m}" for p in _sources(package) for m, line in _imports_of(p)
-           if m.split(".")[0] in forbidden]
+    bad = [
+        f"{p.relative_to(ROOT)}:{line} imports {m}"
+        for p in _sources(package)
+        for m, line in _imports_of(p)
+        if m.split(".")[0] in forbidden
+    ]
     assert bad == []
 
 
@@ -74,8 +90,11 @@ def test_predictor_layers_import_only_downwards():
 
 
 def _talking_to(packages: set[str]) -> list[str]:
-    return sorted(str(p.relative_to(ROOT)) for p in _sources("predictor")
-                  if any(m.split(".")[0] in packages for m, _ in _imports_of(p)))
+    return sorted(
+        str(p.relative_to(ROOT))
+        for p in _sources("predictor")
+        if any(m.split(".")[0] in packages for m, _ in _imports_of(p))
+    )
 
 
 def test_only_tracking_talks_to_mlflow():
@@ -101,7 +120,9 @@ def test_only_the_cli_parses_arguments_and_prints():
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} print")
-            offenders += [f"{path.relative_to(ROOT)}:{line} argparse" for m, line in _imports_of(path) if m == "argparse"]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{line} argparse" for m, line in _imports_of(path) if m == "argparse"
+            ]
     assert offenders == []
 
 
@@ -129,7 +150,9 @@ def test_no_module_over_500_lines_and_no_function_over_60(package):
             offenders.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
+                )
     assert offenders == []
 
 
@@ -139,5 +162,7 @@ def test_every_package_says_what_it_is_and_exports(package):
         tree = ast.parse(init.read_text(encoding="utf-8"))
         assert ast.get_docstring(tree), f"{init.relative_to(ROOT)} has no docstring"
         if init.parent.name != "experiments":
-            assert any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
-                       for n in tree.body), f"{init.relative_to(ROOT)} has no __all__"
+            assert any(
+                isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+                for n in tree.body
+            ), f"{init.relative_to(ROOT)} has no __all__"

@@ -14,10 +14,11 @@ its column's declared ``unit``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tomllib
 
@@ -25,7 +26,26 @@ from predictor.config.keys import Key, KeyTable, parse_section, stored
 from predictor.errors import ExperimentError
 from predictor.models.boosters import BOOSTERS
 
-__all__ = ["DEFAULT_EXPERIMENT", "SURVIVAL_OBJECTIVES", "ExperimentSection", "CohortSection", "OutcomesSection", "SCENARIO_OUTCOMES", "ValidationSection", "FeaturesSection", "ModelsSection", "SearchSection", "EvaluationSection", "ShapSection", "RegistrySection", "CONSTRAINTS", "Experiment", "experiments_dir", "load_experiment", "MIN_PATIENTS"]
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "SURVIVAL_OBJECTIVES",
+    "ExperimentSection",
+    "CohortSection",
+    "OutcomesSection",
+    "SCENARIO_OUTCOMES",
+    "ValidationSection",
+    "FeaturesSection",
+    "ModelsSection",
+    "SearchSection",
+    "EvaluationSection",
+    "ShapSection",
+    "RegistrySection",
+    "CONSTRAINTS",
+    "Experiment",
+    "experiments_dir",
+    "load_experiment",
+    "MIN_PATIENTS",
+]
 
 DEFAULT_EXPERIMENT = "icb_bone_opn"
 SURVIVAL_OBJECTIVES = ("survival:cox", "survival:aft")
@@ -171,35 +191,82 @@ _columns = Key(list, lambda v: all(isinstance(c, str) for c in v), "must be a li
 CONSTRAINTS: KeyTable = {
     "experiment": (ExperimentSection, {"name": Key(str, bool, "must not be empty"), "description": Key(str)}),
     "cohort": (CohortSection, {"scenario": Key(str), "n": _positive, "seed": _seed, "path": Key(str)}),
-    "outcomes": (OutcomesSection, {
-        "response": Key(str), "time": Key(str), "event": Key(str),
-        "endpoint": Key(str, str.isidentifier, "must be a short name such as \"pfs\" or \"os\""),
-        "binary": _columns}),
-    "validation": (ValidationSection, {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed, "path": Key(str)}),
-    "features": (FeaturesSection, {
-        "log": Key((str, list, bool), lambda v: v == "auto" or v is False or isinstance(v, list),
-                   "must be \"auto\", a list of columns or false", convert=_false_is_none),
-        "cutoffs": Key(dict, lambda v: all(isinstance(c, list) and all(isinstance(x, (int, float)) for x in c)
-                                           for c in v.values()), "must map columns to lists of numbers"),
-        "columns": _columns}),
-    "models": (ModelsSection, {
-        "response": Key(bool),
-        "survival": Key((str, bool), lambda v: v in (*SURVIVAL_OBJECTIVES, False),
-                        "must be 'survival:cox', 'survival:aft' or false", convert=_false_is_none)}),
-    "search": (SearchSection, {
-        "n_iter": _positive, "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"), "seed": _seed,
-        "boosters": Key(list, lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
-                        "must be a non-empty list of \"gbtree\" and/or \"gblinear\""),
-        "n_jobs": Key(int, lambda v: v >= 0, "must be >= 0 (0: every core)"),
-        "interactions": Key(str, bool, "must name a categorical column")}),
-    "evaluation": (EvaluationSection, {
-        "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
-        "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed,
-        "horizons": Key(list, lambda v: len(v) > 0 and all(isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0
-                                                           for h in v), "must be positive numbers",
-                        convert=lambda v: tuple(float(h) for h in v)),
-        "nested_folds": Key(int, lambda v: v == 0 or v >= 2, "must be 0 (off) or >= 2"),
-        "nested_repeats": _positive}),
+    "outcomes": (
+        OutcomesSection,
+        {
+            "response": Key(str),
+            "time": Key(str),
+            "event": Key(str),
+            "endpoint": Key(str, str.isidentifier, 'must be a short name such as "pfs" or "os"'),
+            "binary": _columns,
+        },
+    ),
+    "validation": (
+        ValidationSection,
+        {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed, "path": Key(str)},
+    ),
+    "features": (
+        FeaturesSection,
+        {
+            "log": Key(
+                (str, list, bool),
+                lambda v: v == "auto" or v is False or isinstance(v, list),
+                'must be "auto", a list of columns or false',
+                convert=_false_is_none,
+            ),
+            "cutoffs": Key(
+                dict,
+                lambda v: all(isinstance(c, list) and all(isinstance(x, (int, float)) for x in c) for c in v.values()),
+                "must map columns to lists of numbers",
+            ),
+            "columns": _columns,
+        },
+    ),
+    "models": (
+        ModelsSection,
+        {
+            "response": Key(bool),
+            "survival": Key(
+                (str, bool),
+                lambda v: v in (*SURVIVAL_OBJECTIVES, False),
+                "must be 'survival:cox', 'survival:aft' or false",
+                convert=_false_is_none,
+            ),
+        },
+    ),
+    "search": (
+        SearchSection,
+        {
+            "n_iter": _positive,
+            "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2"),
+            "seed": _seed,
+            "boosters": Key(
+                list,
+                lambda v: len(v) > 0 and all(b in BOOSTERS for b in v),
+                'must be a non-empty list of "gbtree" and/or "gblinear"',
+            ),
+            "n_jobs": Key(int, lambda v: v >= 0, "must be >= 0 (0: every core)"),
+            "interactions": Key(str, bool, "must name a categorical column"),
+        },
+    ),
+    "evaluation": (
+        EvaluationSection,
+        {
+            "test_fraction": Key(float, lambda v: 0.05 <= v <= 0.5, "must be within 0.05-0.5"),
+            "bootstrap": Key(int, lambda v: v >= 0, "must be >= 0"),
+            "seed": _seed,
+            "horizons": Key(
+                list,
+                lambda v: (
+                    len(v) > 0 and all(isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0 for h in v)
+                ),
+                "must be positive numbers",
+                convert=lambda v: tuple(float(h) for h in v),
+            ),
+            "nested_folds": Key(int, lambda v: v == 0 or v >= 2, "must be 0 (off) or >= 2"),
+            "nested_repeats": _positive,
+        },
+    ),
     "shap": (ShapSection, {"max_rows": _positive, "dependence": _columns, "by": Key(str)}),
     "registry": (RegistrySection, {"model_name": Key(str, bool, "must not be empty"), "register": Key(bool)}),
 }
@@ -263,7 +330,9 @@ def _resolve(name_or_path: str | Path) -> Path:
         candidate = folder / f"{name_or_path}.toml"
         if candidate.exists():
             return candidate
-    raise ExperimentError(f"unknown experiment '{name_or_path}': no file {name_or_path} or experiments/{name_or_path}.toml")
+    raise ExperimentError(
+        f"unknown experiment '{name_or_path}': no file {name_or_path} or experiments/{name_or_path}.toml"
+    )
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -289,7 +358,9 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
     raw = _read(path)
     for section in raw:
         if section not in CONSTRAINTS and section != "columns":
-            raise ExperimentError(f"{where}: unknown section [{section}]; known: {', '.join([*CONSTRAINTS, 'columns'])}")
+            raise ExperimentError(
+                f"{where}: unknown section [{section}]; known: {', '.join([*CONSTRAINTS, 'columns'])}"
+            )
     if "experiment" not in raw:
         raise ExperimentError(f"{where} [experiment]: 'name' is required")
     sections = {name: parse_section(where, name, raw.get(name, {}), CONSTRAINTS, hints=_HINTS) for name in CONSTRAINTS}
@@ -299,23 +370,37 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
     return _resolved(where, path, sections, "outcomes" in raw, raw.get("models", {}), columns)
 
 
-def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, models_given: Mapping,
-              columns: dict[str, Any]) -> Experiment:
+def _resolved(
+    where: str, path: Path, s: dict[str, Any], outcomes_given: bool, models_given: Mapping, columns: dict[str, Any]
+) -> Experiment:
     """Check the sections against each other and fill in what depends on another section."""
     cohort, outcomes, models = s["cohort"], s["outcomes"], s["models"]
     if (cohort.scenario is None) == (cohort.path is None):
-        raise ExperimentError(f"{where} [cohort]: give either 'scenario' (a synthetic cohort) or 'path' (your own file)")
-    validation = replace(s["validation"], seed=cohort.seed + 1 if s["validation"].seed is None else s["validation"].seed)
+        raise ExperimentError(
+            f"{where} [cohort]: give either 'scenario' (a synthetic cohort) or 'path' (your own file)"
+        )
+    validation = replace(
+        s["validation"], seed=cohort.seed + 1 if s["validation"].seed is None else s["validation"].seed
+    )
     if validation.path is not None:
-        validation = replace(validation, path=(path.parent / validation.path).resolve()
-                             if not Path(validation.path).is_absolute() else Path(validation.path))
+        validation = replace(
+            validation,
+            path=(path.parent / validation.path).resolve()
+            if not Path(validation.path).is_absolute()
+            else Path(validation.path),
+        )
     if cohort.scenario is not None:
-        given = {f.name: getattr(outcomes, f.name) for f in fields(outcomes)
-                 if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)}
+        given = {
+            f.name: getattr(outcomes, f.name)
+            for f in fields(outcomes)
+            if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)
+        }
         outcomes = replace(SCENARIO_OUTCOMES, **given) if outcomes_given else SCENARIO_OUTCOMES
     else:
-        cohort = replace(cohort, path=(path.parent / cohort.path).resolve() if not Path(cohort.path).is_absolute()
-                         else Path(cohort.path))
+        cohort = replace(
+            cohort,
+            path=(path.parent / cohort.path).resolve() if not Path(cohort.path).is_absolute() else Path(cohort.path),
+        )
         validation = replace(validation, n=0)
         if not columns:
             raise ExperimentError(f"{where}: a cohort file needs its columns declared in [columns.NAME] tables")
@@ -338,14 +423,25 @@ def _resolved(where: str, path: Path, s: dict[str, Any], outcomes_given: bool, m
     if (outcomes.time is None) != (outcomes.event is None):
         raise ExperimentError(f"{where} [outcomes]: 'time' and 'event' go together")
     if s["search"].interactions is not None and "gblinear" not in s["search"].boosters:
-        raise ExperimentError(f"{where} [search]: 'interactions' shapes the linear booster: add \"gblinear\" to 'boosters'")
+        raise ExperimentError(
+            f"{where} [search]: 'interactions' shapes the linear booster: add \"gblinear\" to 'boosters'"
+        )
     if not (models.response or models.survival or outcomes.binary):
         raise ExperimentError(f"{where}: [models] asks for no model")
-    return Experiment(experiment=s["experiment"], cohort=cohort, outcomes=outcomes, validation=validation,
-                      features=s["features"], models=models, search=replace(s["search"], boosters=tuple(dict.fromkeys(s["search"].boosters))),
-                      evaluation=s["evaluation"], shap=s["shap"],
-                      registry=replace(s["registry"], model_name=s["registry"].model_name or s["experiment"].name),
-                      columns=columns, path=path)
+    return Experiment(
+        experiment=s["experiment"],
+        cohort=cohort,
+        outcomes=outcomes,
+        validation=validation,
+        features=s["features"],
+        models=models,
+        search=replace(s["search"], boosters=tuple(dict.fromkeys(s["search"].boosters))),
+        evaluation=s["evaluation"],
+        shap=s["shap"],
+        registry=replace(s["registry"], model_name=s["registry"].model_name or s["experiment"].name),
+        columns=columns,
+        path=path,
+    )
 
 
 #: The fewest patients a cohort may have to be split into training and test rows.

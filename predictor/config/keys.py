@@ -8,8 +8,9 @@ the file, the section, the key and the rule on any error.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from predictor.errors import ExperimentError, PredictorError
 
@@ -41,8 +42,14 @@ def stored(value: Any) -> Any:
     return value
 
 
-def parse_section(where: str, name: str, body: Any, table: KeyTable,
-                  error: type[PredictorError] = ExperimentError, hints: Mapping[str, str] | None = None) -> Any:
+def parse_section(
+    where: str,
+    name: str,
+    body: Any,
+    table: KeyTable,
+    error: type[PredictorError] = ExperimentError,
+    hints: Mapping[str, str] | None = None,
+) -> Any:
     """The section ``name``'s dataclass from its TOML table ``body``, every key checked against
     ``table``.
 
@@ -77,8 +84,9 @@ def parse_section(where: str, name: str, body: Any, table: KeyTable,
         if spec.check is not None and not spec.check(value):
             raise error(f"{where} [{name}]: '{key}' {spec.rule}")
         values[key] = (spec.convert or stored)(value)
-    missing = [f.name for f in fields(cls) if f.name not in values and f.default is MISSING and f.default_factory is MISSING]
+    missing = [
+        f.name for f in fields(cls) if f.name not in values and f.default is MISSING and f.default_factory is MISSING
+    ]
     if missing:
         raise error(f"{where} [{name}]: '{missing[0]}' is required")
     return cls(**values)
-

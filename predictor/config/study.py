@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tomllib
 
@@ -19,14 +20,28 @@ from predictor.config.keys import Key, KeyTable, parse_section
 from predictor.errors import ExperimentError, StudyError
 from synthetic import load_scenario
 
-__all__ = ["MODEL_FAMILIES", "StudySection", "SearchOverrides", "CriteriaSection", "PowerSection", "Panel", "Variant", "STUDY_CONSTRAINTS", "Study", "load_study"]
+__all__ = [
+    "MODEL_FAMILIES",
+    "StudySection",
+    "SearchOverrides",
+    "CriteriaSection",
+    "PowerSection",
+    "Panel",
+    "Variant",
+    "STUDY_CONSTRAINTS",
+    "Study",
+    "load_study",
+]
 
 
 #: Model families a study compares: XGBoost with the search choosing the booster, trees only,
 #: the linear booster only, and the task's classical baseline (logistic regression, Cox PH).
 MODEL_FAMILIES: dict[str, tuple[str, ...] | None] = {
-    "xgboost": ("gbtree", "gblinear"), "gbtree": ("gbtree",), "gblinear": ("gblinear",), "baseline": None}
-
+    "xgboost": ("gbtree", "gblinear"),
+    "gbtree": ("gbtree",),
+    "gblinear": ("gblinear",),
+    "baseline": None,
+}
 
 
 # ------------------------------------------------------------------------------------ the file
@@ -49,14 +64,12 @@ class StudySection:
     output: str | None = None
 
 
-
 @dataclass(frozen=True)
 class SearchOverrides:
     """``[search]``: the base experiment's search settings for every cell (None: the base's)."""
 
     n_iter: int | None = None
     cv_folds: int | None = None
-
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,6 @@ class CriteriaSection:
     bootstrap: int = 1000
 
 
-
 @dataclass(frozen=True)
 class PowerSection:
     """``[power]``: the baseline model's ``covariate`` is tested (Wald, p < 0.05) in every
@@ -80,14 +92,12 @@ class PowerSection:
     direction: str = "worse"
 
 
-
 @dataclass(frozen=True)
 class Panel:
     """A biomarker panel: the model inputs (None: every feature and treatment column)."""
 
     name: str
     columns: tuple[str, ...] | None = None
-
 
 
 @dataclass(frozen=True)
@@ -106,36 +116,55 @@ class Variant:
         return out
 
 
-
 _number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-
 STUDY_CONSTRAINTS: KeyTable = {
-    "study": (StudySection, {
-        "name": Key(str, bool, "must not be empty"), "description": Key(str),
-        "experiment": Key(str, bool, "must name an experiment"),
-        "seed": Key(int, lambda v: v >= 0, "must be >= 0"),
-        "n": Key(list, lambda v: len(v) > 0 and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
-                 "must be a non-empty list of whole numbers of patients"),
-        "replicates": Key(int, lambda v: v > 0, "must be > 0"),
-        "models": Key(list, lambda v: len(v) > 0 and all(m in MODEL_FAMILIES for m in v),
-                      f"must be a non-empty list of {', '.join(MODEL_FAMILIES)}"),
-        "validation_n": Key(int, lambda v: v >= 1000, "must be >= 1000 (the oracle's yardstick)"),
-        "output": Key(str, bool, "must not be empty")}),
-    "search": (SearchOverrides, {"n_iter": Key(int, lambda v: v > 0, "must be > 0"),
-                                 "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2")}),
-    "criteria": (CriteriaSection, {"gap": Key(float, lambda v: 0 < v < 1, "must be within 0-1"),
-                                   "slope": Key(float, lambda v: 0 < v <= 1, "must be within 0-1"),
-                                   "bootstrap": Key(int, lambda v: v >= 100, "must be >= 100")}),
-    "power": (PowerSection, {"covariate": Key(str, bool, "must name a column"),
-                             "direction": Key(str, lambda v: v in ("worse", "better"), "must be \"worse\" or \"better\"")}),
+    "study": (
+        StudySection,
+        {
+            "name": Key(str, bool, "must not be empty"),
+            "description": Key(str),
+            "experiment": Key(str, bool, "must name an experiment"),
+            "seed": Key(int, lambda v: v >= 0, "must be >= 0"),
+            "n": Key(
+                list,
+                lambda v: len(v) > 0 and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+                "must be a non-empty list of whole numbers of patients",
+            ),
+            "replicates": Key(int, lambda v: v > 0, "must be > 0"),
+            "models": Key(
+                list,
+                lambda v: len(v) > 0 and all(m in MODEL_FAMILIES for m in v),
+                f"must be a non-empty list of {', '.join(MODEL_FAMILIES)}",
+            ),
+            "validation_n": Key(int, lambda v: v >= 1000, "must be >= 1000 (the oracle's yardstick)"),
+            "output": Key(str, bool, "must not be empty"),
+        },
+    ),
+    "search": (
+        SearchOverrides,
+        {"n_iter": Key(int, lambda v: v > 0, "must be > 0"), "cv_folds": Key(int, lambda v: v >= 2, "must be >= 2")},
+    ),
+    "criteria": (
+        CriteriaSection,
+        {
+            "gap": Key(float, lambda v: 0 < v < 1, "must be within 0-1"),
+            "slope": Key(float, lambda v: 0 < v <= 1, "must be within 0-1"),
+            "bootstrap": Key(int, lambda v: v >= 100, "must be >= 100"),
+        },
+    ),
+    "power": (
+        PowerSection,
+        {
+            "covariate": Key(str, bool, "must name a column"),
+            "direction": Key(str, lambda v: v in ("worse", "better"), 'must be "worse" or "better"'),
+        },
+    ),
 }
 
 
-
 _TABLES = ("panels", "scenarios")
-
 
 
 @dataclass(frozen=True)
@@ -170,8 +199,13 @@ class Study:
 
     def grid(self) -> dict[str, Any]:
         """The grid, as a reader states it."""
-        return {"n": list(self.study.n), "replicates": self.study.replicates, "models": list(self.study.models),
-                "panels": [p.name for p in self.panels], "scenarios": [v.name for v in self.variants]}
+        return {
+            "n": list(self.study.n),
+            "replicates": self.study.replicates,
+            "models": list(self.study.models),
+            "panels": [p.name for p in self.panels],
+            "scenarios": [v.name for v in self.variants],
+        }
 
     def params(self) -> dict[str, Any]:
         """The study's settings as flat ``section.key -> value`` (MLflow parameters)."""
@@ -180,9 +214,11 @@ class Study:
         out |= {f"criteria.{k}": v for k, v in asdict(self.criteria).items()}
         out |= {f"power.{k}": v for k, v in asdict(self.power).items()}
         out |= {f"panel.{p.name}": "all" if p.columns is None else ", ".join(p.columns) for p in self.panels}
-        out |= {f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}}) for v in self.variants}
+        out |= {
+            f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}})
+            for v in self.variants
+        }
         return {k: "" if v is None else v for k, v in out.items()}
-
 
 
 def load_study(path: str | Path) -> Study:
@@ -211,22 +247,33 @@ def load_study(path: str | Path) -> Study:
     if "study" not in raw:
         raise StudyError(f"{where}: [study] is required (name, experiment, n)")
     try:
-        sections = {name: parse_section(where, name, raw.get(name, {}), STUDY_CONSTRAINTS, error=StudyError) for name in STUDY_CONSTRAINTS}
+        sections = {
+            name: parse_section(where, name, raw.get(name, {}), STUDY_CONSTRAINTS, error=StudyError)
+            for name in STUDY_CONSTRAINTS
+        }
         base = load_experiment(sections["study"].experiment)
     except ExperimentError as exc:
         raise StudyError(str(exc)) from None
     if not base.synthetic:
-        raise StudyError(f"{where} [study]: experiment '{sections['study'].experiment}' reads a cohort file; "
-                         "a study needs a synthetic one (its truth is the yardstick)")
+        raise StudyError(
+            f"{where} [study]: experiment '{sections['study'].experiment}' reads a cohort file; "
+            "a study needs a synthetic one (its truth is the yardstick)"
+        )
 
     scenario = load_scenario(base.cohort.scenario)
-    study = Study(study=sections["study"], search=sections["search"], criteria=sections["criteria"],
-                  power=sections["power"], panels=_panels(where, raw.get("panels", {"all": {}}), scenario),
-                  variants=_variants(where, raw.get("scenarios", {"published": {}}), scenario),
-                  base=base, scenario=scenario, path=p)
+    study = Study(
+        study=sections["study"],
+        search=sections["search"],
+        criteria=sections["criteria"],
+        power=sections["power"],
+        panels=_panels(where, raw.get("panels", {"all": {}}), scenario),
+        variants=_variants(where, raw.get("scenarios", {"published": {}}), scenario),
+        base=base,
+        scenario=scenario,
+        path=p,
+    )
     _check_grid(where, study)
     return study
-
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -242,12 +289,10 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise StudyError(f"unknown study '{name_or_path}': no file {name_or_path} or experiments/{name_or_path}.toml")
 
 
-
 def _named_tables(where: str, name: str, body: Any) -> dict[str, dict]:
     if not isinstance(body, dict) or not body or not all(isinstance(v, dict) for v in body.values()):
         raise StudyError(f"{where}: [{name}] must hold at least one [{name}.NAME] table")
     return body
-
 
 
 def _panels(where: str, body: Any, scenario) -> tuple[Panel, ...]:
@@ -266,14 +311,15 @@ def _panels(where: str, body: Any, scenario) -> tuple[Panel, ...]:
                 raise StudyError(f"{where} [panels.{name}]: must be a non-empty list of column names")
             unknown = [c for c in given if c not in known]
             if unknown:
-                raise StudyError(f"{where} [panels.{name}]: '{unknown[0]}' is not a feature of scenario "
-                                 f"'{scenario.name}'; its features: {', '.join(known)}")
+                raise StudyError(
+                    f"{where} [panels.{name}]: '{unknown[0]}' is not a feature of scenario "
+                    f"'{scenario.name}'; its features: {', '.join(known)}"
+                )
         columns = tuple(given) if "columns" in spec else tuple(c for c in known if c not in given) if given else None
         if columns is not None and not columns:
             raise StudyError(f"{where} [panels.{name}]: drops every feature")
         out.append(Panel(name=name, columns=columns))
     return tuple(out)
-
 
 
 def _variants(where: str, body: Any, scenario) -> tuple[Variant, ...]:
@@ -289,15 +335,22 @@ def _variants(where: str, body: Any, scenario) -> tuple[Variant, ...]:
                 raise StudyError(f"{where} [scenarios.{name}]: '{key}' must be a table of parameter = value")
             for param, value in table.items():
                 if param not in scenario.parameters:
-                    raise StudyError(f"{where} [scenarios.{name}]: scenario '{scenario.name}' has no parameter '{param}'")
+                    raise StudyError(
+                        f"{where} [scenarios.{name}]: scenario '{scenario.name}' has no parameter '{param}'"
+                    )
                 current = scenario.parameters[param].value
                 if key == "scale" and not (_number(value) and _number(current)):
-                    raise StudyError(f"{where} [scenarios.{name}]: scale '{param}' needs a number, on a numeric parameter")
+                    raise StudyError(
+                        f"{where} [scenarios.{name}]: scale '{param}' needs a number, on a numeric parameter"
+                    )
                 if key == "set" and _number(current) != _number(value):
                     raise StudyError(f"{where} [scenarios.{name}]: set '{param}' must be a number, as the parameter is")
-        out.append(Variant(name=name, set=dict(spec.get("set", {})), scale={k: float(v) for k, v in spec.get("scale", {}).items()}))
+        out.append(
+            Variant(
+                name=name, set=dict(spec.get("set", {})), scale={k: float(v) for k, v in spec.get("scale", {}).items()}
+            )
+        )
     return tuple(out)
-
 
 
 def _check_grid(where: str, study: Study) -> None:
@@ -305,15 +358,21 @@ def _check_grid(where: str, study: Study) -> None:
     smallest = max(MIN_PATIENTS, 10 * folds)
     small = [n for n in study.study.n if n < smallest]
     if small:
-        raise StudyError(f"{where} [study]: n = {small[0]} is below what a cell needs ({smallest} patients: "
-                         f"at least {MIN_PATIENTS}, and 10 per cross-validation fold)")
+        raise StudyError(
+            f"{where} [study]: n = {small[0]} is below what a cell needs ({smallest} patients: "
+            f"at least {MIN_PATIENTS}, and 10 per cross-validation fold)"
+        )
     if len(set(study.study.n)) != len(study.study.n):
         raise StudyError(f"{where} [study]: n lists a size twice")
     if study.power.covariate is not None:
         if study.power.covariate not in study.scenario.schema:
-            raise StudyError(f"{where} [power]: '{study.power.covariate}' is not a column of scenario '{study.scenario.name}'")
+            raise StudyError(
+                f"{where} [power]: '{study.power.covariate}' is not a column of scenario '{study.scenario.name}'"
+            )
         lacking = [p.name for p in study.panels if p.columns is not None and study.power.covariate not in p.columns]
         if lacking:
             raise StudyError(f"{where} [power]: covariate '{study.power.covariate}' is not in panel '{lacking[0]}'")
         if "baseline" not in study.study.models:
-            raise StudyError(f"{where} [power]: the power analysis tests the baseline model; add \"baseline\" to [study] models")
+            raise StudyError(
+                f'{where} [power]: the power analysis tests the baseline model; add "baseline" to [study] models'
+            )

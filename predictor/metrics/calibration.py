@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["calibration_slope_intercept", "FlexibleCalibration", "flexible_calibration", "SurvivalCalibration", "survival_calibration"]
+__all__ = [
+    "calibration_slope_intercept",
+    "FlexibleCalibration",
+    "flexible_calibration",
+    "SurvivalCalibration",
+    "survival_calibration",
+]
 
 
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
@@ -29,7 +35,6 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     score = lambda a: float(np.sum(y - expit(a + lp)))
     intercept = float(brentq(score, -20.0, 20.0))
     return slope, intercept
-
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,8 @@ class FlexibleCalibration:
         return expit(_rcs_design(_logit(p), self.knots) @ self.coef)
 
 
-
 def _logit(p: np.ndarray) -> np.ndarray:
     return logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
-
 
 
 def _rcs_design(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -67,10 +70,16 @@ def _rcs_design(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
     k = knots
     cube = lambda u: np.maximum(u, 0.0) ** 3
     last, before = k[-1], k[-2]
-    terms = [(cube(x - k[j]) - cube(x - before) * (last - k[j]) / (last - before)
-              + cube(x - last) * (before - k[j]) / (last - before)) / (last - k[0]) ** 2 for j in range(len(k) - 2)]
+    terms = [
+        (
+            cube(x - k[j])
+            - cube(x - before) * (last - k[j]) / (last - before)
+            + cube(x - last) * (before - k[j]) / (last - before)
+        )
+        / (last - k[0]) ** 2
+        for j in range(len(k) - 2)
+    ]
     return np.column_stack([np.ones_like(x), x, *terms])
-
 
 
 def flexible_calibration(y: np.ndarray, p: np.ndarray) -> FlexibleCalibration:
@@ -94,13 +103,23 @@ def flexible_calibration(y: np.ndarray, p: np.ndarray) -> FlexibleCalibration:
     X = _rcs_design(lp, knots)
     coef = _logistic_newton(X, y)
     gap = np.abs(expit(X @ coef) - p)
-    return FlexibleCalibration(knots=knots, coef=coef, ici=float(gap.mean()), e50=float(np.median(gap)),
-                               e90=float(np.quantile(gap, 0.9)), emax=float(gap.max()))
+    return FlexibleCalibration(
+        knots=knots,
+        coef=coef,
+        ici=float(gap.mean()),
+        e50=float(np.median(gap)),
+        e90=float(np.quantile(gap, 0.9)),
+        emax=float(gap.max()),
+    )
 
 
-
-def _newton(score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], start: np.ndarray, what: str,
-            max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
+def _newton(
+    score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    start: np.ndarray,
+    what: str,
+    max_iter: int = 50,
+    tol: float = 1e-10,
+) -> np.ndarray:
     """Maximise a concave log-likelihood by Newton's method: ``score(coef)`` gives its gradient and
     the negated Hessian (the information). ValueError naming ``what`` if it does not converge."""
     coef = start
@@ -118,7 +137,6 @@ def _newton(score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], start:
     raise ValueError(f"{what} did not converge (separated outcomes?)")
 
 
-
 def _logistic_newton(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Maximum-likelihood logistic regression coefficients (ValueError if the fit does not
     converge, as with perfectly separated outcomes)."""
@@ -130,7 +148,6 @@ def _logistic_newton(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     start = np.zeros(X.shape[1])
     start[0] = logit(np.clip(y.mean(), 1e-6, 1 - 1e-6))
     return _newton(score, start, "the calibration curve")
-
 
 
 def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, Callable[[float], float]]:
@@ -167,7 +184,6 @@ def _cox_breslow(Z: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np
     return beta, baseline
 
 
-
 @dataclass(frozen=True)
 class SurvivalCalibration:
     """A smooth calibration curve of predicted event probabilities by a horizon h (Austin, Harrell
@@ -184,7 +200,6 @@ class SurvivalCalibration:
     e90: float
 
 
-
 def survival_calibration(time: np.ndarray, event: np.ndarray, p: np.ndarray, horizon: float) -> SurvivalCalibration:
     """The :class:`SurvivalCalibration` of predicted probabilities ``p`` of an event by ``horizon``
     (ValueError if the calibration model cannot be fitted)."""
@@ -195,5 +210,11 @@ def survival_calibration(time: np.ndarray, event: np.ndarray, p: np.ndarray, hor
     beta, baseline = _cox_breslow(Z, np.asarray(time, dtype=float), np.asarray(event, dtype=bool))
     observed = 1.0 - np.exp(-baseline(horizon) * np.exp(Z @ beta))
     gap = np.abs(observed - p)
-    return SurvivalCalibration(horizon=float(horizon), predicted=p, observed=observed, ici=float(gap.mean()),
-                               e50=float(np.median(gap)), e90=float(np.quantile(gap, 0.9)))
+    return SurvivalCalibration(
+        horizon=float(horizon),
+        predicted=p,
+        observed=observed,
+        ici=float(gap.mean()),
+        e50=float(np.median(gap)),
+        e90=float(np.quantile(gap, 0.9)),
+    )

@@ -13,7 +13,7 @@ recomputes them.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import dcurves
 import numpy as np
@@ -25,8 +25,14 @@ __all__ = ["THRESHOLDS", "decision_curve"]
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 
-def decision_curve(outcome: np.ndarray, risks: Mapping[str, np.ndarray], *, time: np.ndarray | None = None,
-                   horizon: float | None = None, thresholds=THRESHOLDS) -> pd.DataFrame:
+def decision_curve(
+    outcome: np.ndarray,
+    risks: Mapping[str, np.ndarray],
+    *,
+    time: np.ndarray | None = None,
+    horizon: float | None = None,
+    thresholds=THRESHOLDS,
+) -> pd.DataFrame:
     """Net benefit of each model in ``risks``, of treating all and of treating none.
 
     Parameters

@@ -36,7 +36,19 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["Concordance", "concordance_counts", "harrell_c", "uno_c", "kaplan_meier", "step_at", "roc_auc", "brier", "cumulative_dynamic_auc", "brier_scores", "integrated_brier"]
+__all__ = [
+    "Concordance",
+    "concordance_counts",
+    "harrell_c",
+    "uno_c",
+    "kaplan_meier",
+    "step_at",
+    "roc_auc",
+    "brier",
+    "cumulative_dynamic_auc",
+    "brier_scores",
+    "integrated_brier",
+]
 
 
 class Concordance:
@@ -81,7 +93,7 @@ class Concordance:
         at = np.flatnonzero(e)
         self.n = n
         self.order = order
-        self.events = order[at]              # the patients with an event
+        self.events = order[at]  # the patients with an event
         self.prefix = first[at].astype(np.int64)  # how many patients each is comparable with
         # Queries: [rows below lo (out-ranked); rows below hi (out-ranked or tied)] per event.
         prefix = np.r_[self.prefix, self.prefix]
@@ -137,13 +149,14 @@ class Concordance:
         return float((w * less + 0.5 * w * tied).sum() / (w * pairs).sum())
 
 
-def concordance_counts(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                       tied_tol: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def concordance_counts(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each patient: how many comparable patients it out-ranks, ties with, and is compared
     with (0 for censored patients); see :class:`Concordance`."""
     c = Concordance(time, event, risk, tied_tol)
     out = tuple(np.zeros(len(c.order), dtype=np.int64) for _ in range(3))
-    for full, part in zip(out, c.counts()):
+    for full, part in zip(out, c.counts(), strict=True):
         full[c.events] = part
     return out
 
@@ -199,8 +212,9 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.average((np.asarray(y, dtype=float) - np.asarray(p, dtype=float)) ** 2))
 
 
-def cumulative_dynamic_auc(time: np.ndarray, event: np.ndarray, risk: np.ndarray, ipcw: np.ndarray,
-                           times: np.ndarray, tied_tol: float = 1e-8) -> np.ndarray:
+def cumulative_dynamic_auc(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, ipcw: np.ndarray, times: np.ndarray, tied_tol: float = 1e-8
+) -> np.ndarray:
     """Cumulative/dynamic AUC at each of ``times``: scikit-survival's ``cumulative_dynamic_auc``
     (its first output) given the inverse probability of censoring weights ``ipcw`` of the test
     rows (``1 / G(t_i)`` for events, 0 for censored rows)."""
@@ -221,8 +235,14 @@ def cumulative_dynamic_auc(time: np.ndarray, event: np.ndarray, risk: np.ndarray
     return scores
 
 
-def brier_scores(time: np.ndarray, event: np.ndarray, survival: np.ndarray, g_at_time: np.ndarray,
-                 g_at_times: np.ndarray, times: np.ndarray) -> np.ndarray:
+def brier_scores(
+    time: np.ndarray,
+    event: np.ndarray,
+    survival: np.ndarray,
+    g_at_time: np.ndarray,
+    g_at_times: np.ndarray,
+    times: np.ndarray,
+) -> np.ndarray:
     """IPCW Brier score at each of ``times``: scikit-survival's ``brier_score`` given the
     censoring survival function at each row's time (``g_at_time``) and at ``times``
     (``g_at_times``); ``survival`` is rows x times, or 1 x times for the same curve in every row."""
@@ -233,7 +253,9 @@ def brier_scores(time: np.ndarray, event: np.ndarray, survival: np.ndarray, g_at
         est = survival[:, k]
         is_case = (time <= h) & event
         is_control = time > h
-        out[k] = np.mean(np.square(est) * is_case.astype(int) / g_y + np.square(1.0 - est) * is_control.astype(int) / g_t[k])
+        out[k] = np.mean(
+            np.square(est) * is_case.astype(int) / g_y + np.square(1.0 - est) * is_control.astype(int) / g_t[k]
+        )
     return out
 
 

@@ -39,7 +39,14 @@ def shap_recovery(importance_by: pd.DataFrame, effects: pd.DataFrame, min_effect
         acting = effects.index[effects[group] >= min_effect]
         null = effects.index[effects[group] == 0]
         weak, strong = imp[acting].idxmin(), imp[null].idxmax()
-        rows.append({"group": group, "weakest_acting": weak, "weakest_importance": float(imp[weak]),
-                     "strongest_null": strong, "null_importance": float(imp[strong]),
-                     "separated": bool(imp[weak] > imp[strong])})
+        rows.append(
+            {
+                "group": group,
+                "weakest_acting": weak,
+                "weakest_importance": float(imp[weak]),
+                "strongest_null": strong,
+                "null_importance": float(imp[strong]),
+                "separated": bool(imp[weak] > imp[strong]),
+            }
+        )
     return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -39,14 +39,14 @@ def bootstrap_draws(
         if stratify is None:
             idx = rng.integers(0, n, n)
         else:  # resample within strata so every replicate keeps both classes
-            idx = np.concatenate([rng.choice(np.flatnonzero(stratify == s), (stratify == s).sum())
-                                  for s in np.unique(stratify)])
+            idx = np.concatenate(
+                [rng.choice(np.flatnonzero(stratify == s), (stratify == s).sum()) for s in np.unique(stratify)]
+            )
         try:
             draws.append(dict(metric(idx)))
         except ValueError:  # a replicate where a metric is undefined
             draws.append({})
     return point, pd.DataFrame(draws, index=pd.RangeIndex(n_boot), dtype=float)
-
 
 
 def summarise(point: Mapping[str, float], draws: pd.DataFrame) -> pd.DataFrame:
@@ -56,14 +56,14 @@ def summarise(point: Mapping[str, float], draws: pd.DataFrame) -> pd.DataFrame:
     for k, v in point.items():
         col = draws[k].to_numpy(dtype=float) if k in draws else np.array([np.nan])
         col = col[np.isfinite(col)]
-        lo, hi = (np.quantile(col, [0.025, 0.975]) if col.size else (np.nan, np.nan))
+        lo, hi = np.quantile(col, [0.025, 0.975]) if col.size else (np.nan, np.nan)
         rows[k] = {"estimate": v, "ci_low": float(lo), "ci_high": float(hi)}
     return pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_low", "ci_high"])
 
 
-
-def paired_difference(a: tuple[Mapping[str, float], pd.DataFrame],
-                      b: tuple[Mapping[str, float], pd.DataFrame]) -> pd.DataFrame:
+def paired_difference(
+    a: tuple[Mapping[str, float], pd.DataFrame], b: tuple[Mapping[str, float], pd.DataFrame]
+) -> pd.DataFrame:
     """``a - b`` for every metric both have, with the paired bootstrap 95% CI: the difference is
     taken within each replicate (same patients), which is what a model-vs-baseline comparison
     needs; two marginal CIs side by side ignore the pairing. Both must come from
@@ -73,7 +73,6 @@ def paired_difference(a: tuple[Mapping[str, float], pd.DataFrame],
     point = {k: pa[k] - pb[k] for k in keys}
     draws = pd.DataFrame({k: da[k] - db[k] for k in keys if k in da and k in db}, index=da.index)
     return summarise(point, draws)
-
 
 
 def bootstrap(metric: Callable[[np.ndarray], Mapping[str, float]], n: int, **options) -> pd.DataFrame:

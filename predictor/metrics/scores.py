@@ -8,8 +8,8 @@ predicted survival), and the integrated Brier score beside that of the Kaplan-Me
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from sksurv.metrics import CensoringDistributionEstimator
@@ -49,12 +49,24 @@ def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     which dominate their time inside a bootstrap)."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
-    nan = {"cal_slope": np.nan, "cal_intercept": np.nan, "oe_ratio": np.nan, "ici": np.nan, "e50": np.nan, "e90": np.nan}
+    nan = {
+        "cal_slope": np.nan,
+        "cal_intercept": np.nan,
+        "oe_ratio": np.nan,
+        "ici": np.nan,
+        "e50": np.nan,
+        "e90": np.nan,
+    }
     if y.min() == y.max():
         return {"auc": np.nan, "brier": brier(y, p), **nan}
     slope, intercept = calibration_slope_intercept(y, p)
-    out = {"auc": roc_auc(y, p), "brier": brier(y, p), "cal_slope": slope, "cal_intercept": intercept,
-           "oe_ratio": float(y.sum() / p.sum())}
+    out = {
+        "auc": roc_auc(y, p),
+        "brier": brier(y, p),
+        "cal_slope": slope,
+        "cal_intercept": intercept,
+        "oe_ratio": float(y.sum() / p.sum()),
+    }
     try:
         curve = flexible_calibration(y, p)
         out.update(ici=curve.ici, e50=curve.e50, e90=curve.e90)
@@ -78,13 +90,18 @@ class TrainingReference:
     last_time: float
 
     @classmethod
-    def from_target(cls, y_train: np.ndarray) -> "TrainingReference":
+    def from_target(cls, y_train: np.ndarray) -> TrainingReference:
         """The reference of a training target (:func:`predictor.models.boosters.make_surv`)."""
 
         ev, t = surv_arrays(y_train)
         km_times, km_survival = kaplan_meier(ev, t)
-        return cls(censoring=CensoringDistributionEstimator().fit(y_train), km_times=km_times, km_survival=km_survival,
-                   last_event_time=float(t[ev].max() if ev.any() else t.max()), last_time=float(t.max()))
+        return cls(
+            censoring=CensoringDistributionEstimator().fit(y_train),
+            km_times=km_times,
+            km_survival=km_survival,
+            last_event_time=float(t[ev].max() if ev.any() else t.max()),
+            last_time=float(t.max()),
+        )
 
 
 class SurvivalMetrics:
@@ -113,9 +130,15 @@ class SurvivalMetrics:
     bootstrap replicate); see :func:`survival_metrics` for what each is.
     """
 
-    def __init__(self, reference: TrainingReference, y_test: np.ndarray, risk: np.ndarray,
-                 survival: Callable[[np.ndarray], np.ndarray] | None = None, horizons: Sequence[float] = HORIZONS,
-                 unit: str = "m"):
+    def __init__(
+        self,
+        reference: TrainingReference,
+        y_test: np.ndarray,
+        risk: np.ndarray,
+        survival: Callable[[np.ndarray], np.ndarray] | None = None,
+        horizons: Sequence[float] = HORIZONS,
+        unit: str = "m",
+    ):
         self.event, self.time = surv_arrays(y_test)
         self.risk = np.asarray(risk, dtype=float)
         self.survival = survival
@@ -181,7 +204,7 @@ class SurvivalMetrics:
         except ValueError:
             out["uno_c"] = np.nan
         if usable:
-            for h, a in zip(usable, cumulative_dynamic_auc(t, ev, r, ipcw, np.array(usable))):
+            for h, a in zip(usable, cumulative_dynamic_auc(t, ev, r, ipcw, np.array(usable)), strict=True):
                 out[f"td_auc_{h:g}{self.unit}"] = float(a)
         if self.survival is not None and usable:
             s_h = self.at_horizons[rows_in][:, np.isin(self.horizons, usable)]

@@ -4,4 +4,12 @@ from predictor.models.baselines import CoxPHBaseline
 from predictor.models.boosters import BOOSTERS, XGBResponseClassifier, XGBSurvival
 from predictor.models.target import make_surv, median_from_survival, surv_arrays
 
-__all__ = ["make_surv", "surv_arrays", "median_from_survival", "BOOSTERS", "XGBResponseClassifier", "XGBSurvival", "CoxPHBaseline"]
+__all__ = [
+    "make_surv",
+    "surv_arrays",
+    "median_from_survival",
+    "BOOSTERS",
+    "XGBResponseClassifier",
+    "XGBSurvival",
+    "CoxPHBaseline",
+]

@@ -26,7 +26,7 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
     def __init__(self, *, penalizer: float = 0.01):
         self.penalizer = penalizer
 
-    def fit(self, X, y) -> "CoxPHBaseline":
+    def fit(self, X, y) -> CoxPHBaseline:
         from lifelines import CoxPHFitter
 
         X = as_frame(X)

@@ -54,13 +54,26 @@ class _XGBBase(BaseEstimator):
             # Coordinate descent, one cyclic pass over the features per round: deterministic, and
             # run to convergence (the search turns early stopping off) it reaches the
             # ridge-penalised maximum-likelihood GLM of the objective.
-            return {"booster": "gblinear", "eta": self.learning_rate, "lambda": self.reg_lambda,
-                    "updater": "coord_descent", "feature_selector": "cyclic", "seed": self.random_state,
-                    "nthread": self.n_jobs}
+            return {
+                "booster": "gblinear",
+                "eta": self.learning_rate,
+                "lambda": self.reg_lambda,
+                "updater": "coord_descent",
+                "feature_selector": "cyclic",
+                "seed": self.random_state,
+                "nthread": self.n_jobs,
+            }
         return {
-            "eta": self.learning_rate, "max_depth": self.max_depth, "min_child_weight": self.min_child_weight,
-            "subsample": self.subsample, "colsample_bytree": self.colsample_bytree, "lambda": self.reg_lambda,
-            "tree_method": "hist", "seed": self.random_state, "nthread": self.n_jobs, "device": self.device,
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "tree_method": "hist",
+            "seed": self.random_state,
+            "nthread": self.n_jobs,
+            "device": self.device,
         }
 
     def _standardised(self, X: pd.DataFrame) -> np.ndarray:
@@ -86,8 +99,10 @@ class _XGBBase(BaseEstimator):
         prefix = f"{self.interaction_by}="
         levels = [i for i, c in enumerate(names) if str(c).startswith(prefix)]
         if not levels:
-            raise PredictorError(f"interaction_by = '{self.interaction_by}' names no one-hot input column "
-                                 f"('{prefix}LEVEL'); the inputs are {names}")
+            raise PredictorError(
+                f"interaction_by = '{self.interaction_by}' names no one-hot input column "
+                f"('{prefix}LEVEL'); the inputs are {names}"
+            )
         others = [j for j in range(len(names)) if j not in levels]
         return np.array([(k, j) for k in levels for j in others], dtype=np.int64).reshape(-1, 2)
 
@@ -104,8 +119,14 @@ class _XGBBase(BaseEstimator):
 
     def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
         linear = params.get("booster") == "gblinear"
-        for stale in ("coef_", "intercept_", "feature_mean_", "feature_scale_", "input_mean_",
-                      "interaction_pairs_"):  # from an earlier linear fit
+        for stale in (
+            "coef_",
+            "intercept_",
+            "feature_mean_",
+            "feature_scale_",
+            "input_mean_",
+            "interaction_pairs_",
+        ):  # from an earlier linear fit
             self.__dict__.pop(stale, None)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
@@ -127,14 +148,23 @@ class _XGBBase(BaseEstimator):
         X = self._scaled(x) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.early_stopping_rounds and len(X) >= 50:
             idx = np.arange(len(X))
-            tr, va = train_test_split(idx, test_size=self.validation_fraction, random_state=self.random_state,
-                                      stratify=stratify)
+            tr, va = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=self.random_state, stratify=stratify
+            )
             dtrain, dvalid = make_dmatrix(X[tr], y[tr]), make_dmatrix(X[va], y[va])
-            booster = xgb.train(params, dtrain, num_boost_round=self.n_estimators, evals=[(dvalid, "valid")],
-                                early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
+            booster = xgb.train(
+                params,
+                dtrain,
+                num_boost_round=self.n_estimators,
+                evals=[(dvalid, "valid")],
+                early_stopping_rounds=self.early_stopping_rounds,
+                verbose_eval=False,
+            )
             self.best_iteration_ = int(booster.best_iteration)
             # Refit on all rows with the number of rounds early stopping chose.
-            booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.best_iteration_ + 1, verbose_eval=False)
+            booster = xgb.train(
+                params, make_dmatrix(X, y), num_boost_round=self.best_iteration_ + 1, verbose_eval=False
+            )
         else:
             booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.n_estimators, verbose_eval=False)
             self.best_iteration_ = self.n_estimators - 1
@@ -177,7 +207,9 @@ class _XGBBase(BaseEstimator):
         # inplace_predict skips building a DMatrix: the fast path for small and large batches alike.
         # It reads the float64 frame as it is (XGBoost rounds each value to float32 as it goes, as
         # a float32 copy would): no conversion pass.
-        m = self.booster_.inplace_predict(X.to_numpy(dtype=np.float64, copy=False), predict_type="margin", missing=np.nan)
+        m = self.booster_.inplace_predict(
+            X.to_numpy(dtype=np.float64, copy=False), predict_type="margin", missing=np.nan
+        )
         return np.asarray(m, dtype=np.float64)
 
     def _interaction_shap(self, X: pd.DataFrame, background) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +220,9 @@ class _XGBBase(BaseEstimator):
         if background is None:  # the training data, whose design means are kept
             design_mean = self.feature_mean_
         else:
-            design_mean = self._design(self._checked(background).to_numpy(dtype=np.float64, na_value=np.nan)).mean(axis=0)
+            design_mean = self._design(self._checked(background).to_numpy(dtype=np.float64, na_value=np.nan)).mean(
+                axis=0
+            )
         ex, e_prod = design_mean[:p], design_mean[p:]
         x = self._imputed(X.to_numpy(dtype=np.float64, na_value=np.nan))
         w = self.coef_ / self.feature_scale_  # per unit of the raw design column
@@ -233,7 +267,11 @@ class _XGBBase(BaseEstimator):
         if self.booster == "gblinear" and self._interacting():
             values, base = self._interaction_shap(X, background)
         elif self.booster == "gblinear":
-            center = np.zeros(X.shape[1]) if background is None else self._standardised(self._checked(background)).mean(axis=0)
+            center = (
+                np.zeros(X.shape[1])
+                if background is None
+                else self._standardised(self._checked(background)).mean(axis=0)
+            )
             values = (self._standardised(X) - center) * self.coef_
             base = np.full(len(X), self.intercept_ + float(center @ self.coef_))
         elif background is None:
@@ -244,8 +282,12 @@ class _XGBBase(BaseEstimator):
         else:
             import shap
 
-            explainer = shap.TreeExplainer(self.booster_, data=self._checked(background).astype(np.float64),
-                                           feature_perturbation="interventional", model_output="raw")
+            explainer = shap.TreeExplainer(
+                self.booster_,
+                data=self._checked(background).astype(np.float64),
+                feature_perturbation="interventional",
+                model_output="raw",
+            )
             values = np.asarray(explainer.shap_values(X.astype(np.float64), check_additivity=False))
             base = np.full(len(X), float(np.ravel(explainer.expected_value)[0]))
         margin = self.margin(X)
@@ -299,11 +341,24 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
         product term, and the training mean that stands in for a missing input.
     """
 
-    def __init__(self, *, booster: str = "gbtree", n_estimators: int = 500, learning_rate: float = 0.05,
-                 max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
-                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, early_stopping_rounds: int | None = 30,
-                 validation_fraction: float = 0.2, interaction_by: str | None = None, random_state: int = 0,
-                 n_jobs: int = 2, device: str = "cpu"):
+    def __init__(
+        self,
+        *,
+        booster: str = "gbtree",
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        max_depth: int = 3,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int | None = 30,
+        validation_fraction: float = 0.2,
+        interaction_by: str | None = None,
+        random_state: int = 0,
+        n_jobs: int = 2,
+        device: str = "cpu",
+    ):
         self.booster = booster
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -319,13 +374,15 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
         self.n_jobs = n_jobs
         self.device = device
 
-    def fit(self, X, y) -> "XGBResponseClassifier":
+    def fit(self, X, y) -> XGBResponseClassifier:
         """Fit on features ``X`` (DataFrame) and binary ``y``."""
         X = as_frame(X)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
-            raise PredictorError(f"objective response needs both classes in the training data; found {self.classes_.tolist()}")
+            raise PredictorError(
+                f"objective response needs both classes in the training data; found {self.classes_.tolist()}"
+            )
         yb = (y == self.classes_[1]).astype(float)
         params = {**self._params(), "objective": "binary:logistic", "eval_metric": "logloss"}
         self._train(params, lambda a, b: xgb.DMatrix(a, label=b, missing=np.nan), X, yb, stratify=yb)
@@ -356,11 +413,26 @@ class XGBSurvival(RegressorMixin, _XGBBase):
     with ``booster="gblinear"`` and ``survival:cox`` the model is a ridge-penalised Cox model.
     """
 
-    def __init__(self, *, objective: str = "survival:cox", booster: str = "gbtree", n_estimators: int = 500,
-                 learning_rate: float = 0.05, max_depth: int = 3, min_child_weight: float = 1.0, subsample: float = 0.8,
-                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, aft_sigma: float = 1.0,
-                 early_stopping_rounds: int | None = 30, validation_fraction: float = 0.2,
-                 interaction_by: str | None = None, random_state: int = 0, n_jobs: int = 2, device: str = "cpu"):
+    def __init__(
+        self,
+        *,
+        objective: str = "survival:cox",
+        booster: str = "gbtree",
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        max_depth: int = 3,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        aft_sigma: float = 1.0,
+        early_stopping_rounds: int | None = 30,
+        validation_fraction: float = 0.2,
+        interaction_by: str | None = None,
+        random_state: int = 0,
+        n_jobs: int = 2,
+        device: str = "cpu",
+    ):
         self.objective = objective
         self.booster = booster
         self.n_estimators = n_estimators
@@ -387,7 +459,7 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         d.set_float_info("label_upper_bound", np.where(event, time, np.inf))
         return d
 
-    def fit(self, X, y) -> "XGBSurvival":
+    def fit(self, X, y) -> XGBSurvival:
         """Fit on features ``X`` and the survival target ``y`` (:func:`make_surv`)."""
         if self.objective not in ("survival:cox", "survival:aft"):
             raise PredictorError(f"objective must be 'survival:cox' or 'survival:aft', got {self.objective!r}")
@@ -399,11 +471,11 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         if self.objective == "survival:cox":
             params["eval_metric"] = "cox-nloglik"
         else:
-            params.update(eval_metric="aft-nloglik", aft_loss_distribution="normal",
-                          aft_loss_distribution_scale=self.aft_sigma)
+            params.update(
+                eval_metric="aft-nloglik", aft_loss_distribution="normal", aft_loss_distribution_scale=self.aft_sigma
+            )
         self._train(params, self._dm, X, y, stratify=event)
         if self.objective == "survival:cox":
-
             breslow = BreslowEstimator().fit(self.margin(X), event, time)
             self.baseline_time_ = np.asarray(breslow.baseline_survival_.x, dtype=float)
             self.baseline_survival_ = np.asarray(breslow.baseline_survival_.y, dtype=float)
@@ -452,5 +524,3 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         threshold = np.exp(-np.log(2.0) * np.exp(-m))
         idx = _count_above(self.baseline_survival_, threshold)
         return np.r_[self.baseline_time_, np.inf][idx]  # past the last point: never reaches 0.5
-
-

@@ -23,13 +23,13 @@ def make_surv(event, time) -> np.ndarray:
     return y
 
 
-
 def surv_arrays(y) -> tuple[np.ndarray, np.ndarray]:
     """(event, time) of a survival target made by :func:`make_surv`."""
     if not (isinstance(y, np.ndarray) and y.dtype.names and {"event", "time"} <= set(y.dtype.names)):
-        raise PredictorError("the survival target must be a structured array with fields 'event' and 'time' (see make_surv)")
+        raise PredictorError(
+            "the survival target must be a structured array with fields 'event' and 'time' (see make_surv)"
+        )
     return y["event"].astype(bool), y["time"].astype(float)
-
 
 
 def median_from_survival(times: np.ndarray, surv: np.ndarray) -> np.ndarray:
@@ -39,7 +39,6 @@ def median_from_survival(times: np.ndarray, surv: np.ndarray) -> np.ndarray:
     out = np.asarray(times, dtype=float)[idx]
     out[~below.any(axis=1)] = np.inf
     return out
-
 
 
 def _count_above(descending: np.ndarray, t: np.ndarray, max_scan: int = 8) -> np.ndarray:

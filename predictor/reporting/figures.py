@@ -7,20 +7,31 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
 from predictor.metrics.calibration import flexible_calibration, survival_calibration
 
-__all__ = ["shap_bar", "shap_bar_by", "shap_beeswarm", "shap_dependence", "km_by_risk_group", "reliability", "survival_reliability", "decision_plot", "make_figures", "evaluation_figures"]
+__all__ = [
+    "shap_bar",
+    "shap_bar_by",
+    "shap_beeswarm",
+    "shap_dependence",
+    "km_by_risk_group",
+    "reliability",
+    "survival_reliability",
+    "decision_plot",
+    "make_figures",
+    "evaluation_figures",
+]
 
 
-
-def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-               **subplots: Any) -> tuple[Figure, Any]:
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **subplots: Any
+) -> tuple[Figure, Any]:
     """A figure and its axes, made outside pyplot: it is saved (to a file, MLflow, the report)
     without choosing a backend, so importing the package changes no notebook's backend, and no
     figure is kept alive by pyplot's registry."""
@@ -57,8 +68,9 @@ def shap_bar_by(table: pd.DataFrame, title: str, by: str, max_display: int = 15)
     return fig
 
 
-def shap_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, title: str, max_display: int = 15,
-                  random_state: int = 0):
+def shap_beeswarm(
+    values: pd.DataFrame, data: pd.DataFrame, base: float, title: str, max_display: int = 15, random_state: int = 0
+):
     """SHAP values patient by patient (shap's beeswarm summary plot): one row per model input,
     ranked by mean |SHAP|, the rest summed into a last row; each dot is a patient at its SHAP
     value, piled up where patients crowd, coloured by the input's value (blue low, red high,
@@ -92,12 +104,24 @@ def shap_beeswarm(values: pd.DataFrame, data: pd.DataFrame, base: float, title: 
             continue
         f = feature[dots]
         known = np.isfinite(f)
-        lo, hi = (np.nanpercentile(f, [5, 95]) if known.any() else (0.0, 1.0))
+        lo, hi = np.nanpercentile(f, [5, 95]) if known.any() else (0.0, 1.0)
         if hi <= lo:
             lo, hi = (np.nanmin(f), np.nanmax(f)) if known.any() else (0.0, 1.0)
-        ax.scatter(shap_values[dots][~known], y[~known], s=10, color="#bbbbbb", alpha=0.6, linewidths=0, rasterized=True)
-        ax.scatter(shap_values[dots][known], y[known], s=10, c=np.clip(f[known], lo, hi), cmap=cmap,
-                   vmin=lo, vmax=hi if hi > lo else lo + 1, alpha=0.8, linewidths=0, rasterized=True)
+        ax.scatter(
+            shap_values[dots][~known], y[~known], s=10, color="#bbbbbb", alpha=0.6, linewidths=0, rasterized=True
+        )
+        ax.scatter(
+            shap_values[dots][known],
+            y[known],
+            s=10,
+            c=np.clip(f[known], lo, hi),
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi if hi > lo else lo + 1,
+            alpha=0.8,
+            linewidths=0,
+            rasterized=True,
+        )
     ax.set_yticks(range(len(rows)), [name for name, _, _ in reversed(rows)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel("SHAP value (impact on model output)")
@@ -150,8 +174,15 @@ def shap_dependence(values: pd.DataFrame, raw: pd.DataFrame, column: str, featur
     return fig
 
 
-def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, title: str, groups: int = 3,
-                     xlabel: str = "time", ylabel: str = "event-free"):
+def km_by_risk_group(
+    time: np.ndarray,
+    event: np.ndarray,
+    risk: np.ndarray,
+    title: str,
+    groups: int = 3,
+    xlabel: str = "time",
+    ylabel: str = "event-free",
+):
     from lifelines import KaplanMeierFitter
 
     fig, ax = new_figure(figsize=(6, 4))
@@ -160,7 +191,9 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
     names = ["low risk", "middle risk", "high risk"] if groups == 3 else [f"group {g + 1}" for g in range(groups)]
     for g in range(groups):
         m = label == g
-        KaplanMeierFitter(label=f"{names[g]} (n={m.sum()})").fit(time[m], event[m]).plot_survival_function(ax=ax, ci_show=True)
+        KaplanMeierFitter(label=f"{names[g]} (n={m.sum()})").fit(time[m], event[m]).plot_survival_function(
+            ax=ax, ci_show=True
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -168,13 +201,19 @@ def km_by_risk_group(time: np.ndarray, event: np.ndarray, risk: np.ndarray, titl
     return fig
 
 
-def reliability(y: np.ndarray, preds: dict[str, np.ndarray], title: str, what: str = "response",
-                band_for: str = "xgboost", n_boot: int = 100, random_state: int = 0):
+def reliability(
+    y: np.ndarray,
+    preds: dict[str, np.ndarray],
+    title: str,
+    what: str = "response",
+    band_for: str = "xgboost",
+    n_boot: int = 100,
+    random_state: int = 0,
+):
     """Calibration of each model's probabilities: the flexible calibration curve (restricted cubic
     spline, :func:`predictor.metrics.flexible_calibration`) with its ICI in the legend, a
     bootstrap 95% band around ``band_for``'s curve (``n_boot`` seeded replicates), and the
     observed rate in deciles of predicted probability as dots."""
-
 
     y = np.asarray(y).astype(int)
     fig, ax = new_figure(figsize=(5.5, 5.5))
@@ -217,8 +256,9 @@ def _calibration_axes(fig, ax, xlabel: str, ylabel: str, title: str):
     return fig
 
 
-def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, Any], horizon: float, title: str,
-                         what: str):
+def survival_reliability(
+    time: np.ndarray, event: np.ndarray, preds: dict[str, Any], horizon: float, title: str, what: str
+):
     """Calibration of each model's predicted probability of an event by ``horizon``: the smoothed
     observed probability (:func:`predictor.metrics.survival_calibration`) against the predicted
     one, with the ICI in the legend."""
@@ -235,7 +275,9 @@ def survival_reliability(time: np.ndarray, event: np.ndarray, preds: dict[str, A
         lo, hi = np.searchsorted(c.predicted[order], np.quantile(p, [0.01, 0.99]))
         keep = order[lo:hi]
         ax.plot(c.predicted[keep], c.observed[keep], color=f"C{k}", label=f"{name} (ICI {c.ici:.3f})")
-    return _calibration_axes(fig, ax, f"predicted probability of {what}", f"observed probability of {what} (smoothed)", title)
+    return _calibration_axes(
+        fig, ax, f"predicted probability of {what}", f"observed probability of {what} (smoothed)", title
+    )
 
 
 def decision_plot(table: pd.DataFrame, title: str, what: str):
@@ -244,7 +286,9 @@ def decision_plot(table: pd.DataFrame, title: str, what: str):
     styles = {"all": dict(color="black", lw=1), "none": dict(color="grey", lw=1, ls="--")}
     for k, (model, t) in enumerate(table.groupby("model", sort=False)):
         label = {"all": "treat all", "none": "treat none"}.get(model, model)
-        ax.plot(t["threshold"], t["net_benefit"], label=label, **styles.get(model, dict(color=f"C{k}", marker="o", ms=3)))
+        ax.plot(
+            t["threshold"], t["net_benefit"], label=label, **styles.get(model, dict(color=f"C{k}", marker="o", ms=3))
+        )
     top = table.loc[table.model != "none", "net_benefit"].max()
     ax.set_ylim(-0.05 * max(top, 0.01), max(top, 0.01) * 1.1)
     ax.set_xlabel(f"threshold probability of {what}")
@@ -275,16 +319,19 @@ def make_figures(explanations, evaluation, part, fitted, features, dependence) -
     df = part.frame
     for task, s in explanations.items():
         figs[f"shap/{task}_importance.png"] = shap_bar(s.importance, f"{task}: global SHAP importance ({s.scale})")
-        figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(s.values.drop(columns="patient_id"), s.data, s.base_value,
-                                                          f"{task}: SHAP values ({s.scale})")
+        figs[f"shap/{task}_beeswarm.png"] = shap_beeswarm(
+            s.values.drop(columns="patient_id"), s.data, s.base_value, f"{task}: SHAP values ({s.scale})"
+        )
         if s.importance_by is not None:
             figs[f"shap/{task}_importance_by_{s.by}.png"] = shap_bar_by(
-                s.importance_by, f"{task}: SHAP importance by {s.by} ({s.scale})", s.by)
+                s.importance_by, f"{task}: SHAP importance by {s.by} ({s.scale})", s.by
+            )
         raw = df.loc[s.values.index]
         for column in dependence:
             if column in raw.columns:
                 figs[f"shap/{task}_dependence_{column}.png"] = shap_dependence(
-                    s.values, raw, column, features, f"{task}: SHAP of {column}")
+                    s.values, raw, column, features, f"{task}: SHAP of {column}"
+                )
     figs.update(evaluation_figures(evaluation, part, [f.task for f in fitted.values()]))
     return figs
 
@@ -303,32 +350,35 @@ def evaluation_figures(evaluation, part, tasks) -> dict[str, Any]:
             table = evaluation.decision[(evaluation.decision.dataset == name) & (evaluation.decision.task == task.name)]
             if len(table):
                 h = table["horizon"].iloc[0]
-                what = (task.outcome.describe() if task.kind == "binary"
-                        else f"an event by {h:g} {task.outcome.unit}")
+                what = task.outcome.describe() if task.kind == "binary" else f"an event by {h:g} {task.outcome.unit}"
                 figs[f"evaluation/{task.name}_decision_curve_{name}.png"] = decision_plot(
-                    table, f"{task.name}: decision curve ({name} cohort)", what)
+                    table, f"{task.name}: decision curve ({name} cohort)", what
+                )
         if task.kind == "binary":
             what = "response" if task.name == "response" else task.outcome.describe()
             figs[f"evaluation/{task.name}_calibration_{name}.png"] = reliability(
-                task.target(df), {m: p.probability for m, p in preds.items()}, f"{what} calibration ({name} cohort)", what)
+                task.target(df),
+                {m: p.probability for m, p in preds.items()},
+                f"{what} calibration ({name} cohort)",
+                what,
+            )
         elif task.kind == "survival":
             o = task.outcome
             h = task.decision_horizon
             figs[f"evaluation/{task.name}_calibration_{name}.png"] = survival_reliability(
-                df[o.time].to_numpy(dtype=float), df[o.event].to_numpy().astype(bool), preds, h,
-                f"{o.describe(h)}: calibration ({name} cohort)", f"an event by {h:g} {o.unit}")
+                df[o.time].to_numpy(dtype=float),
+                df[o.event].to_numpy().astype(bool),
+                preds,
+                h,
+                f"{o.describe(h)}: calibration ({name} cohort)",
+                f"an event by {h:g} {o.unit}",
+            )
             figs[f"evaluation/km_by_risk_group_{name}.png"] = km_by_risk_group(
-                df[o.time].to_numpy(dtype=float), df[o.event].to_numpy().astype(bool), preds["xgboost"].risk,
-                f"{o.describe()} by predicted risk tertile ({name} cohort)", xlabel=f"time ({o.unit})",
-                ylabel=f"{o.describe()}: event-free")
+                df[o.time].to_numpy(dtype=float),
+                df[o.event].to_numpy().astype(bool),
+                preds["xgboost"].risk,
+                f"{o.describe()} by predicted risk tertile ({name} cohort)",
+                xlabel=f"time ({o.unit})",
+                ylabel=f"{o.describe()}: event-free",
+            )
     return figs
-
-
-
-
-
-
-
-
-
-

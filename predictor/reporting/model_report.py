@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +23,11 @@ from predictor.reporting.tables import NESTED_NOTE, nested_rows, summary
 __all__ = ["model_report_html"]
 
 _STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; max-width: 1100px; color: #222; }
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; max-width: 1100px;
+       color: #222; }
 h1 { font-size: 22px; } h2 { font-size: 17px; border-bottom: 1px solid #ddd; padding-bottom: 3px; margin-top: 26px; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0; } th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; }
 th { background: #f4f4f4; } .muted { color: #666; font-size: 13px; } img { max-width: 520px; margin: 6px 12px 6px 0; }
 """
 
@@ -84,30 +87,44 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
     info = data.info
     synthetic = data.source is not None
     task_names = [t.name for t in data.tasks]
-    source = (f"synthetic cohort of scenario <b>{_e(info.get('scenario'))}</b> (seed {_e(info.get('seed'))}), "
-              "calibrated to published figures (SEED_STATISTICS.md); the truth behind each patient is kept, so "
-              "the models are also scored against the best possible one (the oracle)"
-              if synthetic else f"the user's cohort file <code>{_e(info.get('source'))}</code>")
-    parts = [f"<html><head><meta charset='utf-8'><title>{_e(exp.name)}: model report</title><style>{_STYLE}</style>"
-             "</head><body>",
-             f"<h1>{_e(exp.name)}: model report</h1><p class='muted'>{_e(exp.experiment.description)}</p>",
-             "<p class='muted'>Following TRIPOD+AI (Collins et al., BMJ 2024;385:e078378). Written by the training run; "
-             f"package version {_e(result.bundle.package_version)}.</p>"]
+    source = (
+        f"synthetic cohort of scenario <b>{_e(info.get('scenario'))}</b> (seed {_e(info.get('seed'))}), "
+        "calibrated to published figures (SEED_STATISTICS.md); the truth behind each patient is kept, so "
+        "the models are also scored against the best possible one (the oracle)"
+        if synthetic
+        else f"the user's cohort file <code>{_e(info.get('source'))}</code>"
+    )
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{_e(exp.name)}: model report</title><style>{_STYLE}</style>"
+        "</head><body>",
+        f"<h1>{_e(exp.name)}: model report</h1><p class='muted'>{_e(exp.experiment.description)}</p>",
+        "<p class='muted'>Following TRIPOD+AI (Collins et al., BMJ 2024;385:e078378). Written by the training run; "
+        f"package version {_e(result.bundle.package_version)}.</p>",
+    ]
 
-    parts += ["<h2>Intended use and limits</h2>",
-              "<p>A research model: it estimates, from routinely measured biomarkers, "
-              + ", ".join(_e(t.outcome.describe() if hasattr(t.outcome, "describe") else t.name) for t in data.tasks)
-              + ". It is not a medical device and has not been validated for decisions about individual patients. "
-              + ("It was trained on a <b>synthetic</b> cohort: its figures say what the biomarkers could achieve if the "
-                 "published effects hold, not how it performs on real patients. " if synthetic else "")
-              + "Use it on patients like those it was developed on (the predictors' ranges below); outside them, "
-                "its predictions are extrapolations.</p>"]
+    parts += [
+        "<h2>Intended use and limits</h2>",
+        "<p>A research model: it estimates, from routinely measured biomarkers, "
+        + ", ".join(_e(t.outcome.describe() if hasattr(t.outcome, "describe") else t.name) for t in data.tasks)
+        + ". It is not a medical device and has not been validated for decisions about individual patients. "
+        + (
+            "It was trained on a <b>synthetic</b> cohort: its figures say what the biomarkers could achieve if the "
+            "published effects hold, not how it performs on real patients. "
+            if synthetic
+            else ""
+        )
+        + "Use it on patients like those it was developed on (the predictors' ranges below); outside them, "
+        "its predictions are extrapolations.</p>",
+    ]
 
-    parts += ["<h2>Source of data and participants</h2>", f"<p>{source}.</p>",
-              _html_table(("cohort", "patients", *[f"{t}: events (share)" for t in task_names]), _participants(result)),
-              "<p class='muted'>train/test: a stratified random split of the development cohort "
-              f"(test share {exp.evaluation.test_fraction:g}, seed {exp.evaluation.seed}); validation: a fresh synthetic "
-              "cohort of the same scenario; external: another cohort file (<code>[validation] path</code>).</p>"]
+    parts += [
+        "<h2>Source of data and participants</h2>",
+        f"<p>{source}.</p>",
+        _html_table(("cohort", "patients", *[f"{t}: events (share)" for t in task_names]), _participants(result)),
+        "<p class='muted'>train/test: a stratified random split of the development cohort "
+        f"(test share {exp.evaluation.test_fraction:g}, seed {exp.evaluation.seed}); validation: a fresh synthetic "
+        "cohort of the same scenario; external: another cohort file (<code>[validation] path</code>).</p>",
+    ]
 
     parts += ["<h2>Outcomes</h2><ul>"]
     for t in data.tasks:
@@ -115,31 +132,42 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         parts.append(f"<li><b>{_e(t.name)}</b>: {cols}</li>")
     parts += ["</ul>"]
 
-    parts += ["<h2>Predictors and missing data</h2>",
-              _html_table(("column", "type", "unit", "role", "missing (train)", "transformation", "description"),
-                          _predictors(result)),
-              "<p class='muted'>Missing values: XGBoost learns a default direction for them at each split (the linear "
-              "booster uses the training mean); the baselines impute the training median and add a missing-value "
-              "indicator.</p>"]
+    parts += [
+        "<h2>Predictors and missing data</h2>",
+        _html_table(
+            ("column", "type", "unit", "role", "missing (train)", "transformation", "description"), _predictors(result)
+        ),
+        "<p class='muted'>Missing values: XGBoost learns a default direction for them at each split (the linear "
+        "booster uses the training mean); the baselines impute the training median and add a missing-value "
+        "indicator.</p>",
+    ]
 
     parts += ["<h2>Models</h2><ul>"]
     for name, p in result.best_params.items():
         cv = ", ".join(f"{k[3:]} {v:.3f}" for k, v in p.items() if k.startswith("cv_"))
         settings = ", ".join(f"{k} {v}" for k, v in p.items() if k != "booster" and not k.startswith("cv_"))
-        parts.append(f"<li><b>{_e(name)}</b>: XGBoost <code>{_e(p['booster'])}</code> ({_e(settings)}); chosen by "
-                     f"{exp.search.cv_folds}-fold cross-validation on the training rows (CV {_e(cv)})</li>")
-    parts += ["</ul><p class='muted'>Baselines: logistic regression (binary outcomes), Cox proportional hazards "
-              "(times to event), on the same predictors.</p>"]
+        parts.append(
+            f"<li><b>{_e(name)}</b>: XGBoost <code>{_e(p['booster'])}</code> ({_e(settings)}); chosen by "
+            f"{exp.search.cv_folds}-fold cross-validation on the training rows (CV {_e(cv)})</li>"
+        )
+    parts += [
+        "</ul><p class='muted'>Baselines: logistic regression (binary outcomes), Cox proportional hazards "
+        "(times to event), on the same predictors.</p>"
+    ]
 
-    parts += ["<h2>Performance</h2><p class='muted'>Percentile bootstrap 95% CIs; differences from paired replicates "
-              "(the same resampled patients for both models).</p>"]
+    parts += [
+        "<h2>Performance</h2><p class='muted'>Percentile bootstrap 95% CIs; differences from paired replicates "
+        "(the same resampled patients for both models).</p>"
+    ]
     for dataset in dict.fromkeys(result.metrics["dataset"]):
         table = summary(result.metrics, dataset)
         parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
     if result.nested is not None:
-
-        parts += ["<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
-                  _html_table(*nested_rows(result.nested, result.metrics)), f"<p class='muted'>{_e(NESTED_NOTE)}</p>"]
+        parts += [
+            "<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
+            _html_table(*nested_rows(result.nested, result.metrics)),
+            f"<p class='muted'>{_e(NESTED_NOTE)}</p>",
+        ]
 
     shown = [k for k in figures if k.startswith("evaluation/")]
     if shown:
@@ -152,11 +180,13 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
     parts += ["</ul>"]
     beeswarm = [k for k in figures if k.endswith("_beeswarm.png")]
     parts += [_png(figures[k]) for k in beeswarm[:2]]
-    parts += ["<h2>Limitations</h2><ul>",
-              "<li>Performance on the test split is internal validation; only an external cohort (another centre or "
-              "period) shows how the model transports.</li>",
-              "<li>SHAP values explain the model, not the biology: a predictor correlated with a causal one shares its "
-              "credit.</li>",
-              "<li>Calibration can drift with case mix and treatment practice; recalibrate before use elsewhere.</li>",
-              "</ul></body></html>"]
+    parts += [
+        "<h2>Limitations</h2><ul>",
+        "<li>Performance on the test split is internal validation; only an external cohort (another centre or "
+        "period) shows how the model transports.</li>",
+        "<li>SHAP values explain the model, not the biology: a predictor correlated with a causal one shares its "
+        "credit.</li>",
+        "<li>Calibration can drift with case mix and treatment practice; recalibrate before use elsewhere.</li>",
+        "</ul></body></html>",
+    ]
     return "\n".join(parts)

@@ -14,8 +14,15 @@ from predictor.reporting.tables import metric_label
 __all__ = ["learning_curves", "power_curves", "study_figures"]
 
 
-def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scenario: str, task: str, metric: str,
-                    slope_target: float = 0.9, metric_label: str | None = None):
+def learning_curves(
+    curves: pd.DataFrame,
+    sample_size: pd.DataFrame | None,
+    scenario: str,
+    task: str,
+    metric: str,
+    slope_target: float = 0.9,
+    metric_label: str | None = None,
+):
     """A study's learning curves for one scenario variant and task: the headline metric (top
     row) and the calibration slope (bottom row) against the development cohort's size (log
     scale), one column per biomarker panel; per model family the replicates' median and 90%
@@ -37,7 +44,9 @@ def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scen
                 ax.axhline(rows.oracle.iloc[0], color="black", ls="--", lw=1, label="oracle")
                 ax.set_title(f"panel: {panel}")
                 if sample_size is not None:
-                    found = sample_size[(sample_size.scenario == scenario) & (sample_size.task == task) & (sample_size.panel == panel)]
+                    found = sample_size[
+                        (sample_size.scenario == scenario) & (sample_size.task == task) & (sample_size.panel == panel)
+                    ]
                     for _, r in found.iterrows():
                         if np.isfinite(r.study_n):
                             ax.axvline(r.study_n, color=_FAMILY_STYLE.get(r.model), ls=":", lw=1)
@@ -54,7 +63,6 @@ def learning_curves(curves: pd.DataFrame, sample_size: pd.DataFrame | None, scen
     return fig
 
 
-
 def _grid_ticks(ax, sizes) -> None:
     """A log-scale n axis labelled at the grid's sizes only."""
 
@@ -64,17 +72,16 @@ def _grid_ticks(ax, sizes) -> None:
     ax.grid(alpha=0.3)
 
 
-
 def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
     """Power against n: the share of replicates in which ``covariate`` is significant with the
     expected sign, per task (columns) and panel (lines), with Wilson 95% intervals."""
     p = power[power.scenario == scenario]
     tasks = list(dict.fromkeys(p.task))
     fig, axes = new_figure(1, len(tasks), figsize=(4.6 * len(tasks) + 0.6, 3.8), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=True):
         for panel, g in p[p.task == task].groupby("panel", sort=False):
             g = g.sort_values("n")
-            line, = ax.plot(g.n, g.power, marker="o", ms=3, label=f"panel: {panel}")
+            (line,) = ax.plot(g.n, g.power, marker="o", ms=3, label=f"panel: {panel}")
             ax.fill_between(g.n, g.low, g.high, color=line.get_color(), alpha=0.15, lw=0)
         ax.axhline(0.8, color="grey", ls=":", lw=1)
         _grid_ticks(ax, sorted(p.n.unique()))
@@ -89,7 +96,6 @@ def power_curves(power: pd.DataFrame, covariate: str, scenario: str):
     return fig
 
 
-
 def study_figures(result) -> dict[str, Any]:
     """Every figure of a finished study (:class:`predictor.study.StudyResult`): artifact path -> figure."""
 
@@ -97,9 +103,16 @@ def study_figures(result) -> dict[str, Any]:
     s = result.study
     for v in s.variants:
         val = result.validations.get(v.name)
-        for task in (val.tasks if val is not None else ()):
+        for task in val.tasks if val is not None else ():
             out[f"figures/learning_curves_{v.name}_{task.name}.png"] = learning_curves(
-                result.curves, result.sample_size, v.name, task.name, task.headline, s.criteria.slope, metric_label(task.headline))
+                result.curves,
+                result.sample_size,
+                v.name,
+                task.name,
+                task.headline,
+                s.criteria.slope,
+                metric_label(task.headline),
+            )
         if s.power.covariate and not result.power_summary.empty:
             out[f"figures/power_{v.name}.png"] = power_curves(result.power_summary, s.power.covariate, v.name)
     return out

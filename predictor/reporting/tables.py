@@ -15,14 +15,49 @@ import pandas as pd
 
 from predictor.metrics.scores import TIME_UNITS
 
-__all__ = ["METRIC_LABELS", "metric_label", "summary_rows", "Summary", "summary", "summary_table", "summary_markdown", "study_rows", "power_rows", "study_criteria", "study_text", "study_markdown", "nested_rows", "NESTED_NOTE", "nested_text", "nested_markdown"]
+__all__ = [
+    "METRIC_LABELS",
+    "metric_label",
+    "summary_rows",
+    "Summary",
+    "summary",
+    "summary_table",
+    "summary_markdown",
+    "study_rows",
+    "power_rows",
+    "study_criteria",
+    "study_text",
+    "study_markdown",
+    "nested_rows",
+    "NESTED_NOTE",
+    "nested_text",
+    "nested_markdown",
+]
 
 #: How the summary names each metric; horizon metrics (``td_auc_12m``) are named from their key.
-METRIC_LABELS = {"auc": "AUC", "brier": "Brier", "cal_slope": "calibration slope", "cal_intercept": "calibration intercept",
-                 "oe_ratio": "observed / expected", "ici": "ICI (flexible calibration)", "e50": "E50", "e90": "E90",
-                 "harrell_c": "Harrell's C", "uno_c": "Uno's C", "ibs": "integrated Brier", "ibs_km": "integrated Brier (KM)"}
-_HEAD = ("task", "metric", "XGBoost [95% CI]", "baseline [95% CI]", "oracle [95% CI]", "XGBoost - baseline",
-         "oracle - XGBoost")
+METRIC_LABELS = {
+    "auc": "AUC",
+    "brier": "Brier",
+    "cal_slope": "calibration slope",
+    "cal_intercept": "calibration intercept",
+    "oe_ratio": "observed / expected",
+    "ici": "ICI (flexible calibration)",
+    "e50": "E50",
+    "e90": "E90",
+    "harrell_c": "Harrell's C",
+    "uno_c": "Uno's C",
+    "ibs": "integrated Brier",
+    "ibs_km": "integrated Brier (KM)",
+}
+_HEAD = (
+    "task",
+    "metric",
+    "XGBoost [95% CI]",
+    "baseline [95% CI]",
+    "oracle [95% CI]",
+    "XGBoost - baseline",
+    "oracle - XGBoost",
+)
 
 
 def metric_label(metric: str) -> str:
@@ -84,19 +119,39 @@ def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
     rows = []
     for task, metric, label in summary_rows(m):
         sub = m[(m.task == task) & (m.metric == metric)].set_index("model")
-        get = lambda model: sub.loc[model] if model in sub.index else None
+        get = lambda model, sub=sub: sub.loc[model] if model in sub.index else None
         # the differences come with their paired bootstrap CIs (training's contrasts)
-        rows.append((task, label, _fmt_ci(get("xgboost")), _fmt_ci(get("baseline")), _fmt_ci(get("oracle")),
-                     _fmt_ci(get("xgboost_minus_baseline"), signed=True),
-                     _fmt_ci(get("oracle_minus_xgboost"), signed=True)))
+        rows.append(
+            (
+                task,
+                label,
+                _fmt_ci(get("xgboost")),
+                _fmt_ci(get("baseline")),
+                _fmt_ci(get("oracle")),
+                _fmt_ci(get("xgboost_minus_baseline"), signed=True),
+                _fmt_ci(get("oracle_minus_xgboost"), signed=True),
+            )
+        )
     present = set(m["model"])
     oracle, baseline = "oracle" in present, "baseline" in present
-    keep = [0, 1, 2] + ([3] if baseline else []) + ([4] if oracle else []) + ([5] if baseline else []) + ([6] if oracle else [])
+    keep = (
+        [0, 1, 2]
+        + ([3] if baseline else [])
+        + ([4] if oracle else [])
+        + ([5] if baseline else [])
+        + ([6] if oracle else [])
+    )
     head, rows = tuple(_HEAD[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
-    caption = (f"{dataset} cohort ("
-               + ("baseline: logistic regression / Cox PH" if baseline else "the trained model; a trained model carries no baseline")
-               + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
-               + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)"))
+    caption = (
+        f"{dataset} cohort ("
+        + (
+            "baseline: logistic regression / Cox PH"
+            if baseline
+            else "the trained model; a trained model carries no baseline"
+        )
+        + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
+        + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)")
+    )
     return Summary(dataset=dataset, caption=caption, head=head, rows=rows)
 
 
@@ -105,7 +160,7 @@ def summary_table(metrics: pd.DataFrame, dataset: str | None = None) -> str:
     table = summary(metrics, dataset)
     caption, head, rows = table.caption, table.head, table.rows
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
     return "\n".join([caption, line(head), line(["-" * w for w in widths]), *[line(r) for r in rows]])
 
 
@@ -118,8 +173,14 @@ def summary_markdown(metrics: pd.DataFrame, *, title: str, notes: list[str] | No
     for dataset in datasets:
         table = summary(metrics, dataset)
         caption, head = table.caption, table.head
-        parts += [f"**{caption[0].upper()}{caption[1:]}**", "", "| " + " | ".join(head) + " |",
-                  "|" + "|".join("---" for _ in head) + "|", *["| " + " | ".join(r) + " |" for r in table.rows], ""]
+        parts += [
+            f"**{caption[0].upper()}{caption[1:]}**",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join("---" for _ in head) + "|",
+            *["| " + " | ".join(r) + " |" for r in table.rows],
+            "",
+        ]
     parts += [f"- {n}" for n in (notes or [])]
     return "\n".join(parts).rstrip() + "\n"
 
@@ -140,10 +201,22 @@ def study_rows(result) -> tuple[list[str], list[list[str]]]:
     s = result.sample_size
     largest = max(result.study.study.n)
     header = ["scenario", "task", "model", "panel", "study min n [95% CI]", "Riley n (1 / 2 / 3)", "p", "oracle"]
-    rows = [[r.scenario, r.task, r.model, r.panel,
-             f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} {_interval(r.study_low, r.study_high, largest)}",
-             "-" if not np.isfinite(r.riley_n) else f"{int(r.riley_n):,} ({int(r.riley_1):,} / {int(r.riley_2):,} / {int(r.riley_3):,})",
-             str(int(r.parameters)), f"{metric_label(r.metric)} {r.oracle:.3f}"] for r in s.itertuples()]
+    rows = [
+        [
+            r.scenario,
+            r.task,
+            r.model,
+            r.panel,
+            f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} "
+            f"{_interval(r.study_low, r.study_high, largest)}",
+            "-"
+            if not np.isfinite(r.riley_n)
+            else f"{int(r.riley_n):,} ({int(r.riley_1):,} / {int(r.riley_2):,} / {int(r.riley_3):,})",
+            str(int(r.parameters)),
+            f"{metric_label(r.metric)} {r.oracle:.3f}",
+        ]
+        for r in s.itertuples()
+    ]
     return header, rows
 
 
@@ -156,31 +229,40 @@ def power_rows(result) -> tuple[list[str], list[list[str]]]:
     header = ["scenario", "panel", "task", *[f"n={n:,}" for n in sizes]]
     rows = []
     s = result.study
-    order = lambda key: ([v.name for v in s.variants].index(key[0][0]), [q.name for q in s.panels].index(key[0][1]), key[0][2])
-    for (scenario, panel, task), g in sorted(p.groupby(["scenario", "panel", "task"]), key=order):  # as the file lists them
+    order = lambda key: (
+        [v.name for v in s.variants].index(key[0][0]),
+        [q.name for q in s.panels].index(key[0][1]),
+        key[0][2],
+    )
+    for (scenario, panel, task), g in sorted(
+        p.groupby(["scenario", "panel", "task"]), key=order
+    ):  # as the file lists them
         at = g.set_index("n")
         rows.append([scenario, panel, task, *[f"{at.power[n]:.2f}" if n in at.index else "-" for n in sizes]])
     return header, rows
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *["| " + " | ".join(r) + " |" for r in rows]])
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(r) + " |" for r in rows]]
+    )
 
 
 def study_criteria(result) -> str:
     """One sentence: what the study's minimum n means, and Riley's."""
     c = result.study.criteria
-    return (f"study min n: the smallest n of the grid from which on the median gap to the oracle is <= {c.gap:g} and the "
-            f"median calibration slope >= {c.slope:g} (95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
-            f"Riley n: the closed-form criteria of pmsampsize (1: shrinkage {c.slope:g}; 2: optimism in R2 <= 0.05; "
-            "3: precise overall risk) for p predictor parameters and the oracle's R2.")
+    return (
+        f"study min n: the smallest n of the grid from which on the median gap to the oracle is <= {c.gap:g} and the "
+        f"median calibration slope >= {c.slope:g} (95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
+        f"Riley n: the closed-form criteria of pmsampsize (1: shrinkage {c.slope:g}; 2: optimism in R2 <= 0.05; "
+        "3: precise overall risk) for p predictor parameters and the oracle's R2."
+    )
 
 
 def study_text(result) -> str:
@@ -189,8 +271,12 @@ def study_text(result) -> str:
     out = [_text_table(*study_rows(result)), "", study_criteria(result), WHY_THEY_DIFFER]
     header, rows = power_rows(result)
     if rows:
-        out += ["", f"power: share of replicates in which the baseline's {result.study.power.covariate} has p < 0.05 "
-                    "with the expected sign", _text_table(header, rows)]
+        out += [
+            "",
+            f"power: share of replicates in which the baseline's {result.study.power.covariate} has p < 0.05 "
+            "with the expected sign",
+            _text_table(header, rows),
+        ]
     return "\n".join(out)
 
 
@@ -199,35 +285,70 @@ def study_markdown(result) -> str:
 
     s = result.study
     grid = s.grid()
-    out = [f"**Study {s.name}** ({s.study.description})" if s.study.description else f"**Study {s.name}**", "",
-           f"Grid: n = {', '.join(f'{n:,}' for n in grid['n'])}; {grid['replicates']} replicates; models "
-           f"{', '.join(grid['models'])}; panels {', '.join(grid['panels'])}; scenarios {', '.join(grid['scenarios'])}; "
-           f"validation cohort {s.study.validation_n:,} patients per scenario.", "",
-           _markdown_table(*study_rows(result)), "", study_criteria(result), "", WHY_THEY_DIFFER]
+    out = [
+        f"**Study {s.name}** ({s.study.description})" if s.study.description else f"**Study {s.name}**",
+        "",
+        f"Grid: n = {', '.join(f'{n:,}' for n in grid['n'])}; {grid['replicates']} replicates; models "
+        f"{', '.join(grid['models'])}; panels {', '.join(grid['panels'])}; scenarios {', '.join(grid['scenarios'])}; "
+        f"validation cohort {s.study.validation_n:,} patients per scenario.",
+        "",
+        _markdown_table(*study_rows(result)),
+        "",
+        study_criteria(result),
+        "",
+        WHY_THEY_DIFFER,
+    ]
     header, rows = power_rows(result)
     if rows:
-        out += ["", f"Power of the baseline's test of {s.power.covariate} (p < 0.05, expected sign):", "",
-                _markdown_table(header, rows)]
+        out += [
+            "",
+            f"Power of the baseline's test of {s.power.covariate} (p < 0.05, expected sign):",
+            "",
+            _markdown_table(header, rows),
+        ]
     return "\n".join(out)
 
 
 def nested_rows(nested, metrics: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """The nested CV beside the single test split: per task, each model's test-split figure, its
     mean (SD) over the outer folds, the search's own CV score and the optimism."""
-    header = ["task", "metric", "test split: XGBoost", "baseline", f"nested CV ({nested.n_folds} folds x {nested.n_repeats}): XGBoost",
-              "baseline", "search's CV score", "optimism", "chosen"]
+    header = [
+        "task",
+        "metric",
+        "test split: XGBoost",
+        "baseline",
+        f"nested CV ({nested.n_folds} folds x {nested.n_repeats}): XGBoost",
+        "baseline",
+        "search's CV score",
+        "optimism",
+        "chosen",
+    ]
     rows = []
     for r in nested.summary().itertuples():
-        test = metrics[(metrics.dataset == "test") & (metrics.task == r.task) & (metrics.metric == r.metric)].set_index("model")["estimate"]
-        rows.append([r.task, metric_label(r.metric), f"{test.get('xgboost', np.nan):.3f}", f"{test.get('baseline', np.nan):.3f}",
-                     f"{r.xgboost:.3f} (SD {r.xgboost_sd:.3f})", f"{r.baseline:.3f} (SD {r.baseline_sd:.3f})",
-                     f"{r.inner_cv:.3f}", f"{r.optimism:+.3f}", r.choices])
+        test = metrics[(metrics.dataset == "test") & (metrics.task == r.task) & (metrics.metric == r.metric)].set_index(
+            "model"
+        )["estimate"]
+        rows.append(
+            [
+                r.task,
+                metric_label(r.metric),
+                f"{test.get('xgboost', np.nan):.3f}",
+                f"{test.get('baseline', np.nan):.3f}",
+                f"{r.xgboost:.3f} (SD {r.xgboost_sd:.3f})",
+                f"{r.baseline:.3f} (SD {r.baseline_sd:.3f})",
+                f"{r.inner_cv:.3f}",
+                f"{r.optimism:+.3f}",
+                r.choices,
+            ]
+        )
     return header, rows
 
 
-NESTED_NOTE = ("nested CV: each outer fold held out while the features, the search and both models are fitted on the "
-               "others, as the run fits its own; optimism = the search's CV score of its choice minus that choice's "
-               "score on the held-out fold (how much the choice is fitted to the search's CV).")
+NESTED_NOTE = (
+    "nested CV: each outer fold held out while the features, the search and both models are fitted on the "
+    "others, as the run fits its own; optimism = the search's CV score of its choice minus that choice's "
+    "score on the held-out fold (how much the choice is fitted to the search's CV)."
+)
 
 
 def nested_text(nested, metrics: pd.DataFrame) -> str:
@@ -246,4 +367,5 @@ WHY_THEY_DIFFER = (
     "Riley's n bounds the overfitting of an unpenalised regression with p parameters whose R-squared is the "
     "oracle's, whatever the truth's shape; the study's n is where this model family, with its own tuning and "
     "penalty, gets within the gap of the oracle with a calibration slope at the target, so it is smaller where "
-    "the learner shrinks itself and larger where it must find structure a regression is told.")
+    "the learner shrinks itself and larger where it must find structure a regression is told."
+)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,16 @@ from predictor.study.sample_size import (
 )
 from synthetic import generate
 
-__all__ = ["LOWER_IS_BETTER", "ALPHA", "gap", "results_table", "power_table", "panel_parameters", "analyse", "sample_size_table"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "ALPHA",
+    "gap",
+    "results_table",
+    "power_table",
+    "panel_parameters",
+    "analyse",
+    "sample_size_table",
+]
 
 
 #: Metrics where smaller is better: their gap to the oracle is model - oracle (else oracle - model).
@@ -54,18 +64,52 @@ def results_table(results: Sequence[CellResult], validations: Mapping[str, Valid
     for r in results:
         keys = r.cell.keys()
         if not r.ok:
-            rows.append({**keys, "task": None, "metric": None, "value": math.nan, "oracle": math.nan, "gap": math.nan,
-                         "status": "failed", "error": r.error})
+            rows.append(
+                {
+                    **keys,
+                    "task": None,
+                    "metric": None,
+                    "value": math.nan,
+                    "oracle": math.nan,
+                    "gap": math.nan,
+                    "status": "failed",
+                    "error": r.error,
+                }
+            )
             continue
         oracle = validations[r.cell.scenario].oracle
         for task, metric, value in r.records:
             o = oracle.get(task, {}).get(metric, math.nan)
-            rows.append({**keys, "task": task, "metric": metric, "value": value, "oracle": o, "gap": gap(metric, value, o),
-                         "status": "ok", "error": None})
-    columns = ["scenario", "n", "replicate", "model", "panel", "task", "metric", "value", "oracle", "gap", "status", "error"]
+            rows.append(
+                {
+                    **keys,
+                    "task": task,
+                    "metric": metric,
+                    "value": value,
+                    "oracle": o,
+                    "gap": gap(metric, value, o),
+                    "status": "ok",
+                    "error": None,
+                }
+            )
+    columns = [
+        "scenario",
+        "n",
+        "replicate",
+        "model",
+        "panel",
+        "task",
+        "metric",
+        "value",
+        "oracle",
+        "gap",
+        "status",
+        "error",
+    ]
     table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values(["scenario", "n", "model", "panel", "replicate", "task", "metric"],
-                             na_position="first").reset_index(drop=True)
+    return table.sort_values(
+        ["scenario", "n", "model", "panel", "replicate", "task", "metric"], na_position="first"
+    ).reset_index(drop=True)
 
 
 def power_table(results: Sequence[CellResult]) -> pd.DataFrame:
@@ -83,12 +127,17 @@ def panel_parameters(study: Study) -> dict[str, int]:
     out = {}
     for p in study.panels:
         cutoffs = {c: v for c, v in f.cutoffs.items() if p.columns is None or c in p.columns}
-        out[p.name] = len(CohortFeatures(schema=study.scenario.schema, columns=p.columns, log=None,
-                                         cutoffs=cutoffs or None).fit(sample).feature_names_out_)
+        out[p.name] = len(
+            CohortFeatures(schema=study.scenario.schema, columns=p.columns, log=None, cutoffs=cutoffs or None)
+            .fit(sample)
+            .feature_names_out_
+        )
     return out
 
 
-def analyse(study: Study, results: Sequence[CellResult], validations: Mapping[str, ValidationSet], **info: Any) -> StudyResult:
+def analyse(
+    study: Study, results: Sequence[CellResult], validations: Mapping[str, ValidationSet], **info: Any
+) -> StudyResult:
     """The tables of a study from its cells' results (see :class:`StudyResult`)."""
 
     table = results_table(results, validations)
@@ -98,9 +147,17 @@ def analyse(study: Study, results: Sequence[CellResult], validations: Mapping[st
     for r in results:
         for stage, s in r.timings.items():
             timings[stage] = timings.get(stage, 0.0) + s
-    return StudyResult(study=study, table=table, curves=curves, sample_size=sample_size_table(study, table, validations),
-                       power=power, power_summary=power_summary(power, direction=study.power.direction),
-                       validations=validations, timings=timings, **info)
+    return StudyResult(
+        study=study,
+        table=table,
+        curves=curves,
+        sample_size=sample_size_table(study, table, validations),
+        power=power,
+        power_summary=power_summary(power, direction=study.power.direction),
+        validations=validations,
+        timings=timings,
+        **info,
+    )
 
 
 def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[str, ValidationSet]) -> pd.DataFrame:
@@ -126,20 +183,59 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
                 p = parameters[panel]
                 try:
                     if facts.kind == "binary":
-                        riley = riley_binary(r2_cs=cox_snell_from_c(oracle[task.headline], facts.prevalence),
-                                             parameters=p, prevalence=facts.prevalence, shrinkage=c.slope)
+                        riley = riley_binary(
+                            r2_cs=cox_snell_from_c(oracle[task.headline], facts.prevalence),
+                            parameters=p,
+                            prevalence=facts.prevalence,
+                            shrinkage=c.slope,
+                        )
                     else:
-                        riley = riley_survival(r2_cs=facts.r2_cs, parameters=p, rate=facts.event_rate,
-                                               mean_followup=facts.mean_followup, horizon=facts.horizon, shrinkage=c.slope)
+                        riley = riley_survival(
+                            r2_cs=facts.r2_cs,
+                            parameters=p,
+                            rate=facts.event_rate,
+                            mean_followup=facts.mean_followup,
+                            horizon=facts.horizon,
+                            shrinkage=c.slope,
+                        )
                 except (ValueError, KeyError):
                     riley = None
-                rows.append({"scenario": v.name, "task": task.name, "metric": task.headline, "model": model, "panel": panel,
-                             "study_n": found.n, "study_low": found.low, "study_high": found.high,
-                             "riley_n": riley.n if riley else math.nan,
-                             "riley_1": riley.criterion_1 if riley else math.nan,
-                             "riley_2": riley.criterion_2 if riley else math.nan,
-                             "riley_3": riley.criterion_3 if riley else math.nan,
-                             "parameters": p, "r2_cs": riley.r2_cs if riley else math.nan,
-                             "oracle": oracle.get(task.headline, math.nan)})
-    return pd.DataFrame(rows, columns=["scenario", "task", "metric", "model", "panel", "study_n", "study_low", "study_high",
-                                       "riley_n", "riley_1", "riley_2", "riley_3", "parameters", "r2_cs", "oracle"])
+                rows.append(
+                    {
+                        "scenario": v.name,
+                        "task": task.name,
+                        "metric": task.headline,
+                        "model": model,
+                        "panel": panel,
+                        "study_n": found.n,
+                        "study_low": found.low,
+                        "study_high": found.high,
+                        "riley_n": riley.n if riley else math.nan,
+                        "riley_1": riley.criterion_1 if riley else math.nan,
+                        "riley_2": riley.criterion_2 if riley else math.nan,
+                        "riley_3": riley.criterion_3 if riley else math.nan,
+                        "parameters": p,
+                        "r2_cs": riley.r2_cs if riley else math.nan,
+                        "oracle": oracle.get(task.headline, math.nan),
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "task",
+            "metric",
+            "model",
+            "panel",
+            "study_n",
+            "study_low",
+            "study_high",
+            "riley_n",
+            "riley_1",
+            "riley_2",
+            "riley_3",
+            "parameters",
+            "r2_cs",
+            "oracle",
+        ],
+    )

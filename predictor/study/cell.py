@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,6 @@ class OutcomeFacts:
     r2_cs: float = math.nan
 
 
-
 @dataclass(frozen=True)
 class ValidationSet:
     """One scenario variant's validation cohort and what every cell scored on it shares: the
@@ -60,10 +60,9 @@ class ValidationSet:
     oracle: Mapping[str, Mapping[str, float]]
     facts: Mapping[str, OutcomeFacts]
 
-    def summary(self) -> "ValidationSet":
+    def summary(self) -> ValidationSet:
         """The same without the patients: what the driver keeps and caches."""
         return replace(self, part=Part(self.part.name, self.part.frame.iloc[:0]), targets={}, references={})
-
 
 
 def make_validation(study: Study, variant_name: str) -> ValidationSet:
@@ -83,16 +82,22 @@ def make_validation(study: Study, variant_name: str) -> ValidationSet:
         truth = t.oracle(part.truth, source)
         oracle[t.name] = _point(t, references[t.name], targets[t.name], truth) if truth is not None else {}
         facts[t.name] = _facts(t, targets[t.name], truth)
-    return ValidationSet(variant=variant_name, part=part, source=source, tasks=tasks, targets=targets,
-                         references=references, oracle=oracle, facts=facts)
-
+    return ValidationSet(
+        variant=variant_name,
+        part=part,
+        source=source,
+        tasks=tasks,
+        targets=targets,
+        references=references,
+        oracle=oracle,
+        facts=facts,
+    )
 
 
 def _point(task, reference, y, prediction) -> dict[str, float]:
     s = task.scorer(reference, y, prediction)
     rows = np.arange(len(y))
     return {k: float(v) for k, v in (s.point or s.metric)(rows).items()}
-
 
 
 def _facts(task, y, truth) -> OutcomeFacts:
@@ -106,9 +111,14 @@ def _facts(task, y, truth) -> OutcomeFacts:
         df = pd.DataFrame({"risk": truth.risk, "time": t, "event": event})
         lr = CoxPHFitter().fit(df, "time", "event").log_likelihood_ratio_test().test_statistic
         r2 = 1.0 - math.exp(-lr / len(t))
-    return OutcomeFacts(task=task.name, kind="survival", event_rate=float(event.sum() / t.sum()),
-                        mean_followup=float(t.mean()), horizon=float(task.decision_horizon), r2_cs=r2)
-
+    return OutcomeFacts(
+        task=task.name,
+        kind="survival",
+        event_rate=float(event.sum() / t.sum()),
+        mean_followup=float(t.mean()),
+        horizon=float(task.decision_horizon),
+        r2_cs=r2,
+    )
 
 
 # ------------------------------------------------------------------------------------ one cell
@@ -129,14 +139,23 @@ class CellResult:
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"cell": asdict(self.cell), "records": self.records, "power": self.power, "timings": dict(self.timings),
-                "error": self.error}
+        return {
+            "cell": asdict(self.cell),
+            "records": self.records,
+            "power": self.power,
+            "timings": dict(self.timings),
+            "error": self.error,
+        }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "CellResult":
-        return cls(cell=Cell(**d["cell"]), records=tuple(tuple(r) for r in d["records"]),
-                   power=tuple(tuple(p) for p in d["power"]), timings=d["timings"], error=d["error"])
-
+    def from_json(cls, d: Mapping[str, Any]) -> CellResult:
+        return cls(
+            cell=Cell(**d["cell"]),
+            records=tuple(tuple(r) for r in d["records"]),
+            power=tuple(tuple(p) for p in d["power"]),
+            timings=d["timings"],
+            error=d["error"],
+        )
 
 
 def cell_experiment(study: Study, cell: Cell) -> Experiment:
@@ -147,15 +166,25 @@ def cell_experiment(study: Study, cell: Cell) -> Experiment:
     if panel.columns is not None:
         keep = set(panel.columns)
         log = features.log if not isinstance(features.log, tuple) else tuple(c for c in features.log if c in keep)
-        features = replace(features, columns=panel.columns, log=log,
-                           cutoffs={c: v for c, v in features.cutoffs.items() if c in keep})
+        features = replace(
+            features, columns=panel.columns, log=log, cutoffs={c: v for c, v in features.cutoffs.items() if c in keep}
+        )
     boosters = MODEL_FAMILIES[cell.model] or base.search.boosters
     s = study.search
-    search_ = replace(base.search, boosters=boosters, n_jobs=1, n_iter=s.n_iter or base.search.n_iter,
-                      cv_folds=s.cv_folds or base.search.cv_folds)
-    return replace(base, cohort=replace(base.cohort, n=cell.n, seed=cell.seed), features=features, search=search_,
-                   validation=replace(base.validation, n=0, path=None))
-
+    search_ = replace(
+        base.search,
+        boosters=boosters,
+        n_jobs=1,
+        n_iter=s.n_iter or base.search.n_iter,
+        cv_folds=s.cv_folds or base.search.cv_folds,
+    )
+    return replace(
+        base,
+        cohort=replace(base.cohort, n=cell.n, seed=cell.seed),
+        features=features,
+        search=search_,
+        validation=replace(base.validation, n=0, path=None),
+    )
 
 
 def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
@@ -178,7 +207,9 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
         data = development_data(exp, validation.source.scenario)
         features = fit_features(exp, data)
         X = features.transform(data.train.frame)
-        X_val = None if cell.model == "baseline" else features.transform(validation.part.frame)  # the baseline reads raw columns
+        X_val = (
+            None if cell.model == "baseline" else features.transform(validation.part.frame)
+        )  # the baseline reads raw columns
         lap("data")
         records, power = [], []
         for task in data.tasks:
@@ -188,7 +219,9 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
                 lap("fit")
                 prediction = task.predict_baseline(baseline, validation.part.frame)
                 if study.power.covariate is not None:
-                    power.append((task.name, *task.coefficient_test(baseline, data.train.frame, y, study.power.covariate)))
+                    power.append(
+                        (task.name, *task.coefficient_test(baseline, data.train.frame, y, study.power.covariate))
+                    )
             else:
                 chosen: SearchResult = search(task, X, y, exp.search)
                 lap("search")
@@ -201,5 +234,8 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
         return CellResult(cell=cell, records=tuple(records), power=tuple(power), timings=timings)
     except Exception as exc:  # noqa: BLE001 - a failing cell is reported, not fatal (see the docstring)
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return CellResult(cell=cell, timings=timings,
-                          error=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
+        return CellResult(
+            cell=cell,
+            timings=timings,
+            error=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})",
+        )

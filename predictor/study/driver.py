@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -67,8 +68,12 @@ from predictor.training.data import Part, Synthetic, make_tasks
 __all__ = ["run_study"]
 
 
-def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], None] | None = None,
-              connected: Callable[[Any], None] | None = None) -> StudyResult:
+def run_study(
+    study: Study,
+    cluster=None,
+    progress: Callable[[StudyProgress], None] | None = None,
+    connected: Callable[[Any], None] | None = None,
+) -> StudyResult:
     """Run every cell of ``study`` that its cache lacks, on Dask (:mod:`predictor.study.scheduling`),
     and analyse the whole grid.
 
@@ -95,7 +100,7 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
     keys = {cell: cell_key(study, cell) for cell in cells}
     cache = CellCache(study.output / "cells")
     results: dict[str, CellResult] = {}
-    for cell, key in keys.items():
+    for key in keys.values():
         hit = cache.get(key)
         if hit is not None:
             results[key] = CellResult.from_json(hit)
@@ -112,10 +117,13 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
     missing = [v for v in study.variants if v.name not in validations]
     if todo or missing:
         shared = {shared_key[v.name]: _ValidationMaker(study, v.name) for v in study.variants}
-        jobs = [scheduling.Job(key=f"summary-{shared_key[v.name]}", shared=shared_key[v.name], fn=_summarise)
-                for v in missing]
-        jobs += [scheduling.Job(key=f"cell-{keys[c]}", shared=shared_key[c.scenario], fn=_CellRunner(study, c))
-                 for c in todo]
+        jobs = [
+            scheduling.Job(key=f"summary-{shared_key[v.name]}", shared=shared_key[v.name], fn=_summarise)
+            for v in missing
+        ]
+        jobs += [
+            scheduling.Job(key=f"cell-{keys[c]}", shared=shared_key[c.scenario], fn=_CellRunner(study, c)) for c in todo
+        ]
         by_key = {f"cell-{keys[c]}": c for c in todo}
         with scheduling.connect(cluster) as conn:
             workers, dashboard = conn.workers, conn.dashboard
@@ -140,11 +148,29 @@ def run_study(study: Study, cluster=None, progress: Callable[[StudyProgress], No
                 computed += 1
                 elapsed = time.perf_counter() - compute_start
                 left = elapsed / computed * (len(todo) - computed)
-                say(StudyProgress(done=cached + computed, total=total, cached=cached, failed=failed,
-                                  elapsed=time.perf_counter() - start, left=left, last=cell, error=result.error))
+                say(
+                    StudyProgress(
+                        done=cached + computed,
+                        total=total,
+                        cached=cached,
+                        failed=failed,
+                        elapsed=time.perf_counter() - start,
+                        left=left,
+                        last=cell,
+                        error=result.error,
+                    )
+                )
     ordered = [results[keys[c]] for c in cells]
-    return analyse(study, ordered, validations, computed=computed, cached=cached, workers=workers,
-                   dashboard=dashboard, wall_s=time.perf_counter() - start)
+    return analyse(
+        study,
+        ordered,
+        validations,
+        computed=computed,
+        cached=cached,
+        workers=workers,
+        dashboard=dashboard,
+        wall_s=time.perf_counter() - start,
+    )
 
 
 @dataclass(frozen=True)
@@ -178,15 +204,13 @@ def _validation_to_json(v: ValidationSet) -> dict[str, Any]:
 def _validation_from_json(study: Study, d: Mapping[str, Any]) -> ValidationSet:
     scenario = study.scenario.with_values(study.variant(d["variant"]).values(study.scenario))
     tasks = make_tasks(study.base, scenario.schema)
-    return ValidationSet(variant=d["variant"], part=Part("validation", pd.DataFrame()),
-                         source=Synthetic(scenario=scenario, seed=validation_seed(study.study.seed), parameters={}),
-                         tasks=tasks, targets={}, references={}, oracle=d["oracle"],
-                         facts={k: OutcomeFacts(**f) for k, f in d["facts"].items()})
-
-
-
-
-
-
-
-
+    return ValidationSet(
+        variant=d["variant"],
+        part=Part("validation", pd.DataFrame()),
+        source=Synthetic(scenario=scenario, seed=validation_seed(study.study.seed), parameters={}),
+        tasks=tasks,
+        targets={},
+        references={},
+        oracle=d["oracle"],
+        facts={k: OutcomeFacts(**f) for k, f in d["facts"].items()},
+    )

@@ -28,11 +28,16 @@ class Cell:
     seed: int
 
     def keys(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "n": self.n, "replicate": self.replicate, "model": self.model, "panel": self.panel}
+        return {
+            "scenario": self.scenario,
+            "n": self.n,
+            "replicate": self.replicate,
+            "model": self.model,
+            "panel": self.panel,
+        }
 
     def label(self) -> str:
         return f"{self.scenario}/n={self.n}/replicate {self.replicate}/{self.model}/{self.panel}"
-
 
 
 def cell_seed(study_seed: int, replicate: int, n: int) -> int:
@@ -40,44 +45,58 @@ def cell_seed(study_seed: int, replicate: int, n: int) -> int:
     return int(np.random.SeedSequence(study_seed, spawn_key=(1, replicate, n)).generate_state(1)[0])
 
 
-
 def validation_seed(study_seed: int) -> int:
     """The validation cohort's seed (every variant: the same draws, the variant's parameters)."""
     return int(np.random.SeedSequence(study_seed, spawn_key=(0,)).generate_state(1)[0])
 
 
-
 def plan_cells(study: Study) -> list[Cell]:
     """Every cell of the grid, smallest cohorts first within each variant."""
     s = study.study
-    return [Cell(scenario=v.name, n=n, replicate=r, model=m, panel=p.name, seed=cell_seed(s.seed, r, n))
-            for v in study.variants for n in sorted(s.n) for r in range(s.replicates)
-            for m in s.models for p in study.panels]
-
+    return [
+        Cell(scenario=v.name, n=n, replicate=r, model=m, panel=p.name, seed=cell_seed(s.seed, r, n))
+        for v in study.variants
+        for n in sorted(s.n)
+        for r in range(s.replicates)
+        for m in s.models
+        for p in study.panels
+    ]
 
 
 def _fingerprint(study: Study, variant: Variant) -> dict[str, Any]:
     """What every cell of ``variant`` shares and its results depend on."""
 
-    base = {k: v for k, v in study.base.params().items()
-            if not k.startswith(("experiment.", "registry.", "shap.", "validation.", "cohort.n", "cohort.seed"))}
-    return {"base": base, "search": asdict(study.search), "variant": variant.values(study.scenario),
-            "scenario": study.scenario.name, "validation": [study.study.validation_n, validation_seed(study.study.seed)],
-            "version": package_version()}
-
+    base = {
+        k: v
+        for k, v in study.base.params().items()
+        if not k.startswith(("experiment.", "registry.", "shap.", "validation.", "cohort.n", "cohort.seed"))
+    }
+    return {
+        "base": base,
+        "search": asdict(study.search),
+        "variant": variant.values(study.scenario),
+        "scenario": study.scenario.name,
+        "validation": [study.study.validation_n, validation_seed(study.study.seed)],
+        "version": package_version(),
+    }
 
 
 def _hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-
 def cell_key(study: Study, cell: Cell) -> str:
     """The cache key of ``cell``: a hash of everything that determines its result."""
     panel = study.panel(cell.panel)
-    return _hash({**_fingerprint(study, study.variant(cell.scenario)), "cell": cell.keys(), "seed": cell.seed,
-                  "columns": panel.columns, "power": asdict(study.power)})
-
+    return _hash(
+        {
+            **_fingerprint(study, study.variant(cell.scenario)),
+            "cell": cell.keys(),
+            "seed": cell.seed,
+            "columns": panel.columns,
+            "power": asdict(study.power),
+        }
+    )
 
 
 def validation_key(study: Study, variant: Variant) -> str:

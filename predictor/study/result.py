@@ -3,9 +3,9 @@ its tables and figures as the CLI writes them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
@@ -70,8 +70,12 @@ class StudyResult:
         folder = Path(folder) if folder is not None else self.study.output
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         written = []
-        tables = {"results": self.table, "learning_curves": self.curves, "sample_size": self.sample_size,
-                  "power": self.power_summary}
+        tables = {
+            "results": self.table,
+            "learning_curves": self.curves,
+            "sample_size": self.sample_size,
+            "power": self.power_summary,
+        }
         for name, table in tables.items():
             with atomic_write(folder / f"{name}.csv") as tmp:
                 table.to_csv(tmp, index=False)

@@ -32,7 +32,17 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-__all__ = ["Z95", "RileySize", "riley_binary", "riley_survival", "cox_snell_from_c", "MinimumN", "minimum_n", "curve_summary", "power_summary"]
+__all__ = [
+    "Z95",
+    "RileySize",
+    "riley_binary",
+    "riley_survival",
+    "cox_snell_from_c",
+    "MinimumN",
+    "minimum_n",
+    "curve_summary",
+    "power_summary",
+]
 
 Z95 = 1.959963984540054
 
@@ -66,8 +76,15 @@ def _criteria_1_2(parameters: int, r2: float, max_r2: float, shrinkage: float, d
     return _shrinkage_n(parameters, r2, shrinkage), _shrinkage_n(parameters, r2, s2)
 
 
-def riley_binary(*, r2_cs: float, parameters: int, prevalence: float, shrinkage: float = 0.9, delta: float = 0.05,
-                 margin: float = 0.05) -> RileySize:
+def riley_binary(
+    *,
+    r2_cs: float,
+    parameters: int,
+    prevalence: float,
+    shrinkage: float = 0.9,
+    delta: float = 0.05,
+    margin: float = 0.05,
+) -> RileySize:
     """Riley's minimum n for a logistic model with ``parameters`` predictor parameters.
 
     Parameters
@@ -87,8 +104,16 @@ def riley_binary(*, r2_cs: float, parameters: int, prevalence: float, shrinkage:
     return RileySize(n1, n2, n3, parameters, r2_cs, max_r2, shrinkage)
 
 
-def riley_survival(*, r2_cs: float, parameters: int, rate: float, mean_followup: float, horizon: float,
-                   shrinkage: float = 0.9, delta: float = 0.05) -> RileySize:
+def riley_survival(
+    *,
+    r2_cs: float,
+    parameters: int,
+    rate: float,
+    mean_followup: float,
+    horizon: float,
+    shrinkage: float = 0.9,
+    delta: float = 0.05,
+) -> RileySize:
     """Riley's minimum n for a Cox model with ``parameters`` predictor parameters, an event
     ``rate`` per unit of time, a ``mean_followup`` and a prediction ``horizon`` (one time unit)."""
     events_per_patient = rate * mean_followup
@@ -118,7 +143,7 @@ def cox_snell_from_c(c: float, prevalence: float, nodes: int = 200) -> float:
     phi = prevalence
     intercept = math.log(phi / (1.0 - phi)) - mu * mu / 2.0
     log_p = lambda lp: -np.logaddexp(0.0, -(intercept + mu * lp))  # log P(event | lp)
-    log_q = lambda lp: -np.logaddexp(0.0, intercept + mu * lp)     # log P(no event | lp)
+    log_q = lambda lp: -np.logaddexp(0.0, intercept + mu * lp)  # log P(no event | lp)
     loglik = phi * float(w @ log_p(x + mu)) + (1.0 - phi) * float(w @ log_q(x))
     null = phi * math.log(phi) + (1.0 - phi) * math.log(1.0 - phi)
     return 1.0 - math.exp(-2.0 * (loglik - null))
@@ -162,9 +187,16 @@ def curve_summary(table: pd.DataFrame) -> pd.DataFrame:
     ok = table[table.status == "ok"]
     keys = ["scenario", "task", "metric", "model", "panel", "n"]
     g = ok.groupby(keys, sort=True)
-    return pd.DataFrame({"median": g["value"].median(), "q05": g["value"].quantile(0.05), "q95": g["value"].quantile(0.95),
-                         "oracle": g["oracle"].first(), "gap_median": g["gap"].median(),
-                         "replicates": g["value"].size()}).reset_index()
+    return pd.DataFrame(
+        {
+            "median": g["value"].median(),
+            "q05": g["value"].quantile(0.05),
+            "q95": g["value"].quantile(0.95),
+            "oracle": g["oracle"].first(),
+            "gap_median": g["gap"].median(),
+            "replicates": g["value"].size(),
+        }
+    ).reset_index()
 
 
 def power_summary(power: pd.DataFrame, *, direction: str = "worse", alpha: float = 0.05) -> pd.DataFrame:

@@ -15,10 +15,11 @@ needed. Jobs are seeded by their keys, so a rerun gives the same result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from predictor.errors import StudyError
 
@@ -60,8 +61,11 @@ class Connection:
         the job could not be run (a worker lost too often, a result that cannot travel)."""
         from distributed import as_completed
 
-        inputs = {name: self.client.submit(make, key=name, pure=False) for name, make in shared.items()
-                  if any(j.shared == name for j in jobs)}
+        inputs = {
+            name: self.client.submit(make, key=name, pure=False)
+            for name, make in shared.items()
+            if any(j.shared == name for j in jobs)
+        }
         futures = {self.client.submit(_call, j.fn, inputs[j.shared], key=j.key, pure=False): j.key for j in jobs}
         try:
             for future in as_completed(futures):
@@ -94,8 +98,13 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
 
     if spec.scheduler is None:
         # n_workers None: LocalCluster's own count, one single-threaded process per core this process may use
-        cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=spec.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
         client = Client(cluster)
         try:
             yield Connection(client, len(cluster.workers), _dashboard(client), local=True)
@@ -110,7 +119,9 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
             try:
                 client.wait_for_workers(1, timeout=spec.timeout)
             except TimeoutError:
-                raise StudyError(f"the Dask scheduler at {spec.scheduler} has no worker (waited {spec.timeout:g} s)") from None
+                raise StudyError(
+                    f"the Dask scheduler at {spec.scheduler} has no worker (waited {spec.timeout:g} s)"
+                ) from None
             workers = len(client.scheduler_info().get("workers", {}))
         yield Connection(client, workers, _dashboard(client), local=False)
     finally:

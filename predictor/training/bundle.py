@@ -14,8 +14,9 @@ A cohort in days with overall survival gets ``median_os_days`` and ``os_prob_90d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,13 +59,21 @@ class ModelBundle:
     references: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_fitted(cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]) -> "ModelBundle":
+    def from_fitted(
+        cls, schema: Schema, features: CohortFeatures, fitted: Iterable, metadata: dict[str, Any]
+    ) -> ModelBundle:
         """The bundle of a training run's fitted tasks (:class:`predictor.training.FittedTask`)."""
 
         fitted = list(fitted)
-        return cls(schema=schema.subset(features.columns_), features=features, tasks=tuple(f.task for f in fitted),
-                   models={f.task.name: f.model for f in fitted}, package_version=package_version(), metadata=metadata,
-                   references={f.task.name: f.reference for f in fitted if f.reference is not None})
+        return cls(
+            schema=schema.subset(features.columns_),
+            features=features,
+            tasks=tuple(f.task for f in fitted),
+            models={f.task.name: f.model for f in fitted},
+            package_version=package_version(),
+            metadata=metadata,
+            references={f.task.name: f.reference for f in fitted if f.reference is not None},
+        )
 
     @property
     def input_columns(self) -> list[str]:
@@ -101,6 +110,6 @@ class ModelBundle:
         j = 0
         for task in self.tasks:
             k = len(task.output_columns())
-            task.outputs(self.models[task.name], X, out[:, j:j + k])
+            task.outputs(self.models[task.name], X, out[:, j : j + k])
             j += k
         return pd.DataFrame(out, index=df.index, columns=names)

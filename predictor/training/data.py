@@ -11,8 +11,9 @@ task is. Nothing here talks to MLflow.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,18 @@ from predictor.training.tasks import (
 from synthetic import evaluate_targets, generate, load_scenario
 from synthetic.errors import SyntheticError
 
-__all__ = ["Progress", "no_progress", "Synthetic", "Part", "Data", "load_data", "development_data", "make_tasks", "fit_features", "check_calibration"]
+__all__ = [
+    "Progress",
+    "no_progress",
+    "Synthetic",
+    "Part",
+    "Data",
+    "load_data",
+    "development_data",
+    "make_tasks",
+    "fit_features",
+    "check_calibration",
+]
 
 Progress = Callable[[str], None]
 
@@ -120,8 +132,12 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
     tasks = _checked_tasks(exp, schema, observed, "to train and test")
     # Stratified by the first task's strata (the response class, else the event indicator).
     strata = tasks[0].strata(tasks[0].target(observed))
-    tr, te = train_test_split(np.arange(len(observed)), test_size=exp.evaluation.test_fraction,
-                              random_state=exp.evaluation.seed, stratify=strata)
+    tr, te = train_test_split(
+        np.arange(len(observed)),
+        test_size=exp.evaluation.test_fraction,
+        random_state=exp.evaluation.seed,
+        stratify=strata,
+    )
     take = lambda name, rows: Part(name, observed.iloc[rows], truth.iloc[rows] if truth is not None else None)
     validation = None
     if exp.validation.n and source is not None:
@@ -134,9 +150,17 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
         frame = validate(read_table(exp.validation.path), schema, what="external cohort")
         external = Part("external", frame)
         info = info | {"external": str(exp.validation.path), "n_external": len(frame)}
-    return Data(schema=schema, tasks=tasks, observed=observed, train=take("train", tr), test=take("test", te),
-                validation=validation, source=source, info=info | {"n_train": len(tr), "n_test": len(te)},
-                external=external)
+    return Data(
+        schema=schema,
+        tasks=tasks,
+        observed=observed,
+        train=take("train", tr),
+        test=take("test", te),
+        validation=validation,
+        source=source,
+        info=info | {"n_train": len(tr), "n_test": len(te)},
+        external=external,
+    )
 
 
 def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress) -> Data:
@@ -157,9 +181,16 @@ def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress
     tasks = _checked_tasks(exp, schema, observed, "to train")
     source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
     info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
-    return Data(schema=schema, tasks=tasks, observed=observed, train=Part("train", observed, cohort.truth),
-                test=Part("test", observed.iloc[:0], cohort.truth.iloc[:0]), validation=None, source=source,
-                info=info | {"n_train": len(observed), "n_test": 0})
+    return Data(
+        schema=schema,
+        tasks=tasks,
+        observed=observed,
+        train=Part("train", observed, cohort.truth),
+        test=Part("test", observed.iloc[:0], cohort.truth.iloc[:0]),
+        validation=None,
+        source=source,
+        info=info | {"n_train": len(observed), "n_test": 0},
+    )
 
 
 def _checked_tasks(exp: Experiment, schema: Schema, observed: pd.DataFrame, purpose: str) -> tuple[Task, ...]:
@@ -168,8 +199,11 @@ def _checked_tasks(exp: Experiment, schema: Schema, observed: pd.DataFrame, purp
     if len(observed) < MIN_PATIENTS:
         raise TrainingError(f"the cohort has {len(observed)} patients; at least {MIN_PATIENTS} are needed {purpose}")
     by = exp.search.interactions
-    if by is not None and (by not in schema or schema[by].dtype != "category"
-                           or (exp.features.columns is not None and by not in exp.features.columns)):
+    if by is not None and (
+        by not in schema
+        or schema[by].dtype != "category"
+        or (exp.features.columns is not None and by not in exp.features.columns)
+    ):
         raise TrainingError(f"[search] interactions = '{by}' must be a categorical model input of the cohort")
     tasks = make_tasks(exp, schema)
     for task in tasks:
@@ -218,7 +252,9 @@ def make_tasks(exp: Experiment, schema: Schema) -> tuple[Task, ...]:
 def fit_features(exp: Experiment, data: Data) -> CohortFeatures:
     """The feature pipeline, fitted on the training rows."""
     f = exp.features
-    return CohortFeatures(schema=data.schema, columns=f.columns, log=f.log, cutoffs=f.cutoffs or None).fit(data.train.frame)
+    return CohortFeatures(schema=data.schema, columns=f.columns, log=f.log, cutoffs=f.cutoffs or None).fit(
+        data.train.frame
+    )
 
 
 # -------------------------------------------------------------------------------- calibration
@@ -233,5 +269,6 @@ def check_calibration(data: Data) -> pd.DataFrame | None:
         got = evaluate_targets(scenario, data.observed)
     except (SyntheticError, ValueError, ArithmeticError):  # an empty subgroup, a Cox fit that cannot converge
         return None
-    return pd.DataFrame([{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)}
-                         for t in scenario.targets])
+    return pd.DataFrame(
+        [{"id": t.id, "label": t.label, "target": t.value, "this_cohort": got.get(t.id)} for t in scenario.targets]
+    )

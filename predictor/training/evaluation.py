@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,12 +27,21 @@ from predictor.training.data import (
 from predictor.training.fitting import FittedTask, fit_baseline, fit_xgboost, search
 from predictor.training.tasks import Task
 
-__all__ = ["CONTRASTS", "Evaluation", "evaluation_parts", "evaluate", "evaluate_model", "Scored", "score", "NestedCV", "nested_cv"]
+__all__ = [
+    "CONTRASTS",
+    "Evaluation",
+    "evaluation_parts",
+    "evaluate",
+    "evaluate_model",
+    "Scored",
+    "score",
+    "NestedCV",
+    "nested_cv",
+]
 
 
 #: Paired contrasts reported beside the models: name, minuend, subtrahend.
 CONTRASTS = (("xgboost_minus_baseline", "xgboost", "baseline"), ("oracle_minus_xgboost", "oracle", "xgboost"))
-
 
 
 # ----------------------------------------------------------------------------------- evaluate
@@ -52,16 +62,20 @@ class Evaluation:
     decision: pd.DataFrame | None = None
 
 
-
 def evaluation_parts(data: Data) -> list[Part]:
     """The cohorts a run is evaluated on: the test split, the validation cohort and the external
     cohort, where there are ones."""
     return data.evaluated_parts
 
 
-
-def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: CohortFeatures, source: Synthetic | None,
-             config: EvaluationSection, say: Progress = no_progress) -> Evaluation:
+def evaluate(
+    fitted: Sequence[FittedTask],
+    parts: Sequence[Part],
+    features: CohortFeatures,
+    source: Synthetic | None,
+    config: EvaluationSection,
+    say: Progress = no_progress,
+) -> Evaluation:
     """Every model (XGBoost, baseline, oracle where the truth is known) on every cohort in
     ``parts``, with bootstrap 95% CIs, the paired contrasts, and decision curves.
 
@@ -71,11 +85,14 @@ def evaluate(fitted: Sequence[FittedTask], parts: Sequence[Part], features: Coho
     survival metrics use each task's training reference (``FittedTask.reference``).
     """
     scorings = [_Scoring(f.task, f.model, f.baseline, f.reference) for f in fitted]
-    return _evaluate(scorings, parts, features.transform, source, lambda part: _replicates(config, part), config.seed, say)
+    return _evaluate(
+        scorings, parts, features.transform, source, lambda part: _replicates(config, part), config.seed, say
+    )
 
 
-def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthetic | None = None,
-                   say: Progress = no_progress) -> Evaluation:
+def evaluate_model(
+    bundle, part: Part, config: EvaluationSection, source: Synthetic | None = None, say: Progress = no_progress
+) -> Evaluation:
     """A trained model (:class:`predictor.training.bundle.ModelBundle`) on another cohort: external validation.
 
     Every task's metrics with bootstrap CIs (``config.bootstrap`` replicates, seed
@@ -93,7 +110,9 @@ def evaluate_model(bundle, part: Part, config: EvaluationSection, source: Synthe
 
     outcomes = {name: decl for task in bundle.tasks for name, decl in task.outcome_columns().items()}
     validate(part.frame, Schema.from_dict(outcomes), what=f"{part.name} cohort (outcomes)")
-    scorings = [_Scoring(task, bundle.models[task.name], None, bundle.references.get(task.name)) for task in bundle.tasks]
+    scorings = [
+        _Scoring(task, bundle.models[task.name], None, bundle.references.get(task.name)) for task in bundle.tasks
+    ]
     return _evaluate(scorings, [part], bundle.transform, source, lambda part: config.bootstrap, config.seed, say)
 
 
@@ -109,8 +128,15 @@ class _Scoring:
     reference: Any
 
 
-def _evaluate(scorings: Sequence[_Scoring], parts: Sequence[Part], transform: Callable[[pd.DataFrame], pd.DataFrame],
-              source: Synthetic | None, replicates: Callable[[Part], int], seed: int, say: Progress) -> Evaluation:
+def _evaluate(
+    scorings: Sequence[_Scoring],
+    parts: Sequence[Part],
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+    source: Synthetic | None,
+    replicates: Callable[[Part], int],
+    seed: int,
+    say: Progress,
+) -> Evaluation:
     """The one evaluation loop: every model of every task, with the oracle where the truth is
     known, scored on every cohort of ``parts`` (:func:`score`)."""
     frames, predictions, curves = [], {}, []
@@ -129,15 +155,17 @@ def _evaluate(scorings: Sequence[_Scoring], parts: Sequence[Part], transform: Ca
             scored = score(task, reference, part, preds, replicates(part), seed, say)
             frames.append(scored.metrics)
             curves.append(scored.decision)
-    return Evaluation(metrics=pd.concat(frames, ignore_index=True), predictions=predictions,
-                      decision=pd.concat(curves, ignore_index=True) if curves else None)
+    return Evaluation(
+        metrics=pd.concat(frames, ignore_index=True),
+        predictions=predictions,
+        decision=pd.concat(curves, ignore_index=True) if curves else None,
+    )
 
 
 def _replicates(config: EvaluationSection, part: Part) -> int:
     """Bootstrap replicates of a cohort: ``config.bootstrap``, and half as many for the (large)
     synthetic validation cohort, whose CIs are narrower."""
     return max(config.bootstrap // 2, 0) if part.name == "validation" else config.bootstrap
-
 
 
 @dataclass(frozen=True)
@@ -149,9 +177,15 @@ class Scored:
     decision: pd.DataFrame
 
 
-
-def score(task: Task, reference: Any, part: Part, predictions: Mapping[str, Any], n_boot: int, seed: int,
-          say: Progress = no_progress) -> Scored:
+def score(
+    task: Task,
+    reference: Any,
+    part: Part,
+    predictions: Mapping[str, Any],
+    n_boot: int,
+    seed: int,
+    say: Progress = no_progress,
+) -> Scored:
     """Metrics with bootstrap CIs of each of ``predictions`` ({model: prediction}) of ``task`` on
     ``part``, the paired contrasts of :data:`CONTRASTS` among them, and their decision curve."""
     y = task.target(part.frame)
@@ -159,18 +193,23 @@ def score(task: Task, reference: Any, part: Part, predictions: Mapping[str, Any]
     for name, pred in predictions.items():
         say(f"{task.name}: evaluating {name} on {part.name}")
         s = task.scorer(reference, y, pred)
-        draws[name] = bootstrap_draws(s.metric, len(y), n_boot=n_boot, random_state=seed, stratify=s.stratify,
-                                      point_metric=s.point)
+        draws[name] = bootstrap_draws(
+            s.metric, len(y), n_boot=n_boot, random_state=seed, stratify=s.stratify, point_metric=s.point
+        )
         frames.append(_metrics_frame(summarise(*draws[name]), part.name, task.name, name))
-    frames += [_metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
-               for name, a, b in CONTRASTS if a in draws and b in draws]
+    frames += [
+        _metrics_frame(paired_difference(draws[a], draws[b]), part.name, task.name, name)
+        for name, a, b in CONTRASTS
+        if a in draws and b in draws
+    ]
     say(f"{task.name}: decision curve on {part.name}")
     decision = task.decision_curve(y, predictions)
     decision.insert(0, "task", task.name)
     decision.insert(0, "dataset", part.name)
-    decision = decision[["dataset", "task", "horizon", *[c for c in decision.columns if c not in ("dataset", "task", "horizon")]]]
+    decision = decision[
+        ["dataset", "task", "horizon", *[c for c in decision.columns if c not in ("dataset", "task", "horizon")]]
+    ]
     return Scored(metrics=pd.concat(frames, ignore_index=True), decision=decision)
-
 
 
 def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> pd.DataFrame:
@@ -179,7 +218,6 @@ def _metrics_frame(table: pd.DataFrame, dataset: str, task: str, model: str) -> 
     t.insert(0, "task", task)
     t.insert(0, "dataset", dataset)
     return t
-
 
 
 # --------------------------------------------------------------------------------- nested CV
@@ -203,13 +241,21 @@ class NestedCV:
         (how much the search's choice flatters itself); and how often each booster was chosen."""
         rows = []
         for task, f in self.folds.groupby("task", sort=False):
-            rows.append({"task": task, "metric": f["metric"].iloc[0], "fits": len(f),
-                         "xgboost": f["xgboost"].mean(), "xgboost_sd": f["xgboost"].std(ddof=1),
-                         "baseline": f["baseline"].mean(), "baseline_sd": f["baseline"].std(ddof=1),
-                         "inner_cv": f["inner_cv"].mean(), "optimism": (f["inner_cv"] - f["xgboost"]).mean(),
-                         "choices": ", ".join(f"{b} {k}" for b, k in Counter(f["choice"]).most_common())})
+            rows.append(
+                {
+                    "task": task,
+                    "metric": f["metric"].iloc[0],
+                    "fits": len(f),
+                    "xgboost": f["xgboost"].mean(),
+                    "xgboost_sd": f["xgboost"].std(ddof=1),
+                    "baseline": f["baseline"].mean(),
+                    "baseline_sd": f["baseline"].std(ddof=1),
+                    "inner_cv": f["inner_cv"].mean(),
+                    "optimism": (f["inner_cv"] - f["xgboost"]).mean(),
+                    "choices": ", ".join(f"{b} {k}" for b, k in Counter(f["choice"]).most_common()),
+                }
+            )
         return pd.DataFrame(rows)
-
 
 
 def nested_cv(exp: Experiment, data: Data, say: Progress = no_progress) -> NestedCV | None:
@@ -227,33 +273,47 @@ def nested_cv(exp: Experiment, data: Data, say: Progress = no_progress) -> Neste
         return None
     observed = data.observed
     first = data.tasks[0]
-    splitter = RepeatedStratifiedKFold(n_splits=config.nested_folds, n_repeats=config.nested_repeats,
-                                       random_state=config.seed)
+    splitter = RepeatedStratifiedKFold(
+        n_splits=config.nested_folds, n_repeats=config.nested_repeats, random_state=config.seed
+    )
     splits = list(splitter.split(observed, first.strata(first.target(observed))))
     rows = []
     for i, (tr, te) in enumerate(splits):
         repeat, fold = divmod(i, config.nested_folds)
         say(f"nested CV: outer fit {i + 1}/{len(splits)} (repeat {repeat + 1}, fold {fold + 1})")
-        outer = replace(data, train=Part("train", observed.iloc[tr]), test=Part("test", observed.iloc[te]),
-                        validation=None, external=None)
+        outer = replace(
+            data,
+            train=Part("train", observed.iloc[tr]),
+            test=Part("test", observed.iloc[te]),
+            validation=None,
+            external=None,
+        )
         features = fit_features(exp, outer)
         X, X_out = features.transform(outer.train.frame), features.transform(outer.test.frame)
         for task in data.tasks:
             try:
                 task.check(outer.train.frame)
             except TrainingError as exc:
-                raise TrainingError(f"nested CV, repeat {repeat + 1}, fold {fold + 1}: {exc}; "
-                                    "ask for fewer [evaluation] nested_folds") from None
+                raise TrainingError(
+                    f"nested CV, repeat {repeat + 1}, fold {fold + 1}: {exc}; ask for fewer [evaluation] nested_folds"
+                ) from None
             y, y_out = task.target(outer.train.frame), task.target(outer.test.frame)
             chosen = search(task, X, y, exp.search)
             model = fit_xgboost(task, chosen, exp.search.seed, X, y)
             baseline = fit_baseline(task, exp, outer, features, y)
-            rows.append({"repeat": repeat + 1, "fold": fold + 1, "task": task.name, "metric": task.headline,
-                         "xgboost": _fold_score(task, y_out, task.predict(model, X_out)),
-                         "baseline": _fold_score(task, y_out, task.predict_baseline(baseline, outer.test.frame)),
-                         "inner_cv": chosen.cv_score, "choice": chosen.params["booster"]})
+            rows.append(
+                {
+                    "repeat": repeat + 1,
+                    "fold": fold + 1,
+                    "task": task.name,
+                    "metric": task.headline,
+                    "xgboost": _fold_score(task, y_out, task.predict(model, X_out)),
+                    "baseline": _fold_score(task, y_out, task.predict_baseline(baseline, outer.test.frame)),
+                    "inner_cv": chosen.cv_score,
+                    "choice": chosen.params["booster"],
+                }
+            )
     return NestedCV(folds=pd.DataFrame(rows), n_folds=config.nested_folds, n_repeats=config.nested_repeats)
-
 
 
 def _fold_score(task: Task, y: np.ndarray, prediction) -> float:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,16 +37,22 @@ class Explanation:
     by: str | None = None
 
 
-
 def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series:
     """Mean |SHAP| per input column (one-hot levels and cutoff flags summed per patient first)."""
     return features.sum_by_source(values).abs().mean().sort_values(ascending=False)
 
 
-
-def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd.DataFrame,
-                       background_groups: pd.Series, features: CohortFeatures, *, n_background: int = 200,
-                       random_state: int = 0) -> pd.DataFrame:
+def shap_importance_by(
+    model,
+    X: pd.DataFrame,
+    groups: pd.Series,
+    background: pd.DataFrame,
+    background_groups: pd.Series,
+    features: CohortFeatures,
+    *,
+    n_background: int = 200,
+    random_state: int = 0,
+) -> pd.DataFrame:
     """Mean |SHAP| per input column *within* each group (a therapy arm): input columns x groups.
 
     Plain SHAP values split an arm-by-biomarker interaction between the arm and the biomarker, so
@@ -58,7 +64,11 @@ def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd
     the model within that group.
     """
     rng = np.random.default_rng(random_state)
-    order = list(groups.cat.categories) if isinstance(groups.dtype, pd.CategoricalDtype) else sorted(groups.dropna().unique())
+    order = (
+        list(groups.cat.categories)
+        if isinstance(groups.dtype, pd.CategoricalDtype)
+        else sorted(groups.dropna().unique())
+    )
     table = {}
     for g in order:
         rows, pool = (groups == g).to_numpy(), np.flatnonzero((background_groups == g).to_numpy())
@@ -71,9 +81,16 @@ def shap_importance_by(model, X: pd.DataFrame, groups: pd.Series, background: pd
     return out.loc[out.mean(axis=1).sort_values(ascending=False).index]
 
 
-
-def explain(fitted: Sequence[FittedTask], part: Part, features: CohortFeatures, train: Part, schema: Schema,
-            config: ShapSection, seed: int, say: Progress = no_progress) -> dict[str, Explanation]:
+def explain(
+    fitted: Sequence[FittedTask],
+    part: Part,
+    features: CohortFeatures,
+    train: Part,
+    schema: Schema,
+    config: ShapSection,
+    seed: int,
+    say: Progress = no_progress,
+) -> dict[str, Explanation]:
     """SHAP values (TreeSHAP, or exact linear SHAP; additivity checked) of each task's model on at
     most ``config.max_rows`` patients of ``part`` drawn with ``seed``; with ``config.by``, also
     importance within each group against a background of training rows of the same group."""
@@ -93,8 +110,17 @@ def explain(fitted: Sequence[FittedTask], part: Part, features: CohortFeatures, 
         by = None
         if config.by:
             say(f"{f.task.name}: SHAP within each {config.by}")
-            by = shap_importance_by(f.model, X, df[config.by], background, train.frame[config.by],
-                                    features, random_state=seed)
-        out[f.task.name] = Explanation(task=f.task.name, values=vdf, base_value=base, data=X, importance=importance,
-                                       scale=f.task.shap_scale(f.model), importance_by=by, by=config.by)
+            by = shap_importance_by(
+                f.model, X, df[config.by], background, train.frame[config.by], features, random_state=seed
+            )
+        out[f.task.name] = Explanation(
+            task=f.task.name,
+            values=vdf,
+            base_value=base,
+            data=X,
+            importance=importance,
+            scale=f.task.shap_scale(f.model),
+            importance_by=by,
+            by=config.by,
+        )
     return out

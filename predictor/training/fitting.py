@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,17 @@ from predictor.config.experiment import Experiment, SearchSection
 from predictor.training.data import Data, Progress, no_progress
 from predictor.training.tasks import Task
 
-__all__ = ["SEARCH_SPACE", "LINEAR_SEARCH_SPACE", "SearchResult", "search_candidates", "search", "FittedTask", "fit", "fit_xgboost", "fit_baseline"]
+__all__ = [
+    "SEARCH_SPACE",
+    "LINEAR_SEARCH_SPACE",
+    "SearchResult",
+    "search_candidates",
+    "search",
+    "FittedTask",
+    "fit",
+    "fit_xgboost",
+    "fit_baseline",
+]
 
 
 #: The seeded random search's space for trees (shared by every task): ``n_iter`` draws.
@@ -30,16 +41,18 @@ SEARCH_SPACE = {
 }
 
 
-
 #: The grid for XGBoost's linear booster (a ridge-penalised GLM), searched in full beside the trees
 #: when ``[search] boosters`` includes "gblinear": cheap, and the right model when the truth is
 #: smooth and additive and the cohort too small for trees to find its shape. Each candidate runs
 #: coordinate descent to convergence (no early stopping: the penalty alone regularises, so the
 #: model is the penalised maximum-likelihood fit). XGBoost multiplies gblinear's ``reg_lambda`` by
 #: the number of rows: it is a penalty per patient (scikit-learn's default ``C=1`` is ``1/n``).
-LINEAR_SEARCH_SPACE = {"learning_rate": [0.5], "n_estimators": [300], "early_stopping_rounds": [None],
-                       "reg_lambda": [0.0, 0.001, 0.003, 0.01, 0.03, 0.1]}
-
+LINEAR_SEARCH_SPACE = {
+    "learning_rate": [0.5],
+    "n_estimators": [300],
+    "early_stopping_rounds": [None],
+    "reg_lambda": [0.0, 0.001, 0.003, 0.01, 0.03, 0.1],
+}
 
 
 # ------------------------------------------------------------------------------------- search
@@ -56,8 +69,9 @@ class SearchResult:
         return {**self.params, f"cv_{self.metric}": self.cv_score}
 
 
-
-def search_candidates(boosters: Sequence[str], n_iter: int, seed: int, interactions: str | None = None) -> list[dict[str, Any]]:
+def search_candidates(
+    boosters: Sequence[str], n_iter: int, seed: int, interactions: str | None = None
+) -> list[dict[str, Any]]:
     """The search's candidates: ``n_iter`` seeded draws from :data:`SEARCH_SPACE` for "gbtree",
     then the whole :data:`LINEAR_SEARCH_SPACE` grid for "gblinear" (each with
     ``interaction_by=interactions`` when given: a coefficient per level of that input)."""
@@ -70,8 +84,9 @@ def search_candidates(boosters: Sequence[str], n_iter: int, seed: int, interacti
     return out
 
 
-
-def search(task: Task, X: pd.DataFrame, y: np.ndarray, config: SearchSection, say: Progress = no_progress) -> SearchResult:
+def search(
+    task: Task, X: pd.DataFrame, y: np.ndarray, config: SearchSection, say: Progress = no_progress
+) -> SearchResult:
     """The candidate with the best mean score over ``config.cv_folds`` stratified folds (the
     first best on a tie; the same folds and model seed for every candidate).
 
@@ -90,13 +105,15 @@ def search(task: Task, X: pd.DataFrame, y: np.ndarray, config: SearchSection, sa
     best, best_score = None, -np.inf
     with ThreadPoolExecutor(config.n_jobs or _cores()) as pool:
         futures = [[pool.submit(score, params, tr, va) for tr, va in splits] for params in candidates]
-        for i, (params, scores) in enumerate(zip(candidates, futures), 1):
+        for i, (params, scores) in enumerate(zip(candidates, futures, strict=True), 1):
             mean = float(np.mean([f.result() for f in scores]))
             if mean > best_score:
                 best, best_score = params, mean
-            say(f"{task.name}: search {i}/{len(candidates)}, {params['booster']} (best CV score {best_score:.3f}, {best['booster']})")
+            say(
+                f"{task.name}: search {i}/{len(candidates)}, {params['booster']} "
+                f"(best CV score {best_score:.3f}, {best['booster']})"
+            )
     return SearchResult(params=best, cv_score=best_score, metric=task.headline)
-
 
 
 def _cores() -> int:
@@ -105,7 +122,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
 
 
 # ---------------------------------------------------------------------------------------- fit
@@ -121,9 +137,15 @@ class FittedTask:
     reference: Any = None
 
 
-
-def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features: CohortFeatures,
-        X_train: pd.DataFrame | None = None, say: Progress = no_progress) -> FittedTask:
+def fit(
+    task: Task,
+    chosen: SearchResult,
+    exp: Experiment,
+    data: Data,
+    features: CohortFeatures,
+    X_train: pd.DataFrame | None = None,
+    say: Progress = no_progress,
+) -> FittedTask:
     """The XGBoost model with the search's choice, and the baseline, on the training rows."""
     say(f"{task.name}: fitting XGBoost and the baseline")
     X_train = features.transform(data.train.frame) if X_train is None else X_train
@@ -133,7 +155,6 @@ def fit(task: Task, chosen: SearchResult, exp: Experiment, data: Data, features:
     return FittedTask(task=task, model=model, baseline=baseline, search=chosen, reference=task.reference(y))
 
 
-
 def fit_xgboost(task: Task, chosen: SearchResult, seed: int, X: pd.DataFrame, y: np.ndarray, n_jobs: int | None = None):
     """The task's XGBoost model with the search's choice, fitted on ``X``, ``y`` (``n_jobs``
     XGBoost threads; None: the model's default)."""
@@ -141,7 +162,6 @@ def fit_xgboost(task: Task, chosen: SearchResult, seed: int, X: pd.DataFrame, y:
     if n_jobs is not None:
         model.set_params(n_jobs=n_jobs)
     return model.fit(X, y)
-
 
 
 def fit_baseline(task: Task, exp: Experiment, data: Data, features: CohortFeatures, y: np.ndarray):

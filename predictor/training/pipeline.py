@@ -7,9 +7,10 @@ estimators; nothing here talks to MLflow (see :mod:`predictor.tracking`).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -125,18 +126,30 @@ def train(exp: Experiment, progress: Progress | None = None) -> TrainingResult:
         nested = None
     shown = data.validation or data.test
     with _timed(timings, "explain"):
-        explanations = explain(list(fitted.values()), shown, features, data.train, data.schema, exp.shap,
-                               exp.evaluation.seed, say)
+        explanations = explain(
+            list(fitted.values()), shown, features, data.train, data.schema, exp.shap, exp.evaluation.seed, say
+        )
     with _timed(timings, "figures"):
         say("drawing figures")
         figures = make_figures(explanations, evaluation, shown, fitted, features, exp.shap.dependence)
         if data.external is not None:  # an external cohort gets its own calibration and decision figures
             figures.update(evaluation_figures(evaluation, data.external, data.tasks))
-        bundle = ModelBundle.from_fitted(data.schema, features, fitted.values(),
-                                         metadata={"experiment": exp.name, "scenario": exp.cohort.scenario})
+        bundle = ModelBundle.from_fitted(
+            data.schema, features, fitted.values(), metadata={"experiment": exp.name, "scenario": exp.cohort.scenario}
+        )
         calibration = check_calibration(data)
-    return TrainingResult(experiment=exp, data=data, fitted=fitted, evaluation=evaluation, explanations=explanations,
-                          figures=figures, bundle=bundle, calibration=calibration, timings=timings, nested=nested)
+    return TrainingResult(
+        experiment=exp,
+        data=data,
+        fitted=fitted,
+        evaluation=evaluation,
+        explanations=explanations,
+        figures=figures,
+        bundle=bundle,
+        calibration=calibration,
+        timings=timings,
+        nested=nested,
+    )
 
 
 @contextmanager

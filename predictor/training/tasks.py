@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,16 @@ from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
 from predictor.models.target import make_surv
 from synthetic import Cohort, oracle, survival_columns, true_probability
 
-__all__ = ["BinaryOutcome", "TimeToEvent", "BinaryPrediction", "SurvivalPrediction", "Scorer", "Task", "BinaryTask", "SurvivalTask"]
+__all__ = [
+    "BinaryOutcome",
+    "TimeToEvent",
+    "BinaryPrediction",
+    "SurvivalPrediction",
+    "Scorer",
+    "Task",
+    "BinaryTask",
+    "SurvivalTask",
+]
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,10 @@ class TimeToEvent:
 
     def __post_init__(self) -> None:
         if self.unit not in TIME_UNITS:
-            raise TrainingError(f"the time outcome '{self.time}' is in {self.unit!r}; declare its unit as one of "
-                                f"{', '.join(TIME_UNITS)} (the unit names the horizons and prediction columns)")
+            raise TrainingError(
+                f"the time outcome '{self.time}' is in {self.unit!r}; declare its unit as one of "
+                f"{', '.join(TIME_UNITS)} (the unit names the horizons and prediction columns)"
+            )
 
     @property
     def suffix(self) -> str:
@@ -148,7 +160,9 @@ class Task(ABC):
         of the unfitted ``preprocessor`` and the task's regression (the same shape for every task)."""
 
     @abstractmethod
-    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+    def coefficient_test(
+        self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str
+    ) -> tuple[float, float]:
         """The coefficient of ``covariate`` in this task's (fitted) baseline regression on ``df``
         and its Wald p-value: the test a study's power analysis counts. NaN, NaN where the fit
         does not converge.
@@ -240,7 +254,9 @@ class BinaryTask(Task):
 
     def check(self, df: pd.DataFrame) -> None:
         if df[self.outcome.column].nunique() < 2:
-            raise TrainingError(f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be trained")
+            raise TrainingError(
+                f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be trained"
+            )
 
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBResponseClassifier:
         return XGBResponseClassifier(random_state=random_state, **params)
@@ -248,7 +264,9 @@ class BinaryTask(Task):
     def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
         return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
 
-    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+    def coefficient_test(
+        self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str
+    ) -> tuple[float, float]:
         # scikit-learn's logistic regression gives no standard errors: the same design (the
         # baseline's preprocessor output) is refitted without penalty by statsmodels, the
         # maintained library that gives them.
@@ -333,13 +351,17 @@ class SurvivalTask(Task):
 
     def outcome_columns(self) -> dict[str, dict[str, Any]]:
         o = self.outcome
-        return {o.time: {"dtype": "float", "role": "outcome", "min": 0, "unit": o.unit},
-                o.event: {"dtype": "bool", "role": "outcome"}}
+        return {
+            o.time: {"dtype": "float", "role": "outcome", "min": 0, "unit": o.unit},
+            o.event: {"dtype": "bool", "role": "outcome"},
+        }
 
     def check(self, df: pd.DataFrame) -> None:
         if not df[self.outcome.event].astype(bool).any():
-            raise TrainingError(f"the cohort has no events ('{self.outcome.event}' is False for every patient): "
-                                "a survival model cannot be trained")
+            raise TrainingError(
+                f"the cohort has no events ('{self.outcome.event}' is False for every patient): "
+                "a survival model cannot be trained"
+            )
 
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBSurvival:
         return XGBSurvival(objective=self.objective, random_state=random_state, **params)
@@ -347,7 +369,9 @@ class SurvivalTask(Task):
     def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
         return make_pipeline(preprocessor, CoxPHBaseline()).fit(df, y)
 
-    def coefficient_test(self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str) -> tuple[float, float]:
+    def coefficient_test(
+        self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str
+    ) -> tuple[float, float]:
         summary = baseline[-1].model_.summary  # lifelines' fit has the coefficients and their Wald tests
         row = _design_column(summary.index, covariate)
         return float(summary.loc[row, "coef"]), float(summary.loc[row, "p"])
@@ -369,8 +393,13 @@ class SurvivalTask(Task):
 
         if truth is None or survival_columns(source.scenario) != (self.outcome.time, self.outcome.event):
             return None
-        cohort = Cohort(observed=pd.DataFrame(index=truth.index), truth=truth, scenario=source.scenario.name,
-                        seed=source.seed, parameters=source.parameters)
+        cohort = Cohort(
+            observed=pd.DataFrame(index=truth.index),
+            truth=truth,
+            scenario=source.scenario.name,
+            seed=source.seed,
+            parameters=source.parameters,
+        )
         truly = lambda t: oracle(cohort, t, source.scenario)
         return SurvivalPrediction(truly(self.horizons)["risk"], lambda t: truly(t)["survival"])
 
@@ -378,7 +407,9 @@ class SurvivalTask(Task):
         return TrainingReference.from_target(y_train)
 
     def scorer(self, reference: TrainingReference, y: np.ndarray, prediction: SurvivalPrediction) -> Scorer:
-        metrics = SurvivalMetrics(reference, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix)
+        metrics = SurvivalMetrics(
+            reference, y, prediction.risk, prediction.survival, self.horizons, self.outcome.suffix
+        )
         return Scorer(metric=metrics, point=lambda rows: metrics(rows, calibration=True))
 
     @property
@@ -412,5 +443,6 @@ def _design_column(names: Iterable[str], covariate: str) -> str:
     for candidate in (covariate, f"log({covariate})"):
         if candidate in names:
             return candidate
-    raise TrainingError(f"covariate '{covariate}' is not one column of the baseline's design "
-                        "(a boolean or numeric input of the model)")
+    raise TrainingError(
+        f"covariate '{covariate}' is not one column of the baseline's design (a boolean or numeric input of the model)"
+    )

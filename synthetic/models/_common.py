@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +40,9 @@ def weibull_oracle(truth: pd.DataFrame, values: Mapping[str, Any], times: np.nda
     }
 
 
-def draw_uniforms_normals(rng: np.random.Generator, n: int, uniforms: Sequence[str],
-                          normals: Sequence[str]) -> dict[str, np.ndarray]:
+def draw_uniforms_normals(
+    rng: np.random.Generator, n: int, uniforms: Sequence[str], normals: Sequence[str]
+) -> dict[str, np.ndarray]:
     """``u_NAME`` ~ U(0, 1) for each of ``uniforms``, then ``z_NAME`` ~ N(0, 1) for each of
     ``normals``, in that order (the order is part of a generator's seed contract)."""
     noise = {f"u_{k}": rng.random(n) for k in uniforms}
@@ -55,8 +57,9 @@ def categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.searchsorted(cum, u, side="right").astype(np.int8)
 
 
-def weibull_pfs(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], eta: np.ndarray,
-                median: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def weibull_pfs(
+    noise: Mapping[str, np.ndarray], values: Mapping[str, Any], eta: np.ndarray, median: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Censored Weibull PH times (Bender, Augustin & Blettner 2005) from ``u_pfs``, ``u_accrual``
     and ``u_dropout``.
 
@@ -86,8 +89,7 @@ def weibull_pfs(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], eta:
 def check_shares(values: Mapping[str, Any], name: str, labels: Sequence[str]) -> None:
     """Raise ``ValueError`` unless ``name`` is a list of ``len(labels)`` non-negative shares summing to 1."""
     shares = values[name]
-    if (not isinstance(shares, list) or len(shares) != len(labels) or min(shares) < 0
-            or abs(sum(shares) - 1) > 1e-6):
+    if not isinstance(shares, list) or len(shares) != len(labels) or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
         raise ValueError(f"'{name}' must be {len(labels)} shares ({', '.join(labels)}) that sum to 1")
 
 

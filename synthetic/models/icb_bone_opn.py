@@ -72,42 +72,101 @@ Censoring: administrative (uniform accrual, follow-up between ``followup_min`` a
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniforms_normals, table, weibull_oracle,
-                      weibull_pfs)
+from ._common import (
+    categorical,
+    check_shares,
+    check_weibull_pfs,
+    draw_uniforms_normals,
+    table,
+    weibull_oracle,
+    weibull_pfs,
+)
 
 __all__ = [
-    "PARAMETERS", "TUMOUR_TYPES", "BONE_AGENTS", "EXPECTATIONS", "SURVIVAL",
-    "check_parameters", "draw", "transform", "oracle",
+    "PARAMETERS",
+    "TUMOUR_TYPES",
+    "BONE_AGENTS",
+    "EXPECTATIONS",
+    "SURVIVAL",
+    "check_parameters",
+    "draw",
+    "transform",
+    "oracle",
 ]
 
 TUMOUR_TYPES = ("NSCLC", "melanoma", "RCC", "urothelial", "HNSCC", "other")
 BONE_AGENTS = ("none", "bisphosphonate", "rankl_inhibitor")
 SEXES = ("F", "M")
 
-_TABLES = ("tumour_type_share", "bone_met_prob", "driver_mutation_prob", "tmb_median",
-           "resp_tumour_offset", "pfs_tumour_log_hr")
+_TABLES = (
+    "tumour_type_share",
+    "bone_met_prob",
+    "driver_mutation_prob",
+    "tmb_median",
+    "resp_tumour_offset",
+    "pfs_tumour_log_hr",
+)
 PARAMETERS = (
     *_TABLES,
-    "age_mean", "age_sd", "male_share", "ecog_share",
-    "tmb_log_sd", "pdl1_zero_share", "pdl1_logit_mean", "pdl1_logit_sd",
-    "nlr_median", "nlr_log_sd", "nlr_log_fold_bone",
-    "albumin_mean", "albumin_sd", "ldh_median", "ldh_log_sd", "ldh_log_fold_bone",
-    "bone_agent_logit", "bone_agent_burden_slope", "rankl_share_of_agents",
-    "opn_median_no_bone", "opn_log_sd", "opn_burden_log_sd", "opn_log_fold_bone",
-    "opn_log_change_rankl", "opn_log_change_bisphosphonate",
-    "resp_intercept", "resp_sd", "resp_per_log2_tmb", "resp_per_pdl1", "resp_per_log2_nlr",
-    "resp_per_albumin", "resp_per_ecog", "resp_per_log2_ldh", "resp_driver_mutation",
-    "resp_per_log2_opn", "resp_bone_direct", "best_pct_change_cap",
-    "pfs_baseline_median", "pfs_weibull_shape", "pfs_log_hr_nsclc", "pfs_per_log2_tmb",
-    "pfs_per_pdl1", "pfs_per_log2_nlr", "pfs_per_albumin", "pfs_per_ecog", "pfs_per_log2_ldh",
-    "pfs_driver_mutation", "pfs_per_log2_opn", "pfs_bone_direct",
-    "followup_min", "followup_max", "dropout_rate",
+    "age_mean",
+    "age_sd",
+    "male_share",
+    "ecog_share",
+    "tmb_log_sd",
+    "pdl1_zero_share",
+    "pdl1_logit_mean",
+    "pdl1_logit_sd",
+    "nlr_median",
+    "nlr_log_sd",
+    "nlr_log_fold_bone",
+    "albumin_mean",
+    "albumin_sd",
+    "ldh_median",
+    "ldh_log_sd",
+    "ldh_log_fold_bone",
+    "bone_agent_logit",
+    "bone_agent_burden_slope",
+    "rankl_share_of_agents",
+    "opn_median_no_bone",
+    "opn_log_sd",
+    "opn_burden_log_sd",
+    "opn_log_fold_bone",
+    "opn_log_change_rankl",
+    "opn_log_change_bisphosphonate",
+    "resp_intercept",
+    "resp_sd",
+    "resp_per_log2_tmb",
+    "resp_per_pdl1",
+    "resp_per_log2_nlr",
+    "resp_per_albumin",
+    "resp_per_ecog",
+    "resp_per_log2_ldh",
+    "resp_driver_mutation",
+    "resp_per_log2_opn",
+    "resp_bone_direct",
+    "best_pct_change_cap",
+    "pfs_baseline_median",
+    "pfs_weibull_shape",
+    "pfs_log_hr_nsclc",
+    "pfs_per_log2_tmb",
+    "pfs_per_pdl1",
+    "pfs_per_log2_nlr",
+    "pfs_per_albumin",
+    "pfs_per_ecog",
+    "pfs_per_log2_ldh",
+    "pfs_driver_mutation",
+    "pfs_per_log2_opn",
+    "pfs_bone_direct",
+    "followup_min",
+    "followup_max",
+    "dropout_rate",
 )
 
 #: Truth columns holding the noise-free expectation of an observed outcome column.
@@ -116,8 +175,20 @@ EXPECTATIONS = {"objective_response": "response_probability", "best_pct_change":
 SURVIVAL = ("pfs_months", "pfs_event", "pfs_months_uncensored")
 
 #: The random draws, in the order they are taken (the order is part of the seed contract).
-_UNIFORMS = ("type", "bone", "sex", "ecog", "driver", "pdl1_zero", "agent", "agent_kind",
-             "pfs", "accrual", "dropout", "null3")
+_UNIFORMS = (
+    "type",
+    "bone",
+    "sex",
+    "ecog",
+    "driver",
+    "pdl1_zero",
+    "agent",
+    "agent_kind",
+    "pfs",
+    "accrual",
+    "dropout",
+    "null3",
+)
 _NORMALS = ("age", "tmb", "pdl1", "nlr", "albumin", "ldh", "burden", "opn", "resp", "null1", "null2")
 
 
@@ -142,9 +213,21 @@ def check_parameters(values: Mapping[str, Any]) -> None:
     for name in ("male_share", "pdl1_zero_share", "rankl_share_of_agents"):
         if not 0 <= float(values[name]) <= 1:
             raise ValueError(f"'{name}' must be in [0, 1]")
-    for name in ("age_sd", "tmb_log_sd", "pdl1_logit_sd", "nlr_median", "nlr_log_sd", "albumin_sd",
-                 "ldh_median", "ldh_log_sd", "opn_median_no_bone", "opn_log_sd", "resp_sd",
-                 "pfs_baseline_median", "best_pct_change_cap"):
+    for name in (
+        "age_sd",
+        "tmb_log_sd",
+        "pdl1_logit_sd",
+        "nlr_median",
+        "nlr_log_sd",
+        "albumin_sd",
+        "ldh_median",
+        "ldh_log_sd",
+        "opn_median_no_bone",
+        "opn_log_sd",
+        "resp_sd",
+        "pfs_baseline_median",
+        "best_pct_change_cap",
+    ):
         if not float(values[name]) > 0:
             raise ValueError(f"'{name}' must be positive")
     if float(values["opn_burden_log_sd"]) < 0:
@@ -186,13 +269,17 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     sex = (noise["u_sex"] < v["male_share"]).astype(np.int8)
     ecog = categorical(noise["u_ecog"], np.asarray(v["ecog_share"], dtype=float))
 
-    tmb = np.clip(np.round(np.exp(np.log(_table(v, "tmb_median"))[ttype] + v["tmb_log_sd"] * noise["z_tmb"]), 1), 0.1, 1000.0)
+    tmb = np.clip(
+        np.round(np.exp(np.log(_table(v, "tmb_median"))[ttype] + v["tmb_log_sd"] * noise["z_tmb"]), 1), 0.1, 1000.0
+    )
     pdl1 = np.where(
         noise["u_pdl1_zero"] < v["pdl1_zero_share"],
         0.0,
         np.maximum(np.rint(100.0 * expit(v["pdl1_logit_mean"] + v["pdl1_logit_sd"] * noise["z_pdl1"])), 1.0),
     )
-    nlr = np.round(np.exp(np.log(v["nlr_median"]) + v["nlr_log_fold_bone"] * bone_f + v["nlr_log_sd"] * noise["z_nlr"]), 2)
+    nlr = np.round(
+        np.exp(np.log(v["nlr_median"]) + v["nlr_log_fold_bone"] * bone_f + v["nlr_log_sd"] * noise["z_nlr"]), 2
+    )
     nlr = np.maximum(nlr, 0.05)
     albumin = np.round(np.clip(v["albumin_mean"] + v["albumin_sd"] * noise["z_albumin"], 15.0, 55.0), 1)
     ldh = np.rint(np.exp(np.log(v["ldh_median"]) + v["ldh_log_fold_bone"] * bone_f + v["ldh_log_sd"] * noise["z_ldh"]))
@@ -223,10 +310,14 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
         """The covariate part shared by the response (``resp_``) and PFS (``pfs_``) predictors."""
         return (
             offset
-            + v[f"{prefix}per_log2_tmb"] * x_tmb + v[f"{prefix}per_pdl1"] * x_pdl1
-            + v[f"{prefix}per_log2_nlr"] * x_nlr + v[f"{prefix}per_albumin"] * x_alb
-            + v[f"{prefix}per_ecog"] * ecog_f + v[f"{prefix}per_log2_ldh"] * x_ldh
-            + v[f"{prefix}driver_mutation"] * driver_f + v[f"{prefix}per_log2_opn"] * x_opn
+            + v[f"{prefix}per_log2_tmb"] * x_tmb
+            + v[f"{prefix}per_pdl1"] * x_pdl1
+            + v[f"{prefix}per_log2_nlr"] * x_nlr
+            + v[f"{prefix}per_albumin"] * x_alb
+            + v[f"{prefix}per_ecog"] * ecog_f
+            + v[f"{prefix}per_log2_ldh"] * x_ldh
+            + v[f"{prefix}driver_mutation"] * driver_f
+            + v[f"{prefix}per_log2_opn"] * x_opn
             + v[f"{prefix}bone_direct"] * bone_f
         )
 
@@ -242,7 +333,9 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     pa, pb = ndtr(a), ndtr(b)
     expected_best = -100.0 * pa + cap * (1.0 - pb) + m * (pb - pa) + sd * (_phi(a) - _phi(b))
 
-    pfs_type = np.array([v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t] for t in TUMOUR_TYPES], dtype=float)
+    pfs_type = np.array(
+        [v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t] for t in TUMOUR_TYPES], dtype=float
+    )
     eta = linear("pfs_", pfs_type[ttype])
     k = float(v["pfs_weibull_shape"])
     m0 = float(v["pfs_baseline_median"])
@@ -251,42 +344,48 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     ids = np.arange(1, n + 1, dtype=np.int64)
     agent_code = np.where(rankl, 2, np.where(bisph, 1, 0)).astype(np.int8)
     # copy=False: keep one block per column instead of stacking same-typed columns (a copy).
-    observed = pd.DataFrame({
-        "patient_id": ids,
-        "tumour_type": pd.Categorical.from_codes(ttype, TUMOUR_TYPES),
-        "age_years": age,
-        "sex": pd.Categorical.from_codes(sex, SEXES),
-        "ecog": ecog,
-        "driver_mutation": driver,
-        "bone_metastasis": bone,
-        "bone_agent": pd.Categorical.from_codes(agent_code, BONE_AGENTS),
-        "opn_ng_ml": opn,
-        "tmb_mut_per_mb": tmb,
-        "pdl1_tps_pct": pdl1,
-        "nlr": nlr,
-        "albumin_g_per_l": albumin,
-        "ldh_u_per_l": ldh,
-        "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
-        "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
-        "null_biomarker_3": noise["u_null3"] < 0.3,
-        "best_pct_change": best,
-        "objective_response": response,
-        "pfs_months": pfs,
-        "pfs_event": event,
-    }, copy=False)
-    truth = pd.DataFrame({
-        "patient_id": ids,
-        "bone_burden": np.where(bone, burden, 0.0),
-        "opn_expected_ng_ml": np.exp(opn_log_mean),
-        "resp_linear_predictor": m,
-        "response_probability": response_probability,
-        "expected_best_pct_change": expected_best,
-        "best_pct_change_unclipped": m + sd * z,
-        "pfs_linear_predictor": eta,
-        "pfs_median_true_months": m0 * np.exp(-eta / k),
-        "pfs_months_uncensored": t_event,
-        "censor_months": t_censor,
-    }, copy=False)
+    observed = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "tumour_type": pd.Categorical.from_codes(ttype, TUMOUR_TYPES),
+            "age_years": age,
+            "sex": pd.Categorical.from_codes(sex, SEXES),
+            "ecog": ecog,
+            "driver_mutation": driver,
+            "bone_metastasis": bone,
+            "bone_agent": pd.Categorical.from_codes(agent_code, BONE_AGENTS),
+            "opn_ng_ml": opn,
+            "tmb_mut_per_mb": tmb,
+            "pdl1_tps_pct": pdl1,
+            "nlr": nlr,
+            "albumin_g_per_l": albumin,
+            "ldh_u_per_l": ldh,
+            "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
+            "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
+            "null_biomarker_3": noise["u_null3"] < 0.3,
+            "best_pct_change": best,
+            "objective_response": response,
+            "pfs_months": pfs,
+            "pfs_event": event,
+        },
+        copy=False,
+    )
+    truth = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "bone_burden": np.where(bone, burden, 0.0),
+            "opn_expected_ng_ml": np.exp(opn_log_mean),
+            "resp_linear_predictor": m,
+            "response_probability": response_probability,
+            "expected_best_pct_change": expected_best,
+            "best_pct_change_unclipped": m + sd * z,
+            "pfs_linear_predictor": eta,
+            "pfs_median_true_months": m0 * np.exp(-eta / k),
+            "pfs_months_uncensored": t_event,
+            "censor_months": t_censor,
+        },
+        copy=False,
+    )
     return observed, truth
 
 

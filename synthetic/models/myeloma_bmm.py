@@ -83,19 +83,38 @@ covariates, so the truth columns are the Bayes-optimal predictions. Censoring: a
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit, ndtr
 from scipy.stats import poisson
 
-from ._common import (categorical, check_shares, check_weibull_pfs, draw_uniforms_normals, table, weibull_oracle,
-                      weibull_pfs)
+from ._common import (
+    categorical,
+    check_shares,
+    check_weibull_pfs,
+    draw_uniforms_normals,
+    table,
+    weibull_oracle,
+    weibull_pfs,
+)
 
 __all__ = [
-    "PARAMETERS", "ARMS", "RESPONSES", "TME_MARKERS", "EXPECTATIONS", "SURVIVAL",
-    "EFFECT_BIOMARKERS", "NULL_BIOMARKERS", "check_parameters", "draw", "transform", "oracle", "biomarker_effects",
+    "PARAMETERS",
+    "ARMS",
+    "RESPONSES",
+    "TME_MARKERS",
+    "EXPECTATIONS",
+    "SURVIVAL",
+    "EFFECT_BIOMARKERS",
+    "NULL_BIOMARKERS",
+    "check_parameters",
+    "draw",
+    "transform",
+    "oracle",
+    "biomarker_effects",
     "effect_terms",
 ]
 
@@ -103,27 +122,76 @@ ARMS = ("dara_krd", "tal_tec", "car_t")
 #: IMWG best response, worst to best.
 RESPONSES = ("SD/PD", "PR", "VGPR", "CR", "sCR")
 #: Microenvironment markers driven by the latent suppression score, and how each is scaled.
-TME_MARKERS = {"treg_pct": "log", "mdsc_pct": "log", "tgfb_pg_ml": "log", "il6_pg_ml": "log",
-               "lactate_mmol_l": "log", "hypoxia_score": "logit", "pd1_cd8_pct": "logit_pct"}
+TME_MARKERS = {
+    "treg_pct": "log",
+    "mdsc_pct": "log",
+    "tgfb_pg_ml": "log",
+    "il6_pg_ml": "log",
+    "lactate_mmol_l": "log",
+    "hypoxia_score": "logit",
+    "pd1_cd8_pct": "logit_pct",
+}
 #: Arm-specific response coefficients (tables keyed by arm) and the feature each multiplies.
-_ARM_EFFECTS = ("resp_per_log2_cd38", "resp_per_log2_cd55_cd59", "resp_per_log2_treg", "resp_per_log2_mdsc",
-                "resp_per_log2_tgfb", "resp_per_log2_il6", "resp_per_log2_lactate", "resp_per_hypoxia",
-                "resp_per_10pct_pd1_cd8", "resp_bcma_silencing", "resp_per_10pct_gprc5d")
-_ARM_TABLES = ("arm_share", "age_mean", "high_risk_prob", "emd_prob", "prior_lines_min", "prior_lines_extra_mean",
-               *_ARM_EFFECTS)
+_ARM_EFFECTS = (
+    "resp_per_log2_cd38",
+    "resp_per_log2_cd55_cd59",
+    "resp_per_log2_treg",
+    "resp_per_log2_mdsc",
+    "resp_per_log2_tgfb",
+    "resp_per_log2_il6",
+    "resp_per_log2_lactate",
+    "resp_per_hypoxia",
+    "resp_per_10pct_pd1_cd8",
+    "resp_bcma_silencing",
+    "resp_per_10pct_gprc5d",
+)
+_ARM_TABLES = (
+    "arm_share",
+    "age_mean",
+    "high_risk_prob",
+    "emd_prob",
+    "prior_lines_min",
+    "prior_lines_extra_mean",
+    *_ARM_EFFECTS,
+)
 _TME_TABLES = ("tme_median", "tme_loading", "tme_sd")
 PARAMETERS = (
-    *_ARM_TABLES, *_TME_TABLES,
-    "age_sd", "iss_share", "tme_shift_relapsed",
-    "cd38_median_k", "cd38_log_fold_relapsed", "cd38_log_sd",
-    "bcma_meth_logit_mean_new", "bcma_meth_logit_mean_relapsed", "bcma_meth_logit_sd",
-    "gprc5d_logit_mean", "gprc5d_logit_sd", "cd55_cd59_log_sd",
-    "resp_intercept_dara_krd", "resp_intercept_tal_tec", "resp_intercept_car_t",
-    "resp_emd", "resp_per_iss", "resp_high_risk", "resp_per_10y_age", "resp_per_prior_line",
-    "cut_vgpr", "cut_cr", "cut_scr", "cut_mrd",
-    "pfs_median_dara_krd", "pfs_median_tal_tec", "pfs_median_car_t", "pfs_weibull_shape",
-    "pfs_log_hr_per_depth", "pfs_high_risk", "pfs_per_iss",
-    "followup_min", "followup_max", "dropout_rate",
+    *_ARM_TABLES,
+    *_TME_TABLES,
+    "age_sd",
+    "iss_share",
+    "tme_shift_relapsed",
+    "cd38_median_k",
+    "cd38_log_fold_relapsed",
+    "cd38_log_sd",
+    "bcma_meth_logit_mean_new",
+    "bcma_meth_logit_mean_relapsed",
+    "bcma_meth_logit_sd",
+    "gprc5d_logit_mean",
+    "gprc5d_logit_sd",
+    "cd55_cd59_log_sd",
+    "resp_intercept_dara_krd",
+    "resp_intercept_tal_tec",
+    "resp_intercept_car_t",
+    "resp_emd",
+    "resp_per_iss",
+    "resp_high_risk",
+    "resp_per_10y_age",
+    "resp_per_prior_line",
+    "cut_vgpr",
+    "cut_cr",
+    "cut_scr",
+    "cut_mrd",
+    "pfs_median_dara_krd",
+    "pfs_median_tal_tec",
+    "pfs_median_car_t",
+    "pfs_weibull_shape",
+    "pfs_log_hr_per_depth",
+    "pfs_high_risk",
+    "pfs_per_iss",
+    "followup_min",
+    "followup_max",
+    "dropout_rate",
 )
 
 #: Truth columns holding the noise-free expectation of an observed outcome (or of a target's
@@ -140,8 +208,7 @@ SURVIVAL = ("pfs_months", "pfs_event", "pfs_months_uncensored")
 
 #: The random draws, in the order they are taken (the order is part of the seed contract).
 _UNIFORMS = ("arm", "iss", "high_risk", "emd", "lines", "pfs", "accrual", "dropout", "null3")
-_NORMALS = ("age", "tme", *(f"m_{k}" for k in TME_MARKERS), "cd38", "bcma", "gprc5d", "cd55",
-            "depth", "null1", "null2")
+_NORMALS = ("age", "tme", *(f"m_{k}" for k in TME_MARKERS), "cd38", "bcma", "gprc5d", "cd55", "depth", "null1", "null2")
 
 
 def _table(values: Mapping[str, Any], name: str, keys=ARMS) -> np.ndarray:
@@ -169,12 +236,21 @@ def check_parameters(values: Mapping[str, Any]) -> None:
     if not 0 < values["tme_median"]["hypoxia_score"] < 1 or not 0 < values["tme_median"]["pd1_cd8_pct"] < 100:
         raise ValueError("'tme_median': hypoxia_score must be in (0, 1) and pd1_cd8_pct in (0, 100)")
     check_shares(values, "iss_share", ("ISS I", "II", "III"))
-    for name in ("age_sd", "cd38_median_k", "cd38_log_sd", "bcma_meth_logit_sd", "gprc5d_logit_sd",
-                 "cd55_cd59_log_sd", "pfs_median_dara_krd", "pfs_median_tal_tec", "pfs_median_car_t"):
+    for name in (
+        "age_sd",
+        "cd38_median_k",
+        "cd38_log_sd",
+        "bcma_meth_logit_sd",
+        "gprc5d_logit_sd",
+        "cd55_cd59_log_sd",
+        "pfs_median_dara_krd",
+        "pfs_median_tal_tec",
+        "pfs_median_car_t",
+    ):
         if not float(values[name]) > 0:
             raise ValueError(f"'{name}' must be positive")
     cuts = [0.0, float(values["cut_vgpr"]), float(values["cut_cr"]), float(values["cut_scr"])]
-    if not all(a < b for a, b in zip(cuts, cuts[1:])):
+    if not all(a < b for a, b in zip(cuts, cuts[1:], strict=False)):
         raise ValueError("the cut points must increase: 0 < cut_vgpr < cut_cr < cut_scr")
     if not float(values["cut_mrd"]) >= float(values["cut_cr"]):
         raise ValueError("'cut_mrd' must be >= 'cut_cr' (MRD negativity is assessed in complete response)")
@@ -201,10 +277,16 @@ def _arms(u: np.ndarray, share: np.ndarray) -> np.ndarray:
 
 #: The biomarker each arm-specific coefficient multiplies (through :func:`effect_terms`).
 EFFECT_BIOMARKERS = {
-    "resp_per_log2_cd38": "cd38_density_k", "resp_per_log2_cd55_cd59": "cd55_cd59_fold",
-    "resp_per_log2_treg": "treg_pct", "resp_per_log2_mdsc": "mdsc_pct", "resp_per_log2_tgfb": "tgfb_pg_ml",
-    "resp_per_log2_il6": "il6_pg_ml", "resp_per_log2_lactate": "lactate_mmol_l", "resp_per_hypoxia": "hypoxia_score",
-    "resp_per_10pct_pd1_cd8": "pd1_cd8_pct", "resp_bcma_silencing": "bcma_methylation_pct",
+    "resp_per_log2_cd38": "cd38_density_k",
+    "resp_per_log2_cd55_cd59": "cd55_cd59_fold",
+    "resp_per_log2_treg": "treg_pct",
+    "resp_per_log2_mdsc": "mdsc_pct",
+    "resp_per_log2_tgfb": "tgfb_pg_ml",
+    "resp_per_log2_il6": "il6_pg_ml",
+    "resp_per_log2_lactate": "lactate_mmol_l",
+    "resp_per_hypoxia": "hypoxia_score",
+    "resp_per_10pct_pd1_cd8": "pd1_cd8_pct",
+    "resp_bcma_silencing": "bcma_methylation_pct",
     "resp_per_10pct_gprc5d": "gprc5d_positive_pct",
 }
 #: Biomarkers that affect nothing.
@@ -254,7 +336,9 @@ def biomarker_effects(observed: pd.DataFrame, values: Mapping[str, Any]) -> pd.D
         effect = {}
         for coefficient, column in EFFECT_BIOMARKERS.items():
             beta = abs(float(values[coefficient][arm]))
-            effect[column] = beta * float(np.subtract(*np.percentile(terms[coefficient], [75, 25]))) if beta and len(rows) else 0.0
+            effect[column] = (
+                beta * float(np.subtract(*np.percentile(terms[coefficient], [75, 25]))) if beta and len(rows) else 0.0
+            )
         out[arm] = {**effect, **{c: 0.0 for c in NULL_BIOMARKERS}}
     return pd.DataFrame(out)
 
@@ -283,7 +367,9 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     high_risk = noise["u_high_risk"] < _table(v, "high_risk_prob")[arm]
     emd = noise["u_emd"] < _table(v, "emd_prob")[arm]
     extra = _table(v, "prior_lines_extra_mean")[arm]
-    lines = _table(v, "prior_lines_min")[arm] + np.where(extra > 0, poisson.ppf(noise["u_lines"], np.maximum(extra, 1e-9)), 0.0)
+    lines = _table(v, "prior_lines_min")[arm] + np.where(
+        extra > 0, poisson.ppf(noise["u_lines"], np.maximum(extra, 1e-9)), 0.0
+    )
     lines = lines.astype(np.int16)
 
     # Microenvironment: one latent suppression score, higher in relapsed/refractory marrow.
@@ -302,8 +388,15 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
             x = np.round(100.0 * expit(logit(med[name] / 100.0) + latent), 1)
         tme[name] = x
 
-    cd38 = np.maximum(np.round(np.exp(np.log(v["cd38_median_k"]) + v["cd38_log_fold_relapsed"] * relapsed
-                                      + v["cd38_log_sd"] * noise["z_cd38"]), 1), 0.1)
+    cd38 = np.maximum(
+        np.round(
+            np.exp(
+                np.log(v["cd38_median_k"]) + v["cd38_log_fold_relapsed"] * relapsed + v["cd38_log_sd"] * noise["z_cd38"]
+            ),
+            1,
+        ),
+        0.1,
+    )
     bcma_mu = np.where(relapsed > 0, v["bcma_meth_logit_mean_relapsed"], v["bcma_meth_logit_mean_new"])
     bcma_meth = np.round(100.0 * expit(bcma_mu + v["bcma_meth_logit_sd"] * noise["z_bcma"]), 1)
     silencing = expit((bcma_meth - 70.0) / 5.0)
@@ -312,14 +405,27 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     gprc5d = np.round(100.0 * expit(v["gprc5d_logit_mean"] + v["gprc5d_logit_sd"] * noise["z_gprc5d"]), 1)
     cd55 = np.maximum(np.round(np.exp(v["cd55_cd59_log_sd"] * noise["z_cd55"]), 2), 0.01)
 
-    features = effect_terms({"cd38_density_k": cd38, "cd55_cd59_fold": cd55, "bcma_methylation_pct": bcma_meth,
-                              "gprc5d_positive_pct": gprc5d, **tme}, v)
+    features = effect_terms(
+        {
+            "cd38_density_k": cd38,
+            "cd55_cd59_fold": cd55,
+            "bcma_methylation_pct": bcma_meth,
+            "gprc5d_positive_pct": gprc5d,
+            **tme,
+        },
+        v,
+    )
     intercept = np.array([v["resp_intercept_dara_krd"], v["resp_intercept_tal_tec"], v["resp_intercept_car_t"]])[arm]
     m = intercept.copy()
     for name, x in features.items():
         m += _table(v, name)[arm] * x
-    m += (v["resp_emd"] * emd + v["resp_per_iss"] * (iss - 1) + v["resp_high_risk"] * high_risk
-          + v["resp_per_10y_age"] * (age - 65.0) / 10.0 + v["resp_per_prior_line"] * lines)
+    m += (
+        v["resp_emd"] * emd
+        + v["resp_per_iss"] * (iss - 1)
+        + v["resp_high_risk"] * high_risk
+        + v["resp_per_10y_age"] * (age - 65.0) / 10.0
+        + v["resp_per_prior_line"] * lines
+    )
     depth = m + noise["z_depth"]
     cuts = np.array([0.0, v["cut_vgpr"], v["cut_cr"], v["cut_scr"]], dtype=float)
     best = np.searchsorted(cuts, depth, side="right").astype(np.int8)  # 0 = SD/PD ... 4 = sCR
@@ -329,51 +435,61 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
 
     k = float(v["pfs_weibull_shape"])
     m0 = np.array([v["pfs_median_dara_krd"], v["pfs_median_tal_tec"], v["pfs_median_car_t"]])[arm]
-    eta = (k * np.log(12.0 / m0) - v["pfs_log_hr_per_depth"] * (m - intercept)
-           + v["pfs_high_risk"] * high_risk + v["pfs_per_iss"] * (iss - 1))
+    eta = (
+        k * np.log(12.0 / m0)
+        - v["pfs_log_hr_per_depth"] * (m - intercept)
+        + v["pfs_high_risk"] * high_risk
+        + v["pfs_per_iss"] * (iss - 1)
+    )
     t_event, t_censor, event, pfs = weibull_pfs(noise, v, eta, 12.0)
 
     ids = np.arange(1, n + 1, dtype=np.int64)
-    observed = pd.DataFrame({
-        "patient_id": ids,
-        "therapy_arm": pd.Categorical.from_codes(arm, ARMS),
-        "age_years": age,
-        "iss_stage": iss,
-        "high_risk_cytogenetics": high_risk,
-        "extramedullary_disease": emd,
-        "prior_lines": lines,
-        "cd38_density_k": cd38,
-        "cd55_cd59_fold": cd55,
-        "bcma_methylation_pct": bcma_meth,
-        "gprc5d_positive_pct": gprc5d,
-        **tme,
-        "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
-        "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
-        "null_biomarker_3": noise["u_null3"] < 0.3,
-        "best_response": pd.Categorical.from_codes(best, RESPONSES),
-        "objective_response": response,
-        "cr_or_better": cr_or_better,
-        "mrd_negative": mrd_negative,
-        "pfs_months": pfs,
-        "pfs_event": event,
-    }, copy=False)
-    truth = pd.DataFrame({
-        "patient_id": ids,
-        "tme_suppression": s,
-        "bcma_silencing": silencing,
-        "bcma_hypermethylation_probability": hypermeth_p,
-        "resp_linear_predictor": m,
-        "response_probability": ndtr(m),
-        "vgpr_or_better_probability": ndtr(m - v["cut_vgpr"]),
-        "cr_or_better_probability": ndtr(m - v["cut_cr"]),
-        "scr_probability": ndtr(m - v["cut_scr"]),
-        "mrd_negative_probability": ndtr(m - v["cut_mrd"]),
-        "depth_latent": depth,
-        "pfs_linear_predictor": eta,
-        "pfs_median_true_months": 12.0 * np.exp(-eta / k),
-        "pfs_months_uncensored": t_event,
-        "censor_months": t_censor,
-    }, copy=False)
+    observed = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "therapy_arm": pd.Categorical.from_codes(arm, ARMS),
+            "age_years": age,
+            "iss_stage": iss,
+            "high_risk_cytogenetics": high_risk,
+            "extramedullary_disease": emd,
+            "prior_lines": lines,
+            "cd38_density_k": cd38,
+            "cd55_cd59_fold": cd55,
+            "bcma_methylation_pct": bcma_meth,
+            "gprc5d_positive_pct": gprc5d,
+            **tme,
+            "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
+            "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
+            "null_biomarker_3": noise["u_null3"] < 0.3,
+            "best_response": pd.Categorical.from_codes(best, RESPONSES),
+            "objective_response": response,
+            "cr_or_better": cr_or_better,
+            "mrd_negative": mrd_negative,
+            "pfs_months": pfs,
+            "pfs_event": event,
+        },
+        copy=False,
+    )
+    truth = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "tme_suppression": s,
+            "bcma_silencing": silencing,
+            "bcma_hypermethylation_probability": hypermeth_p,
+            "resp_linear_predictor": m,
+            "response_probability": ndtr(m),
+            "vgpr_or_better_probability": ndtr(m - v["cut_vgpr"]),
+            "cr_or_better_probability": ndtr(m - v["cut_cr"]),
+            "scr_probability": ndtr(m - v["cut_scr"]),
+            "mrd_negative_probability": ndtr(m - v["cut_mrd"]),
+            "depth_latent": depth,
+            "pfs_linear_predictor": eta,
+            "pfs_median_true_months": 12.0 * np.exp(-eta / k),
+            "pfs_months_uncensored": t_event,
+            "censor_months": t_censor,
+        },
+        copy=False,
+    )
     return observed, truth
 
 

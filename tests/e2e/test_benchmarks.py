@@ -13,8 +13,13 @@ pytestmark = pytest.mark.slow
 
 
 def _run(script: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -30,16 +35,30 @@ def test_bench_train_runs():
 
 
 def test_bench_predict_runs_for_both_boosters():
-    out = _run("bench_predict.py", "--batch", "3000", "--explain-batch", "300", "--reference-rows", "100",
-               "--repeats", "3")
-    for line in ("trained here (gbtree)", "trained here (gblinear)", "single patient, predict", "batch predict",
-                 "models alone, 1 thread", "models alone, every core", "shap.TreeExplainer", "shap.LinearExplainer"):
+    out = _run(
+        "bench_predict.py", "--batch", "3000", "--explain-batch", "300", "--reference-rows", "100", "--repeats", "3"
+    )
+    for line in (
+        "trained here (gbtree)",
+        "trained here (gblinear)",
+        "single patient, predict",
+        "batch predict",
+        "models alone, 1 thread",
+        "models alone, every core",
+        "shap.TreeExplainer",
+        "shap.LinearExplainer",
+    ):
         assert line in out, line
 
 
 def test_bench_predict_says_clearly_when_the_model_is_not_there(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_predict.py"), "--model", "models:/nope/1"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_predict.py"), "--model", "models:/nope/1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "cannot load model models:/nope/1" in proc.stderr
 
@@ -60,6 +79,17 @@ def test_bench_experiment_times_the_main_job():
 
 
 def test_bench_study_prints_both_worker_counts_and_the_stage_shares():
-    out = _run("bench_study.py", "--n", "100", "--replicates", "2", "--models", "gblinear", "baseline", "--validation-n", "2000")
+    out = _run(
+        "bench_study.py",
+        "--n",
+        "100",
+        "--replicates",
+        "2",
+        "--models",
+        "gblinear",
+        "baseline",
+        "--validation-n",
+        "2000",
+    )
     for line in ("1 worker(s):", "2 worker(s):", "efficiency", "share of a cell's time: "):
         assert line in out, line

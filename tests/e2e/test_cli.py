@@ -35,7 +35,12 @@ def test_generate_writes_observed_and_truth(tmp_path):
 
 def test_generate_is_deterministic_across_processes(tmp_path):
     for name in ("a", "b"):
-        assert run("generate", "icb_bone_opn", "--n", "300", "--seed", "9", "--out", str(tmp_path / f"{name}.parquet")).returncode == 0
+        assert (
+            run(
+                "generate", "icb_bone_opn", "--n", "300", "--seed", "9", "--out", str(tmp_path / f"{name}.parquet")
+            ).returncode
+            == 0
+        )
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
 
 

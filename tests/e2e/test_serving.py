@@ -51,9 +51,26 @@ def test_loaded_model_equals_the_one_just_trained(served, monkeypatch):
 def test_cli_predict_writes_the_same_predictions(served):
     tmp, uri, patients, right_after = served
     patients.assign(favourite_colour="blue").to_csv(tmp / "patients.csv", index=False)
-    proc = subprocess.run([sys.executable, "-m", "predictor", "predict", "--model", "models:/serve@champion",
-                           "--data", str(tmp / "patients.csv"), "--out", str(tmp / "pred.csv"), "--explain",
-                           "--tracking-uri", uri], capture_output=True, text=True, cwd=tmp)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predictor",
+            "predict",
+            "--model",
+            "models:/serve@champion",
+            "--data",
+            str(tmp / "patients.csv"),
+            "--out",
+            str(tmp / "pred.csv"),
+            "--explain",
+            "--tracking-uri",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = pd.read_csv(tmp / "pred.csv", index_col="row")
     np.testing.assert_allclose(out[right_after.columns].to_numpy(), right_after.to_numpy(), rtol=1e-6)
@@ -67,9 +84,25 @@ def test_cli_predict_bad_data_is_a_clear_error(served):
     bad = patients.copy()
     bad.loc[3, "opn_ng_ml"] = -1
     bad.drop(columns="nlr").to_csv(tmp / "bad.csv", index=False)
-    proc = subprocess.run([sys.executable, "-m", "predictor", "predict", "--model", "models:/serve@champion",
-                           "--data", str(tmp / "bad.csv"), "--out", str(tmp / "bad_pred.csv"), "--tracking-uri", uri],
-                          capture_output=True, text=True, cwd=tmp)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predictor",
+            "predict",
+            "--model",
+            "models:/serve@champion",
+            "--data",
+            str(tmp / "bad.csv"),
+            "--out",
+            str(tmp / "bad_pred.csv"),
+            "--tracking-uri",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "'nlr'" in proc.stderr and "'opn_ng_ml'" in proc.stderr and "rows 3" in proc.stderr
     assert not (tmp / "bad_pred.csv").exists()
@@ -79,11 +112,33 @@ def test_mlflow_models_serve_answers_the_same(served):
     tmp, uri, patients, right_after = served
     port = free_port()
     # mlflow execs `uvicorn` by name: the interpreter's bin folder goes first, as in an activated venv.
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/serve@champion",
-                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-                              cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/serve@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/ping", server, 90)

@@ -30,8 +30,14 @@ def study_file(folder: Path, out: str = "out") -> Path:
 
 
 def run_cli(*args, cwd, timeout=600):
-    return subprocess.run([*PREDICTOR, "study", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **ONE_THREAD})
+    return subprocess.run(
+        [*PREDICTOR, "study", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **ONE_THREAD},
+    )
 
 
 def table(folder: Path) -> pd.DataFrame:
@@ -58,8 +64,13 @@ def test_the_cli_runs_a_study_and_logs_a_parent_run_with_a_child_per_grid_point(
     assert "study min n [95% CI]" in done.stdout and "Riley n (1 / 2 / 3)" in done.stdout
     assert "cells 16/16 (0 from the cache, 0 failed)" in done.stderr
     assert "Dask: LocalCluster, 2 worker(s)" in done.stderr
-    for name in ("learning_curves.csv", "sample_size.csv", "power.csv", "figures/learning_curves_published_response.png",
-                 "figures/power_published.png"):
+    for name in (
+        "learning_curves.csv",
+        "sample_size.csv",
+        "power.csv",
+        "figures/learning_curves_published_response.png",
+        "figures/power_published.png",
+    ):
         assert (folder / "out" / name).stat().st_size > 0
     client = mlflow.MlflowClient(f"sqlite:///{folder}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("e2e_study").experiment_id])
@@ -101,9 +112,14 @@ def test_an_interrupted_study_resumes_with_only_what_is_missing(reference, tmp_p
     folder, _ = reference
     path = study_file(tmp_path)
     cells = tmp_path / "out" / "cells"
-    proc = subprocess.Popen([*PREDICTOR, "study", str(path), "--workers", "1", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **ONE_THREAD})
+    proc = subprocess.Popen(
+        [*PREDICTOR, "study", str(path), "--workers", "1", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 4:  # 3 cells and the validation summary
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -133,13 +149,32 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{self.port}"
         env = {**os.environ, **ONE_THREAD}
         dask = str(Path(sys.executable).parent / "dask")  # the `dask` command of this environment
-        self.scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        self.scheduler = subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         # --no-nanny: one process per worker, so that killing it kills the worker
-        self.workers = [subprocess.Popen([dask, "worker", self.address, "--nthreads", "1",
-                                          "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-                        for _ in range(workers)]
+        self.workers = [
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    self.address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            for _ in range(workers)
+        ]
 
     def wait(self, workers: int, seconds: float = 90) -> None:
         from distributed import Client
@@ -169,8 +204,14 @@ def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_die
     folder, _ = reference
     with Cluster(workers=2) as cluster:
         cluster.wait(2)
-        done = run_cli(str(study_file(tmp_path / "cli")), "--scheduler", cluster.address,
-                       "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path)
+        done = run_cli(
+            str(study_file(tmp_path / "cli")),
+            "--scheduler",
+            cluster.address,
+            "--tracking-uri",
+            f"sqlite:///{tmp_path}/mlflow.db",
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert f"Dask: scheduler {cluster.address}, 2 worker(s)" in done.stderr
         pd.testing.assert_frame_equal(table(tmp_path / "cli" / "out"), table(folder / "out"))
@@ -192,21 +233,35 @@ def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_die
 
 def test_a_scheduler_that_does_not_answer_is_one_line_before_anything_runs(tmp_path):
     port = free_port()
-    done = run_cli(str(study_file(tmp_path)), "--scheduler", f"tcp://127.0.0.1:{port}", "--timeout", "2",
-                   "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path, timeout=120)
+    done = run_cli(
+        str(study_file(tmp_path)),
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        "--timeout",
+        "2",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path}/mlflow.db",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith(f"predictor: error: no answer from the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"predictor: error: no answer from the Dask scheduler at tcp://127.0.0.1:{port}")
+    )
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_bad_study_file_is_one_line_and_a_non_zero_exit(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text(STUDY.replace("{out}", str(tmp_path / "out")).replace("drop = [\"opn_ng_ml\"]", "drop = [\"opn\"]"))
+    path.write_text(STUDY.replace("{out}", str(tmp_path / "out")).replace('drop = ["opn_ng_ml"]', 'drop = ["opn"]'))
     done = run_cli(str(path), cwd=tmp_path, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"predictor: error: {path} [panels.no_opn]: 'opn' is not a feature of scenario 'icb_bone_opn'; its features: "
         "tumour_type, age_years, sex, ecog, driver_mutation, bone_metastasis, bone_agent, opn_ng_ml, tmb_mut_per_mb, "
-        "pdl1_tps_pct, nlr, albumin_g_per_l, ldh_u_per_l, null_biomarker_1, null_biomarker_2, null_biomarker_3"]
+        "pdl1_tps_pct, nlr, albumin_g_per_l, ldh_u_per_l, null_biomarker_1, null_biomarker_2, null_biomarker_3"
+    ]
     assert not (tmp_path / "out").exists()

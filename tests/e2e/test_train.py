@@ -37,8 +37,12 @@ def train(tmp_path, name="small", n=600, *extra):
     path = tmp_path / f"{name}.toml"
     path.write_text(SMALL.format(name=name, n=n))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, *extra],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, *extra],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     return proc, uri
 
 
@@ -69,15 +73,28 @@ def test_run_metrics_artifacts_and_registry(trained):
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "FINISHED"
     m = run.data.metrics
-    for key in ("validation/response/xgboost/auc", "validation/response/oracle/auc", "validation/survival/xgboost/harrell_c",
-                "validation/survival/baseline/uno_c", "test/survival/xgboost/td_auc_12m", "validation/survival/xgboost/ibs",
-                "validation/response/gap_to_oracle/auc", "test/response/xgboost/cal_slope",
-                "validation/response/xgboost_minus_baseline/auc", "validation/survival/oracle_minus_xgboost/harrell_c/ci_low"):
+    for key in (
+        "validation/response/xgboost/auc",
+        "validation/response/oracle/auc",
+        "validation/survival/xgboost/harrell_c",
+        "validation/survival/baseline/uno_c",
+        "test/survival/xgboost/td_auc_12m",
+        "validation/survival/xgboost/ibs",
+        "validation/response/gap_to_oracle/auc",
+        "test/response/xgboost/cal_slope",
+        "validation/response/xgboost_minus_baseline/auc",
+        "validation/survival/oracle_minus_xgboost/harrell_c/ci_low",
+    ):
         assert key in m, key
     assert 0.6 < m["validation/response/oracle/auc"] < 0.95
-    assert m["validation/response/xgboost/auc/ci_low"] <= m["validation/response/xgboost/auc"] <= m["validation/response/xgboost/auc/ci_high"]
+    assert (
+        m["validation/response/xgboost/auc/ci_low"]
+        <= m["validation/response/xgboost/auc"]
+        <= m["validation/response/xgboost/auc/ci_high"]
+    )
     assert m["validation/response/oracle/auc"] - m["validation/response/xgboost/auc"] == pytest.approx(
-        m["validation/response/oracle_minus_xgboost/auc"])
+        m["validation/response/oracle_minus_xgboost/auc"]
+    )
     params = run.data.params
     assert params["cohort.n"] == "600"
     for task in ("response", "survival"):  # the search's choice, with the settings of its family
@@ -89,9 +106,15 @@ def test_run_metrics_artifacts_and_registry(trained):
     while stack:
         for f in client.list_artifacts(run.info.run_id, stack.pop()):
             (stack.append(f.path) if f.is_dir else paths.add(f.path))
-    for p in ("shap/response_beeswarm.png", "shap/survival_importance.png", "shap/response_dependence_opn_ng_ml.png",
-              "shap/survival_values.csv", "evaluation/metrics.csv", "evaluation/km_by_risk_group_validation.png",
-              "cohort/cohort_calibration.csv"):
+    for p in (
+        "shap/response_beeswarm.png",
+        "shap/survival_importance.png",
+        "shap/response_dependence_opn_ng_ml.png",
+        "shap/survival_values.csv",
+        "evaluation/metrics.csv",
+        "evaluation/km_by_risk_group_validation.png",
+        "cohort/cohort_calibration.csv",
+    ):
         assert p in paths, p
     mv = client.get_model_version_by_alias("small", "champion")
     assert str(mv.version) == "1"
@@ -134,7 +157,9 @@ def test_failed_run_is_marked_failed_and_registers_nothing(tmp_path):
 def test_bad_experiment_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[experiment]\nname = 'x'\n[cohort]\nscenario = 'icb_bone_opn'\nn = 'many'\n")
-    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(bad)], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "predictor", "train", str(bad)], capture_output=True, text=True, cwd=tmp_path
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "bad.toml" in proc.stderr and "'n' has the wrong type" in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()
@@ -151,16 +176,25 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     from predictor.config.experiment import experiments_dir
 
     X, y = load_veterans_lung_cancer()
-    X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
+    X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(
+        tmp_path / "veterans_lung_cancer.csv", index=False
+    )
     exp = tmp_path / "veterans.toml"
     shutil.copy(experiments_dir() / "veterans_lung_cancer.toml", exp)
     text = exp.read_text()
     assert "nested_repeats = 4" in text
-    exp.write_text(text.replace("bootstrap = 200", "bootstrap = 20").replace("n_iter = 8", "n_iter = 2")
-                   .replace("nested_repeats = 4", "nested_repeats = 1"))
+    exp.write_text(
+        text.replace("bootstrap = 200", "bootstrap = 20")
+        .replace("n_iter = 8", "n_iter = 2")
+        .replace("nested_repeats = 4", "nested_repeats = 1")
+    )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(exp), "--tracking-uri", uri],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "predictor", "train", str(exp), "--tracking-uri", uri],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "no oracle for a cohort file" in proc.stdout and "Karnofsky_score" in proc.stdout
     for horizon in ("30 days", "90 days", "180 days"):  # every horizon, in the cohort's own unit
@@ -175,7 +209,11 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     assert "nested CV (5 folds x 1): XGBoost" in proc.stdout and "optimism" in proc.stdout
     assert "Nested cross-validation" in run.data.tags["mlflow.note.content"]
     m = run.data.metrics
-    assert {"nested/survival/xgboost/harrell_c", "nested/survival/baseline/harrell_c_sd", "nested/survival/xgboost/cv_optimism"} <= set(m)
+    assert {
+        "nested/survival/xgboost/harrell_c",
+        "nested/survival/baseline/harrell_c_sd",
+        "nested/survival/xgboost/cv_optimism",
+    } <= set(m)
     assert 0.5 < m["nested/survival/xgboost/harrell_c"] < 0.9
     paths = set()
     stack = [""]
@@ -189,7 +227,9 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
     assert len(folds) == 5  # one score per outer fold: no patient rows
     report = Path(client.download_artifacts(run.info.run_id, "report/model_report.html", str(tmp_path))).read_text()
     assert "Nested cross-validation of the development cohort" in report
-    model_dir = mlflow.artifacts.download_artifacts(client.get_model_version_by_alias("veterans_lung_cancer", "champion").source)
+    model_dir = mlflow.artifacts.download_artifacts(
+        client.get_model_version_by_alias("veterans_lung_cancer", "champion").source
+    )
     assert not list(Path(model_dir).rglob("input_example*"))  # no patient rows as an input example
     import predictor
 
@@ -210,15 +250,24 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     raw = tomllib.loads((experiments_dir() / "myeloma_bmm.toml").read_text())
     assert raw["shap"]["by"] == "therapy_arm" and raw["cohort"]["scenario"] == "myeloma_bmm"
     text = (experiments_dir() / "myeloma_bmm.toml").read_text()
-    for old, new in (("n = 5000", "n = 1500"), ("n = 10000", "n = 2000"), ("n_iter = 8", "n_iter = 2"),
-                     ("bootstrap = 200", "bootstrap = 20"), ("max_rows = 3000", "max_rows = 600")):
+    for old, new in (
+        ("n = 5000", "n = 1500"),
+        ("n = 10000", "n = 2000"),
+        ("n_iter = 8", "n_iter = 2"),
+        ("bootstrap = 200", "bootstrap = 20"),
+        ("max_rows = 3000", "max_rows = 600"),
+    ):
         assert old in text, old
         text = text.replace(old, new)
     path = tmp_path / "myeloma_small.toml"
     path.write_text(text)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = subprocess.run([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, "--no-register"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, "--no-register"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for arm in ("dara_krd", "tal_tec", "car_t"):
         assert f"within therapy_arm = {arm}: " in proc.stdout
@@ -230,15 +279,19 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     paths = {f.path for f in client.list_artifacts(run.info.run_id, "shap")}
     for task in ("response", "survival", "cr_or_better"):
         assert f"shap/{task}_importance_by_therapy_arm.png" in paths
-        table = pd.read_csv(client.download_artifacts(run.info.run_id, f"shap/{task}_importance_by_therapy_arm.csv", str(tmp_path)),
-                            index_col="column")
+        table = pd.read_csv(
+            client.download_artifacts(run.info.run_id, f"shap/{task}_importance_by_therapy_arm.csv", str(tmp_path)),
+            index_col="column",
+        )
         assert list(table.columns) == ["dara_krd", "tal_tec", "car_t"]
         assert {"bcma_methylation_pct", "cd38_density_k"} <= set(table.index)
         assert (table.loc["therapy_arm"] == 0).all()
     m = run.data.metrics
     assert "validation/response/gap_to_oracle/auc" in m and "validation/survival/gap_to_oracle/harrell_c" in m
     assert "validation/survival/xgboost/td_auc_18m" in m
-    assert "validation/cr_or_better/gap_to_oracle/auc" in m and "validation/cr_or_better/xgboost_minus_baseline/auc" in m
+    assert (
+        "validation/cr_or_better/gap_to_oracle/auc" in m and "validation/cr_or_better/xgboost_minus_baseline/auc" in m
+    )
 
 
 def test_run_page_link_and_description(trained):
@@ -254,7 +307,12 @@ def test_run_page_link_and_description(trained):
     note = run.data.tags["mlflow.note.content"]
     assert note.startswith("### small")
     assert "| task | metric | XGBoost [95% CI] | baseline [95% CI] | oracle [95% CI] |" in note
-    for line in ("| survival | Harrell's C |", "| response | AUC |", "search chose for **response**", "cohort: scenario `icb_bone_opn`"):
+    for line in (
+        "| survival | Harrell's C |",
+        "| response | AUC |",
+        "search chose for **response**",
+        "cohort: scenario `icb_bone_opn`",
+    ):
         assert line in note, line
     assert note.index("**Validation cohort") < note.index("**Test cohort")
 
@@ -269,8 +327,13 @@ def test_sigterm_ends_the_run_killed_and_registers_nothing(tmp_path):
     path = tmp_path / "killed.toml"
     path.write_text(SMALL.format(name="killed", n=600))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = subprocess.Popen([sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     for line in proc.stderr:  # progress lines: wait until the run is open and training
         if "search 1/" in line:
             break
@@ -294,11 +357,32 @@ def test_evaluate_the_registered_model_on_its_validation_cohort_as_a_file(traine
 
     tmp, proc, uri = trained
     generate("icb_bone_opn", 3000, seed=4).observed.to_csv(tmp / "validation.csv", index=False)
-    out = subprocess.run([sys.executable, "-m", "predictor", "evaluate", "--model", "models:/small/1", "--data",
-                          str(tmp / "validation.csv"), "--name", "validation", "--bootstrap", "10",
-                          "--tracking-uri", uri], capture_output=True, text=True, cwd=tmp)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predictor",
+            "evaluate",
+            "--model",
+            "models:/small/1",
+            "--data",
+            str(tmp / "validation.csv"),
+            "--name",
+            "validation",
+            "--bootstrap",
+            "10",
+            "--tracking-uri",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "run page:  http://127.0.0.1:5000/#/experiments/" in out.stdout and "workflowType=machine_learning" in out.stdout
+    assert (
+        "run page:  http://127.0.0.1:5000/#/experiments/" in out.stdout
+        and "workflowType=machine_learning" in out.stdout
+    )
     client = mlflow.MlflowClient(tracking_uri=uri)
     train_run = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
     eval_run = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("run "))
@@ -312,8 +396,12 @@ def test_evaluate_the_registered_model_on_its_validation_cohort_as_a_file(traine
     assert (tags["model_name"], tags["model_version"], tags["model_uri"]) == ("small", "1", "models:/small/1")
     assert len(tags["validation_data_sha256"]) == 16 and "Harrell's C" in tags["mlflow.note.content"]
     artifacts = {a.path for folder in ("evaluation",) for a in client.list_artifacts(eval_run, folder)}
-    assert {"evaluation/metrics.csv", "evaluation/decision_curves.csv", "evaluation/response_calibration_validation.png",
-            "evaluation/survival_decision_curve_validation.png"} <= artifacts
+    assert {
+        "evaluation/metrics.csv",
+        "evaluation/decision_curves.csv",
+        "evaluation/response_calibration_validation.png",
+        "evaluation/survival_decision_curve_validation.png",
+    } <= artifacts
     assert not client.list_artifacts(eval_run, "shap")  # no per-patient values
 
 
@@ -323,10 +411,28 @@ def test_evaluate_with_a_missing_outcome_says_so_and_logs_nothing(trained):
     from synthetic import generate
 
     tmp, _, uri = trained
-    generate("icb_bone_opn", 100, seed=5).observed.drop(columns="objective_response").to_csv(tmp / "bad.csv", index=False)
-    out = subprocess.run([sys.executable, "-m", "predictor", "evaluate", "--model", "models:/small/1", "--data",
-                          str(tmp / "bad.csv"), "--experiment", "bad-eval", "--tracking-uri", uri],
-                         capture_output=True, text=True, cwd=tmp)
+    generate("icb_bone_opn", 100, seed=5).observed.drop(columns="objective_response").to_csv(
+        tmp / "bad.csv", index=False
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predictor",
+            "evaluate",
+            "--model",
+            "models:/small/1",
+            "--data",
+            str(tmp / "bad.csv"),
+            "--experiment",
+            "bad-eval",
+            "--tracking-uri",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "objective_response" in out.stderr and "is missing" in out.stderr
     assert mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name("bad-eval") is None

@@ -18,8 +18,16 @@ from .test_train import train
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +37,13 @@ def ui(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-2000:]
     run_id = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri", uri],
-                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri", uri],
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/health", server, 60)
@@ -42,8 +55,20 @@ def ui(tmp_path_factory):
 
 def _chromium(url: str, tmp, *args) -> subprocess.CompletedProcess:
     profile = tmp / f"profile-{time.monotonic_ns()}"
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
-                           "--virtual-time-budget=20000", *args, url], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=20000",
+            *args,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
@@ -70,7 +95,9 @@ def test_artifact_view_shows_the_shap_plot(ui):
     dom = _chromium(url, tmp, "--dump-dom").stdout
     assert "response_beeswarm.png" in dom
     # The image the page shows, fetched as the page fetches it: a PNG.
-    png = urllib.request.urlopen(f"{base}/get-artifact?path=shap/response_beeswarm.png&run_uuid={run_id}", timeout=10).read()
+    png = urllib.request.urlopen(
+        f"{base}/get-artifact?path=shap/response_beeswarm.png&run_uuid={run_id}", timeout=10
+    ).read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     shot = tmp / "artifact.png"
     _chromium(url, tmp, f"--screenshot={shot}")
@@ -114,16 +141,28 @@ def test_artifact_view_renders_the_model_report(ui):
     import mlflow
 
     exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
-    url = f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/report/model_report.html?workflowType=machine_learning"
+    url = (
+        f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/report/model_report.html?workflowType=machine_learning"
+    )
     dom = _chromium(url, tmp, "--dump-dom").stdout
     # The viewer shows an HTML artifact as a page in a sandboxed frame (a blob: its document is
     # not part of this DOM) ...
     assert "model_report.html" in dom and 'class="mlflow-html-iframe"' in dom
     # ... whose content is the report, fetched as the viewer fetches it.
-    page = urllib.request.urlopen(f"{base}/get-artifact?path=report/model_report.html&run_uuid={run_id}", timeout=10).read()
+    page = urllib.request.urlopen(
+        f"{base}/get-artifact?path=report/model_report.html&run_uuid={run_id}", timeout=10
+    ).read()
     text = page.decode("utf-8")
-    for section in ("Intended use and limits", "Source of data and participants", "Predictors and missing data",
-                    "Models", "Performance", "Calibration, risk groups and decision curves", "Explainability", "Limitations"):
+    for section in (
+        "Intended use and limits",
+        "Source of data and participants",
+        "Predictors and missing data",
+        "Models",
+        "Performance",
+        "Calibration, risk groups and decision curves",
+        "Explainability",
+        "Limitations",
+    ):
         assert f"<h2>{section}</h2>" in text, section
     assert text.count("data:image/png;base64,") >= 3  # figures embedded: the page stands alone
     shot = tmp / "report.png"
@@ -138,9 +177,22 @@ def test_predictor_ui_stops_its_server_when_it_alone_gets_sigterm_or_sighup(tmp_
     import socket
 
     port = free_port()
-    ui = subprocess.Popen([sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri",
-                           f"sqlite:///{tmp_path / 'mlflow.db'}"], cwd=tmp_path, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, start_new_session=True)
+    ui = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "predictor",
+            "ui",
+            "--port",
+            str(port),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", ui, 90)
         os.kill(ui.pid, signum)  # the `predictor ui` process alone

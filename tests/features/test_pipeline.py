@@ -16,14 +16,23 @@ def test_outputs_readable_names_and_keeps_the_index(fitted, small_cohort):
     X = fitted.transform(obs)
     assert list(X.columns) == list(fitted.get_feature_names_out())
     assert X.index.equals(obs.index)
-    assert {"log(opn_ng_ml)", "opn_ng_ml>50", "opn_ng_ml>85", "tumour_type=NSCLC", "bone_agent=rankl_inhibitor"} <= set(X.columns)
+    assert {"log(opn_ng_ml)", "opn_ng_ml>50", "opn_ng_ml>85", "tumour_type=NSCLC", "bone_agent=rankl_inhibitor"} <= set(
+        X.columns
+    )
     np.testing.assert_allclose(X["log(opn_ng_ml)"], np.log1p(obs["opn_ng_ml"]))
     assert ((X["opn_ng_ml>85"] == 1) == (obs["opn_ng_ml"] > 85)).all()
 
 
 def test_ids_outcomes_and_truth_never_enter(fitted, small_cohort):
     names = " ".join(fitted.get_feature_names_out())
-    for col in ["patient_id", "pfs_months", "pfs_event", "objective_response", "best_pct_change", *small_cohort.truth.columns]:
+    for col in [
+        "patient_id",
+        "pfs_months",
+        "pfs_event",
+        "objective_response",
+        "best_pct_change",
+        *small_cohort.truth.columns,
+    ]:
         assert col not in fitted.columns_
     assert "response_probability" not in names and "pfs_linear_predictor" not in names
 
@@ -38,7 +47,9 @@ def test_missing_values_stay_missing_where_allowed(icb_scenario, small_cohort):
 
     from features import Schema
 
-    schema = Schema(tuple(replace(c, nullable=True) if c.name in ("opn_ng_ml", "tumour_type") else c for c in icb_scenario.schema))
+    schema = Schema(
+        tuple(replace(c, nullable=True) if c.name in ("opn_ng_ml", "tumour_type") else c for c in icb_scenario.schema)
+    )
     obs = small_cohort.observed.copy()
     obs.loc[[3, 5], "opn_ng_ml"] = np.nan
     obs["tumour_type"] = obs["tumour_type"].astype(object)
@@ -67,12 +78,15 @@ def test_source_of_maps_features_back_to_columns(fitted):
     assert fitted.source_of("tumour_type=NSCLC") == "tumour_type"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"columns": ["pfs_months"]}, "ids or outcomes"),
-    ({"columns": ["nope"]}, "not declared"),
-    ({"cutoffs": {"tumour_type": [1]}}, "non-numeric"),
-    ({"log": ["sex"]}, "non-numeric"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"columns": ["pfs_months"]}, "ids or outcomes"),
+        ({"columns": ["nope"]}, "not declared"),
+        ({"cutoffs": {"tumour_type": [1]}}, "non-numeric"),
+        ({"log": ["sex"]}, "non-numeric"),
+    ],
+)
 def test_bad_configuration(icb_scenario, small_cohort, kwargs, message):
     with pytest.raises(SchemaDefinitionError, match=message):
         CohortFeatures(schema=icb_scenario.schema, **kwargs).fit(small_cohort.observed)
@@ -89,9 +103,11 @@ def test_categorical_and_string_inputs_give_the_same_features(fitted, small_coho
     obs = small_cohort.observed.head(50).copy()
     as_strings = obs.assign(tumour_type=obs["tumour_type"].astype(object), sex=obs["sex"].astype(str))
     cats = ["unused", *reversed(fitted.schema["tumour_type"].categories)]
-    as_categories = obs.assign(tumour_type=pd.Categorical(obs["tumour_type"].astype(str), categories=cats),
-                               age_years=obs["age_years"].astype("Int64"),
-                               albumin_g_per_l=obs["albumin_g_per_l"].astype("Float64"))
+    as_categories = obs.assign(
+        tumour_type=pd.Categorical(obs["tumour_type"].astype(str), categories=cats),
+        age_years=obs["age_years"].astype("Int64"),
+        albumin_g_per_l=obs["albumin_g_per_l"].astype("Float64"),
+    )
     expected = fitted.transform(as_strings)
     pd.testing.assert_frame_equal(fitted.transform(as_categories), expected)
     assert (expected.filter(like="tumour_type=").sum(axis=1) == 1).all()

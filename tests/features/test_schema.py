@@ -13,26 +13,30 @@ from features import (
 
 @pytest.fixture
 def schema():
-    return Schema.from_dict({
-        "patient_id": {"dtype": "int", "role": "id", "min": 1},
-        "opn_ng_ml": {"dtype": "float", "role": "feature", "unit": "ng/mL", "min": 0, "max": 5000},
-        "age_years": {"dtype": "int", "role": "feature", "min": 18, "max": 110},
-        "tumour_type": {"dtype": "category", "role": "feature", "categories": ["NSCLC", "melanoma"]},
-        "bone_metastasis": {"dtype": "bool", "role": "feature"},
-        "albumin_g_per_l": {"dtype": "float", "role": "feature", "nullable": True},
-    })
+    return Schema.from_dict(
+        {
+            "patient_id": {"dtype": "int", "role": "id", "min": 1},
+            "opn_ng_ml": {"dtype": "float", "role": "feature", "unit": "ng/mL", "min": 0, "max": 5000},
+            "age_years": {"dtype": "int", "role": "feature", "min": 18, "max": 110},
+            "tumour_type": {"dtype": "category", "role": "feature", "categories": ["NSCLC", "melanoma"]},
+            "bone_metastasis": {"dtype": "bool", "role": "feature"},
+            "albumin_g_per_l": {"dtype": "float", "role": "feature", "nullable": True},
+        }
+    )
 
 
 @pytest.fixture
 def good():
-    return pd.DataFrame({
-        "patient_id": [1, 2, 3, 4],
-        "opn_ng_ml": [30.0, 85.5, 120.0, 12.0],
-        "age_years": [50, 61, 70, 44],
-        "tumour_type": ["NSCLC", "melanoma", "NSCLC", "NSCLC"],
-        "bone_metastasis": [False, True, True, False],
-        "albumin_g_per_l": [38.0, np.nan, 41.0, 36.5],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": [1, 2, 3, 4],
+            "opn_ng_ml": [30.0, 85.5, 120.0, 12.0],
+            "age_years": [50, 61, 70, 44],
+            "tumour_type": ["NSCLC", "melanoma", "NSCLC", "NSCLC"],
+            "bone_metastasis": [False, True, True, False],
+            "albumin_g_per_l": [38.0, np.nan, 41.0, 36.5],
+        }
+    )
 
 
 def test_valid_frame_is_returned_untouched(schema, good):
@@ -122,15 +126,18 @@ def test_row_list_is_capped(schema):
     assert "first 5 shown" in str(problem)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"dtype": "float"}, "'role' is required"),
-    ({"dtype": "decimal", "role": "feature"}, "dtype"),
-    ({"dtype": "float", "role": "target"}, "role"),
-    ({"dtype": "category", "role": "feature"}, "needs 'categories'"),
-    ({"dtype": "float", "role": "feature", "min": 5, "max": 1}, "above max"),
-    ({"dtype": "bool", "role": "feature", "min": 0}, "apply to float and int"),
-    ({"dtype": "float", "role": "feature", "units": "mg"}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"dtype": "float"}, "'role' is required"),
+        ({"dtype": "decimal", "role": "feature"}, "dtype"),
+        ({"dtype": "float", "role": "target"}, "role"),
+        ({"dtype": "category", "role": "feature"}, "needs 'categories'"),
+        ({"dtype": "float", "role": "feature", "min": 5, "max": 1}, "above max"),
+        ({"dtype": "bool", "role": "feature", "min": 0}, "apply to float and int"),
+        ({"dtype": "float", "role": "feature", "units": "mg"}, "unknown key"),
+    ],
+)
 def test_malformed_declarations(spec, message):
     with pytest.raises(SchemaDefinitionError, match=message):
         Schema.from_dict({"x": spec})

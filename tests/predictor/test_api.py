@@ -29,12 +29,22 @@ def bundle_path(tmp_path_factory, icb_scenario):
     obs = generate(icb_scenario, 1500, seed=4).observed
     features = CohortFeatures(schema=icb_scenario.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
     X = features.transform(obs)
-    tasks = (BinaryTask("response", BinaryOutcome("objective_response")),
-             SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)))
+    tasks = (
+        BinaryTask("response", BinaryOutcome("objective_response")),
+        SurvivalTask(TimeToEvent("pfs_months", "pfs_event", "months"), "survival:cox", (6.0, 12.0, 24.0)),
+    )
     bundle = ModelBundle(
-        schema=icb_scenario.schema.subset(features.columns_), features=features, tasks=tasks,
-        models={"response": XGBResponseClassifier(n_estimators=60, early_stopping_rounds=None).fit(X, obs.objective_response),
-                "survival": XGBSurvival(n_estimators=60, early_stopping_rounds=None).fit(X, make_surv(obs.pfs_event, obs.pfs_months))},
+        schema=icb_scenario.schema.subset(features.columns_),
+        features=features,
+        tasks=tasks,
+        models={
+            "response": XGBResponseClassifier(n_estimators=60, early_stopping_rounds=None).fit(
+                X, obs.objective_response
+            ),
+            "survival": XGBSurvival(n_estimators=60, early_stopping_rounds=None).fit(
+                X, make_surv(obs.pfs_event, obs.pfs_months)
+            ),
+        },
         package_version=package_version(),
     )
     path = tmp_path_factory.mktemp("bundle") / "bundle.joblib"
@@ -56,14 +66,23 @@ def test_predict_is_indexed_like_the_input(model, patients):
     df = patients.set_index(pd.Index([f"pt{i}" for i in range(len(patients))]))
     out = model.predict(df)
     assert out.index.equals(df.index)
-    assert list(out.columns) == ["response_probability", "risk_score", "median_pfs_months", "pfs_prob_6m", "pfs_prob_12m", "pfs_prob_24m"]
+    assert list(out.columns) == [
+        "response_probability",
+        "risk_score",
+        "median_pfs_months",
+        "pfs_prob_6m",
+        "pfs_prob_12m",
+        "pfs_prob_24m",
+    ]
     assert out["response_probability"].between(0, 1).all()
     pd.testing.assert_frame_equal(out, model.bundle.predict(df))
 
 
 def test_survival_function_and_explain(model, patients):
     s = model.predict_survival_function(patients, [3, 6, 12])
-    np.testing.assert_allclose(s[[6.0, 12.0]].to_numpy(), model.predict(patients)[["pfs_prob_6m", "pfs_prob_12m"]].to_numpy())
+    np.testing.assert_allclose(
+        s[[6.0, 12.0]].to_numpy(), model.predict(patients)[["pfs_prob_6m", "pfs_prob_12m"]].to_numpy()
+    )
     e = model.explain(patients)
     assert list(e.columns) == [*model.input_columns, "base_value"]
     np.testing.assert_allclose(e.sum(axis=1), model.predict(patients)["risk_score"], rtol=1e-4, atol=1e-4)
@@ -136,8 +155,13 @@ def test_not_a_frame(model):
         model.predict(pd.DataFrame(columns=model.input_columns))
 
 
-_values = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
-                    st.text(max_size=5), st.booleans())
+_values = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**6), 10**6),
+    st.text(max_size=5),
+    st.booleans(),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

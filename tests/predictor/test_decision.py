@@ -22,10 +22,15 @@ def test_binary_net_benefit_is_the_definition_and_dcurves():
         got = table[(table.model == "model") & (table.threshold == pt)].net_benefit.item()
         assert got == pytest.approx(expected, abs=1e-12)
         assert table[(table.model == "all") & (table.threshold == pt)].net_benefit.item() == pytest.approx(
-            y.mean() - (1 - y.mean()) * pt / (1 - pt), abs=1e-12)
+            y.mean() - (1 - y.mean()) * pt / (1 - pt), abs=1e-12
+        )
     assert (table[table.model == "none"].net_benefit == 0).all()
-    direct = dcurves.dca(data=pd.DataFrame({"outcome": y.astype(int), "model": p}), outcome="outcome",
-                         modelnames=["model"], thresholds=list(THRESHOLDS))
+    direct = dcurves.dca(
+        data=pd.DataFrame({"outcome": y.astype(int), "model": p}),
+        outcome="outcome",
+        modelnames=["model"],
+        thresholds=list(THRESHOLDS),
+    )
     np.testing.assert_array_equal(table.net_benefit.to_numpy(), direct.net_benefit.to_numpy())
 
 
@@ -37,8 +42,14 @@ def test_survival_net_benefit_equals_dcurves_at_the_horizon():
     e = rng.uniform(size=300) < 0.7
     risk = rng.uniform(size=300)
     table = decision_curve(e, {"m": risk}, time=t, horizon=12.0)
-    direct = dcurves.dca(data=pd.DataFrame({"outcome": e.astype(int), "m": risk, "time": t}), outcome="outcome",
-                         modelnames=["m"], thresholds=list(THRESHOLDS), time=12.0, time_to_outcome_col="time")
+    direct = dcurves.dca(
+        data=pd.DataFrame({"outcome": e.astype(int), "m": risk, "time": t}),
+        outcome="outcome",
+        modelnames=["m"],
+        thresholds=list(THRESHOLDS),
+        time=12.0,
+        time_to_outcome_col="time",
+    )
     np.testing.assert_array_equal(table.net_benefit.to_numpy(), direct.net_benefit.to_numpy())
     assert set(table.model) == {"m", "all", "none"}
 
@@ -53,5 +64,7 @@ def test_the_truth_has_the_most_net_benefit():
     y = c.observed["objective_response"].to_numpy()
     p = true_probability(sc, c.truth, "objective_response")
     blurred = np.clip(p + np.random.default_rng(2).normal(0, 0.15, len(p)), 0, 1)
-    t = decision_curve(y, {"truth": p, "blurred": blurred}).pivot(index="threshold", columns="model", values="net_benefit")
+    t = decision_curve(y, {"truth": p, "blurred": blurred}).pivot(
+        index="threshold", columns="model", values="net_benefit"
+    )
     assert (t["truth"] >= t["blurred"] - 0.005).all() and (t["truth"] >= t[["all", "none"]].max(axis=1) - 0.005).all()

@@ -115,11 +115,12 @@ def test_flexible_calibration_fit_equals_statsmodels_glm():
 
     rng = np.random.default_rng(5)
     p = rng.uniform(0.02, 0.98, 3000)
-    y = rng.uniform(size=3000) < p ** 1.3
+    y = rng.uniform(size=3000) < p**1.3
     curve = flexible_calibration(y, p)
     X = _rcs_design(_logit(p), curve.knots)
-    np.testing.assert_allclose(curve.coef, sm.GLM(y.astype(float), X, family=sm.families.Binomial()).fit().params,
-                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        curve.coef, sm.GLM(y.astype(float), X, family=sm.families.Binomial()).fit().params, rtol=1e-8, atol=1e-8
+    )
     with pytest.raises(ValueError):
         flexible_calibration(np.r_[np.zeros(50), np.ones(50)], np.r_[np.full(50, 0.1), np.full(50, 0.9)])
 
@@ -156,7 +157,7 @@ def test_survival_calibration_of_the_truth_and_of_a_miscalibrated_model():
     s12 = oracle(cohort, [12.0], sc)["survival"][:, 0]
     t, e = cohort.observed["pfs_months"].to_numpy(), cohort.observed["pfs_event"].to_numpy().astype(bool)
     assert survival_calibration(t, e, 1 - s12, 12.0).ici < 0.01
-    assert survival_calibration(t, e, 1 - s12 ** 2, 12.0).ici > 0.05
+    assert survival_calibration(t, e, 1 - s12**2, 12.0).ici > 0.05
 
 
 def test_shap_recovery_separates_acting_from_null_biomarkers_per_group():

@@ -40,33 +40,68 @@ def test_user_cohort_experiment_loads():
     assert exp.validation.n == 0
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[experiment]\nname='x'\n", "either 'scenario'"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nn=0\n", "'n' must be > 0"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[modelz]\n", "unknown section"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nsurvival='cox'\n", "'survival' must be"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nniter=3\n", "unknown key 'niter'"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=['dart']\n", "'boosters' must be"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=[]\n", "'boosters' must be"),
-    ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\n", "columns declared"),
-    ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\n[outcomes]\ntime='t'\n[columns.t]\ndtype='float'\nrole='outcome'\n", "go together"),
-    ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\n[outcomes]\ntime='nope'\nevent='e'\n[columns.e]\ndtype='bool'\nrole='outcome'\n", "not a declared column"),
-    ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\noutcomes={time='t'}\n", "their own \\[outcomes\\] section"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nseed=-1\n", "'seed' must be >= 0"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nhorizons=[]\n", "'horizons' must be positive"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\ntest_fraction=0.9\n", "within 0.05-0.5"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[outcomes]\nendpoint='progression free'\n", "'endpoint' must be"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[features]\nlog='yes'\n", "'log' must be"),
-    ("[experiment]\nname=''\n[cohort]\nscenario='icb_bone_opn'\n", "'name' must not be empty"),
-    ("[cohort]\nscenario='icb_bone_opn'\n", "'name' is required"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nresponse=false\nsurvival=false\n", "asks for no model"),
-    ("[experiment\n", "not valid TOML"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=['gbtree']\ninteractions='tumour_type'\n",
-     "'interactions' shapes the linear booster"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\ninteractions=''\n", "'interactions' must name"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_folds=1\n", "'nested_folds' must be 0"),
-    ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_repeats=0\n", "'nested_repeats' must be > 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[experiment]\nname='x'\n", "either 'scenario'"),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nn=0\n", "'n' must be > 0"),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[modelz]\n", "unknown section"),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nsurvival='cox'\n", "'survival' must be"),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nniter=3\n", "unknown key 'niter'"),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=['dart']\n",
+            "'boosters' must be",
+        ),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=[]\n", "'boosters' must be"),
+        ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\n", "columns declared"),
+        (
+            "[experiment]\nname='x'\n[cohort]\npath='a.csv'\n[outcomes]\ntime='t'\n[columns.t]\ndtype='float'\nrole='outcome'\n",
+            "go together",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\npath='a.csv'\n[outcomes]\ntime='nope'\nevent='e'\n[columns.e]\ndtype='bool'\nrole='outcome'\n",
+            "not a declared column",
+        ),
+        ("[experiment]\nname='x'\n[cohort]\npath='a.csv'\noutcomes={time='t'}\n", "their own \\[outcomes\\] section"),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nseed=-1\n", "'seed' must be >= 0"),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nhorizons=[]\n",
+            "'horizons' must be positive",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\ntest_fraction=0.9\n",
+            "within 0.05-0.5",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[outcomes]\nendpoint='progression free'\n",
+            "'endpoint' must be",
+        ),
+        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[features]\nlog='yes'\n", "'log' must be"),
+        ("[experiment]\nname=''\n[cohort]\nscenario='icb_bone_opn'\n", "'name' must not be empty"),
+        ("[cohort]\nscenario='icb_bone_opn'\n", "'name' is required"),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nresponse=false\nsurvival=false\n",
+            "asks for no model",
+        ),
+        ("[experiment\n", "not valid TOML"),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nboosters=['gbtree']\ninteractions='tumour_type'\n",
+            "'interactions' shapes the linear booster",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\ninteractions=''\n",
+            "'interactions' must name",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_folds=1\n",
+            "'nested_folds' must be 0",
+        ),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[evaluation]\nnested_repeats=0\n",
+            "'nested_repeats' must be > 0",
+        ),
+    ],
+)
 def test_malformed_experiments(tmp_path, text, message):
     path = tmp_path / "e.toml"
     path.write_text(text)

@@ -32,7 +32,8 @@ def _experiment(name: str, tmp_path: Path):
 
         X, y = load_veterans_lung_cancer()
         X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(
-            tmp_path / "veterans_lung_cancer.csv", index=False)
+            tmp_path / "veterans_lung_cancer.csv", index=False
+        )
         path = Path(shutil.copy(path, tmp_path / path.name))
     return load_experiment(path)
 
@@ -50,16 +51,25 @@ def _shap_rows(result) -> pd.DataFrame:
     for task, s in result.explanations.items():
         rows += [{"task": task, "group": "", "column": c, "mean_abs_shap": v} for c, v in s.importance.items()]
         if s.importance_by is not None:
-            rows += [{"task": task, "group": g, "column": c, "mean_abs_shap": v}
-                     for g in s.importance_by.columns for c, v in s.importance_by[g].items()]
+            rows += [
+                {"task": task, "group": g, "column": c, "mean_abs_shap": v}
+                for g in s.importance_by.columns
+                for c, v in s.importance_by[g].items()
+            ]
     return pd.DataFrame(rows)
 
 
 #: The one intended change (issue 11): the VA cohort's times are days of overall survival, so its
 #: prediction columns say so, and a model without a response part predicts no response column
 #: (before the redesign it was named in months of PFS, with an all-missing response column).
-RENAMED = {"veterans": {"median_pfs_months": "median_os_days", "pfs_prob_30m": "os_prob_30d",
-                        "pfs_prob_90m": "os_prob_90d", "pfs_prob_180m": "os_prob_180d"}}
+RENAMED = {
+    "veterans": {
+        "median_pfs_months": "median_os_days",
+        "pfs_prob_30m": "os_prob_30d",
+        "pfs_prob_90m": "os_prob_90d",
+        "pfs_prob_180m": "os_prob_180d",
+    }
+}
 
 
 #: Metrics added after the golden files were written (issue 13: the observed/expected ratio and the
@@ -68,9 +78,11 @@ RENAMED = {"veterans": {"median_pfs_months": "median_os_days", "pfs_prob_30m": "
 #: And the smoothed survival calibration at each horizon (``ici_<h>``, a point estimate).
 _CALIBRATION = {"oe_ratio", "ici", "e50", "e90"}
 #: And the survival task's calibration slope (``survival/cal_slope``, a point estimate).
-ADDED_METRICS = {"icb": _CALIBRATION | {"ici_6m", "ici_12m", "ici_24m", "survival/cal_slope"},
-                 "myeloma": _CALIBRATION | {"ici_6m", "ici_12m", "ici_18m", "ici_24m", "survival/cal_slope"},
-                 "veterans": {"ici_30d", "ici_90d", "ici_180d", "survival/cal_slope"}}
+ADDED_METRICS = {
+    "icb": _CALIBRATION | {"ici_6m", "ici_12m", "ici_24m", "survival/cal_slope"},
+    "myeloma": _CALIBRATION | {"ici_6m", "ici_12m", "ici_18m", "ici_24m", "survival/cal_slope"},
+    "veterans": {"ici_30d", "ici_90d", "ici_180d", "survival/cal_slope"},
+}
 
 
 def _search(result) -> dict:
@@ -96,9 +108,15 @@ def test_training_outputs_equal_the_golden_files(name, tmp_path):
     got = got.set_index(keys).sort_index()
     assert list(got.index) == list(want.index)
     for col in ("estimate", "ci_low", "ci_high"):
-        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), equal_nan=True, err_msg=col, **TOL)
+        np.testing.assert_allclose(
+            got[col].to_numpy(float), want[col].to_numpy(float), equal_nan=True, err_msg=col, **TOL
+        )
 
-    want = pd.read_csv(GOLDEN / f"{name}_shap.csv", keep_default_na=False).set_index(["task", "group", "column"]).sort_index()
+    want = (
+        pd.read_csv(GOLDEN / f"{name}_shap.csv", keep_default_na=False)
+        .set_index(["task", "group", "column"])
+        .sort_index()
+    )
     got = _shap_rows(result).set_index(["task", "group", "column"]).sort_index()
     assert list(got.index) == list(want.index)
     np.testing.assert_allclose(got["mean_abs_shap"].to_numpy(), want["mean_abs_shap"].to_numpy(float), **TOL)
@@ -109,7 +127,11 @@ def test_training_outputs_equal_the_golden_files(name, tmp_path):
     for task in want:
         assert set(got[task]) == set(want[task]), task
         for key, value in want[task].items():
-            same = got[task][key] == pytest.approx(value, rel=1e-12) if isinstance(value, float) else got[task][key] == value
+            same = (
+                got[task][key] == pytest.approx(value, rel=1e-12)
+                if isinstance(value, float)
+                else got[task][key] == value
+            )
             assert same, (task, key, got[task][key], value)
 
     want = pd.read_csv(GOLDEN / f"{name}_predictions.csv")

@@ -54,8 +54,14 @@ def cohort(n, seed, *, tied_times=False, tied_risk=False, censored=0.35):
     return time, event, risk
 
 
-CASES = [dict(), dict(tied_times=True), dict(tied_risk=True), dict(tied_times=True, tied_risk=True),
-         dict(censored=0.0), dict(censored=0.9, tied_times=True)]
+CASES = [
+    dict(),
+    dict(tied_times=True),
+    dict(tied_risk=True),
+    dict(tied_times=True, tied_risk=True),
+    dict(censored=0.0),
+    dict(censored=0.9, tied_times=True),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: ",".join(c) or "continuous")
@@ -180,7 +186,9 @@ def test_survival_metrics_of_a_replicate_equal_the_libraries():
     rng = np.random.default_rng(14)
     for rows in [np.arange(len(t))] + [rng.integers(0, len(t), len(t)) for _ in range(3)]:
         got = metrics(rows)
-        expected = _library_survival_metrics(y_tr, y[rows], r[rows], lambda times: survival(times)[rows], (6.0, 12.0, 24.0))
+        expected = _library_survival_metrics(
+            y_tr, y[rows], r[rows], lambda times: survival(times)[rows], (6.0, 12.0, 24.0)
+        )
         assert got.keys() == expected.keys()
         for k in expected:
             assert got[k] == pytest.approx(expected[k], rel=REL, abs=1e-15), k
@@ -191,9 +199,10 @@ def test_survival_metrics_of_a_replicate_equal_the_libraries():
 def test_binned_median_search_equals_a_binary_search(points):
     rng = np.random.default_rng(points)
     curve = np.sort(rng.uniform(0.01, 1.0, points))[::-1]
-    curve[points // 3: points // 3 + 4] = curve[points // 3]  # a flat stretch
-    t = np.concatenate([rng.uniform(size=200_000), curve, np.nextafter(curve, 0), np.nextafter(curve, 2),
-                        [0.0, 1.0, np.nan]])
+    curve[points // 3 : points // 3 + 4] = curve[points // 3]  # a flat stretch
+    t = np.concatenate(
+        [rng.uniform(size=200_000), curve, np.nextafter(curve, 0), np.nextafter(curve, 2), [0.0, 1.0, np.nan]]
+    )
     assert np.array_equal(_count_above(curve, t), np.searchsorted(-curve, -t, side="left"))
     assert np.array_equal(_count_above(curve, t[:10]), np.searchsorted(-curve, -t[:10], side="left"))
 

@@ -193,13 +193,27 @@ def arms():
     rng = np.random.default_rng(4)
     n = 4000
     arm = rng.integers(0, 3, n)
-    X = pd.DataFrame({"arm=a": (arm == 0) * 1.0, "arm=b": (arm == 1) * 1.0, "arm=c": (arm == 2) * 1.0,
-                      "x1": rng.normal(size=n), "x2": rng.normal(size=n), "x3": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {
+            "arm=a": (arm == 0) * 1.0,
+            "arm=b": (arm == 1) * 1.0,
+            "arm=c": (arm == 2) * 1.0,
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "x3": rng.normal(size=n),
+        }
+    )
     X.loc[rng.random(n) < 0.05, "x2"] = np.nan
     lp = np.where(arm == 0, 1.5, np.where(arm == 1, -1.5, 0.0)) * X.x1 + np.where(arm == 2, 1.0, 0.0) * X.x3
     y = rng.random(n) < 1 / (1 + np.exp(-lp))
-    linear = {"booster": "gblinear", "learning_rate": 0.5, "n_estimators": 300, "early_stopping_rounds": None,
-              "reg_lambda": 0.0, "interaction_by": "arm"}
+    linear = {
+        "booster": "gblinear",
+        "learning_rate": 0.5,
+        "n_estimators": 300,
+        "early_stopping_rounds": None,
+        "reg_lambda": 0.0,
+        "interaction_by": "arm",
+    }
     return X, y, arm, XGBResponseClassifier(random_state=0, **linear).fit(X, y)
 
 

@@ -22,13 +22,19 @@ def scored():
     from predictor.training import stages
 
     exp = load_experiment("myeloma_bmm")
-    exp = replace(exp, cohort=replace(exp.cohort, seed=303), validation=replace(exp.validation, seed=304),
-                  outcomes=replace(exp.outcomes, binary=()))
+    exp = replace(
+        exp,
+        cohort=replace(exp.cohort, seed=303),
+        validation=replace(exp.validation, seed=304),
+        outcomes=replace(exp.outcomes, binary=()),
+    )
     data = stages.load_data(exp)
     features = stages.fit_features(exp, data)
     X = features.transform(data.train.frame)
-    fitted = [stages.fit(t, stages.search(t, X, t.target(data.train.frame), exp.search), exp, data, features, X)
-              for t in data.tasks]
+    fitted = [
+        stages.fit(t, stages.search(t, X, t.target(data.train.frame), exp.search), exp, data, features, X)
+        for t in data.tasks
+    ]
     m = stages.evaluate(fitted, [data.validation], features, data.source, exp.evaluation).metrics
     return m.set_index(["task", "model", "metric"])
 

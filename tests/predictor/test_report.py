@@ -13,13 +13,27 @@ from predictor.reporting.tables import (
 def _metrics(oracle=True):
     rows = []
     for dataset in ("test", "validation"):
-        for model, est in (("xgboost", 0.70), ("baseline", 0.69), ("oracle", 0.72), ("xgboost_minus_baseline", 0.01),
-                           ("oracle_minus_xgboost", 0.02)):
+        for model, est in (
+            ("xgboost", 0.70),
+            ("baseline", 0.69),
+            ("oracle", 0.72),
+            ("xgboost_minus_baseline", 0.01),
+            ("oracle_minus_xgboost", 0.02),
+        ):
             if not oracle and model.startswith("oracle"):
                 continue
             for metric in ("harrell_c", "td_auc_12m", "calib_12m", "td_auc_6m"):
-                rows.append(dict(dataset=dataset, task="survival", model=model, metric=metric, estimate=est,
-                                 ci_low=est - 0.01, ci_high=est + 0.01))
+                rows.append(
+                    dict(
+                        dataset=dataset,
+                        task="survival",
+                        model=model,
+                        metric=metric,
+                        estimate=est,
+                        ci_low=est - 0.01,
+                        ci_high=est + 0.01,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -31,7 +45,9 @@ def test_labels_and_order():
 def test_text_and_markdown_hold_the_same_cells():
     m = _metrics()
     text = summary_table(m)
-    assert text.startswith("validation cohort") and "0.700 [0.690, 0.710]" in text and "+0.0100 [+0.0000, +0.0200]" in text
+    assert (
+        text.startswith("validation cohort") and "0.700 [0.690, 0.710]" in text and "+0.0100 [+0.0000, +0.0200]" in text
+    )
     md = summary_markdown(m, title="t", notes=["a note"])
     assert md.startswith("### t\n") and md.rstrip().endswith("- a note")
     assert "| survival | Harrell's C | 0.700 [0.690, 0.710] | 0.690 [0.680, 0.700] | 0.720 [0.710, 0.730] |" in md

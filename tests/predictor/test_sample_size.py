@@ -64,7 +64,9 @@ def test_bad_inputs_are_refused():
 
 
 def _curve(gaps: dict, slopes: dict) -> pd.DataFrame:
-    rows = [{"n": n, "replicate": r, "gap": g, "slope": slopes[n][r]} for n, gs in gaps.items() for r, g in enumerate(gs)]
+    rows = [
+        {"n": n, "replicate": r, "gap": g, "slope": slopes[n][r]} for n, gs in gaps.items() for r, g in enumerate(gs)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -85,11 +87,19 @@ def test_minimum_n_not_reached_is_infinite():
 
 
 def test_power_counts_significant_tests_with_the_expected_sign():
-    power = pd.DataFrame({
-        "scenario": "s", "panel": "all", "n": 100, "replicate": [0, 1, 2, 3, 0, 1, 2, 3], "model": "baseline",
-        "task": ["response"] * 4 + ["survival"] * 4,
-        # response: "worse" is a negative log-odds; survival: a positive log hazard ratio
-        "coef": [-0.5, -0.4, 0.6, -0.1, 0.3, 0.2, -0.4, 0.5], "p": [0.01, 0.2, 0.01, 0.04, 0.01, 0.01, 0.01, 0.3]})
+    power = pd.DataFrame(
+        {
+            "scenario": "s",
+            "panel": "all",
+            "n": 100,
+            "replicate": [0, 1, 2, 3, 0, 1, 2, 3],
+            "model": "baseline",
+            "task": ["response"] * 4 + ["survival"] * 4,
+            # response: "worse" is a negative log-odds; survival: a positive log hazard ratio
+            "coef": [-0.5, -0.4, 0.6, -0.1, 0.3, 0.2, -0.4, 0.5],
+            "p": [0.01, 0.2, 0.01, 0.04, 0.01, 0.01, 0.01, 0.3],
+        }
+    )
     got = power_summary(power, direction="worse").set_index("task")
     assert got.loc["response", "power"] == 0.5  # replicates 0 and 3
     assert got.loc["survival", "power"] == 0.5  # replicates 0 and 1

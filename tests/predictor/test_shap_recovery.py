@@ -20,13 +20,24 @@ from synthetic import generate
 
 pytestmark = pytest.mark.slow
 
-TRUE_EFFECTS = ["opn_ng_ml", "tmb_mut_per_mb", "pdl1_tps_pct", "nlr", "albumin_g_per_l", "ecog", "ldh_u_per_l",
-                "driver_mutation", "tumour_type"]
+TRUE_EFFECTS = [
+    "opn_ng_ml",
+    "tmb_mut_per_mb",
+    "pdl1_tps_pct",
+    "nlr",
+    "albumin_g_per_l",
+    "ecog",
+    "ldh_u_per_l",
+    "driver_mutation",
+    "tumour_type",
+]
 NULLS = ["null_biomarker_1", "null_biomarker_2", "null_biomarker_3"]
 
 
-BOOSTERS = {"gbtree": {"max_depth": 2},
-            "gblinear": {"learning_rate": 0.5, "reg_lambda": 0.0, "n_estimators": 300, "early_stopping_rounds": None}}
+BOOSTERS = {
+    "gbtree": {"max_depth": 2},
+    "gblinear": {"learning_rate": 0.5, "reg_lambda": 0.0, "n_estimators": 300, "early_stopping_rounds": None},
+}
 
 
 @pytest.fixture(scope="module", params=list(BOOSTERS))
@@ -73,10 +84,16 @@ def myeloma_fitted(myeloma_scenario):
     X = features.transform(obs)
     tr, ev = slice(0, 24_000), slice(24_000, 27_000)
     y_surv = make_surv(obs.pfs_event.iloc[tr], obs.pfs_months.iloc[tr])
-    models = {"response": XGBResponseClassifier(random_state=0, max_depth=3).fit(X.iloc[tr], obs.objective_response.iloc[tr]),
-              "survival": XGBSurvival(random_state=0, max_depth=3).fit(X.iloc[tr], y_surv)}
-    return {task: shap_importance_by(m, X.iloc[ev], obs.therapy_arm.iloc[ev], X.iloc[tr], obs.therapy_arm.iloc[tr], features)
-            for task, m in models.items()}
+    models = {
+        "response": XGBResponseClassifier(random_state=0, max_depth=3).fit(X.iloc[tr], obs.objective_response.iloc[tr]),
+        "survival": XGBSurvival(random_state=0, max_depth=3).fit(X.iloc[tr], y_surv),
+    }
+    return {
+        task: shap_importance_by(
+            m, X.iloc[ev], obs.therapy_arm.iloc[ev], X.iloc[tr], obs.therapy_arm.iloc[tr], features
+        )
+        for task, m in models.items()
+    }
 
 
 @pytest.mark.parametrize("task", ["response", "survival"])
@@ -106,8 +123,13 @@ def myeloma_shipped_30k():
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = load_experiment("myeloma_bmm")
-    exp = replace(exp, cohort=replace(exp.cohort, n=30_000, seed=2), validation=replace(exp.validation, n=0),
-                  outcomes=replace(exp.outcomes, binary=()), search=replace(exp.search, boosters=("gblinear",)))
+    exp = replace(
+        exp,
+        cohort=replace(exp.cohort, n=30_000, seed=2),
+        validation=replace(exp.validation, n=0),
+        outcomes=replace(exp.outcomes, binary=()),
+        search=replace(exp.search, boosters=("gblinear",)),
+    )
     data = stages.load_data(exp)
     features = stages.fit_features(exp, data)
     X = features.transform(data.train.frame)
@@ -115,8 +137,11 @@ def myeloma_shipped_30k():
     for task in data.tasks:
         y = task.target(data.train.frame)
         chosen = stages.search(task, X, y, exp.search)
-        fitted.append(stages.FittedTask(task=task, model=stages.fit_xgboost(task, chosen, exp.search.seed, X, y),
-                                        baseline=None, search=chosen))
+        fitted.append(
+            stages.FittedTask(
+                task=task, model=stages.fit_xgboost(task, chosen, exp.search.seed, X, y), baseline=None, search=chosen
+            )
+        )
     explained = stages.explain(fitted, data.test, features, data.train, data.schema, exp.shap, exp.evaluation.seed)
     return explained, biomarker_effects(data.observed, data.source.parameters)
 

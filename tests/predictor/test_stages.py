@@ -84,7 +84,12 @@ def test_truth_never_enters_the_model_input(icb):
     X = features.transform(data.validation.frame)
     truth_cols = set(data.validation.truth.columns) - {"patient_id"}
     assert not {features.source_of(f) for f in X.columns} & truth_cols
-    assert not {features.source_of(f) for f in X.columns} & {"objective_response", "pfs_months", "pfs_event", "patient_id"}
+    assert not {features.source_of(f) for f in X.columns} & {
+        "objective_response",
+        "pfs_months",
+        "pfs_event",
+        "patient_id",
+    }
 
 
 def test_make_tasks_units_and_names(tmp_path):
@@ -95,7 +100,10 @@ def test_make_tasks_units_and_names(tmp_path):
     (task,) = make_tasks(exp, Schema.from_dict(exp.columns))
     assert task.outcome.unit == "days" and task.outcome.endpoint == "os"
     assert task.output_columns() == ["risk_score", "median_os_days", "os_prob_30d", "os_prob_90d", "os_prob_180d"]
-    columns = {**exp.columns, "Survival_in_days": {k: v for k, v in exp.columns["Survival_in_days"].items() if k != "unit"}}
+    columns = {
+        **exp.columns,
+        "Survival_in_days": {k: v for k, v in exp.columns["Survival_in_days"].items() if k != "unit"},
+    }
     with pytest.raises(TrainingError, match="declare its unit"):
         make_tasks(exp, Schema.from_dict(columns))
 
@@ -108,7 +116,9 @@ def test_bad_cohorts_stop_before_any_fit(tmp_path):
     with pytest.raises(TrainingError, match="outcome column 'nope'"):
         load_data(_experiment(tmp_path, binary='["nope"]'))
     for column in ("opn_ng_ml", "nope"):  # not categorical; not a column
-        with pytest.raises(TrainingError, match=f"\\[search\\] interactions = '{column}' must be a categorical model input"):
+        with pytest.raises(
+            TrainingError, match=f"\\[search\\] interactions = '{column}' must be a categorical model input"
+        ):
             load_data(_experiment(tmp_path, search={"interactions": column}))
 
 
@@ -150,7 +160,9 @@ def test_evaluate_scores_every_model_with_paired_contrasts(icb):
     for dataset in ("test", "validation"):
         for task, head in (("response", "auc"), ("survival", "harrell_c")):
             for name, a, b in CONTRASTS:
-                assert m[(dataset, task, name, head)] == pytest.approx(m[(dataset, task, a, head)] - m[(dataset, task, b, head)])
+                assert m[(dataset, task, name, head)] == pytest.approx(
+                    m[(dataset, task, a, head)] - m[(dataset, task, b, head)]
+                )
     assert "td_auc_12m" in ev.metrics.metric.values and "calib_6m" in ev.metrics.metric.values
     # the oracle's AUC on 600 fresh patients beats chance clearly; its probabilities are the truth's
     assert m[("validation", "response", "oracle", "auc")] > 0.7
@@ -200,8 +212,10 @@ def test_a_second_binary_outcome_is_one_more_task_with_its_oracle(tmp_path):
     ev = evaluate([f], [data.validation], features, data.source, exp.evaluation)
     auc = ev.metrics.set_index(["model", "metric"])["estimate"]
     assert auc[("oracle", "auc")] > auc[("xgboost", "auc")] - 0.05 and auc[("oracle", "auc")] > 0.7
-    np.testing.assert_array_equal(ev.predictions[("validation", "cr_or_better")]["oracle"].probability,
-                                  data.validation.truth["cr_or_better_probability"].to_numpy())
+    np.testing.assert_array_equal(
+        ev.predictions[("validation", "cr_or_better")]["oracle"].probability,
+        data.validation.truth["cr_or_better_probability"].to_numpy(),
+    )
     ex = explain([f], data.validation, features, data.train, data.schema, exp.shap, 0)
     assert ex["cr_or_better"].scale == "log-odds of cr or better"
     assert task.output_columns() == ["cr_or_better_probability"]
@@ -220,12 +234,24 @@ def test_a_cohort_in_days_of_overall_survival_says_so_everywhere(tmp_path):
     from predictor.training.pipeline import train
 
     X, y = load_veterans_lung_cancer()
-    X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(tmp_path / "veterans_lung_cancer.csv", index=False)
+    X.assign(Status=y["Status"], Survival_in_days=y["Survival_in_days"]).to_csv(
+        tmp_path / "veterans_lung_cancer.csv", index=False
+    )
     path = Path(shutil.copy(experiments_dir() / "veterans_lung_cancer.toml", tmp_path / "v.toml"))
-    path.write_text(path.read_text().replace("bootstrap = 200", "bootstrap = 5").replace("n_iter = 8", "n_iter = 1")
-                    .replace("nested_folds = 5", "nested_folds = 0"))
+    path.write_text(
+        path.read_text()
+        .replace("bootstrap = 200", "bootstrap = 5")
+        .replace("n_iter = 8", "n_iter = 1")
+        .replace("nested_folds = 5", "nested_folds = 0")
+    )
     result = train(load_experiment(path))
-    assert result.bundle.output_columns == ["risk_score", "median_os_days", "os_prob_30d", "os_prob_90d", "os_prob_180d"]
+    assert result.bundle.output_columns == [
+        "risk_score",
+        "median_os_days",
+        "os_prob_30d",
+        "os_prob_90d",
+        "os_prob_180d",
+    ]
     assert {"td_auc_30d", "td_auc_90d", "calib_180d"} <= set(result.metrics.metric)
     ax = result.figures["evaluation/km_by_risk_group_test.png"].axes[0]
     assert ax.get_xlabel() == "time (days)" and ax.get_ylabel().startswith("OS")
@@ -249,9 +275,11 @@ def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_pat
 
     path = tmp_path / "small.toml"
     path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]"))
-    code = ("import sys; from predictor.config.experiment import load_experiment; from predictor.training.pipeline import train; "
-            f"r = train(load_experiment({str(path)!r})); "
-            "print(list(r.timings), all(t >= 0 for t in r.timings.values()), 'shap' in sys.modules)")
+    code = (
+        "import sys; from predictor.config.experiment import load_experiment; from predictor.training.pipeline import train; "
+        f"r = train(load_experiment({str(path)!r})); "
+        "print(list(r.timings), all(t >= 0 for t in r.timings.values()), 'shap' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
     assert out.strip() == "['data', 'search', 'fit', 'evaluate', 'explain', 'figures'] True False"
 
@@ -284,16 +312,20 @@ def test_a_trained_model_scores_a_cohort_as_its_training_run_did(icb):
     exp, data, features, y, fitted = icb
     ev = evaluate(fitted, [data.validation], features, data.source, exp.evaluation)
     bundle = ModelBundle.from_fitted(data.schema, features, fitted, metadata={})
-    again = Predictor(bundle).evaluate(data.validation.frame, name="validation", bootstrap=exp.evaluation.bootstrap // 2,
-                                       seed=exp.evaluation.seed)
+    again = Predictor(bundle).evaluate(
+        data.validation.frame, name="validation", bootstrap=exp.evaluation.bootstrap // 2, seed=exp.evaluation.seed
+    )
     keys = ["dataset", "task", "model", "metric"]
     want = ev.metrics[ev.metrics.model == "xgboost"].set_index(keys).sort_index()
     got = again.metrics.set_index(keys).sort_index()
     assert list(got.index) == list(want.index)
-    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy(), want[["estimate", "ci_low", "ci_high"]].to_numpy())
+    np.testing.assert_array_equal(
+        got[["estimate", "ci_low", "ci_high"]].to_numpy(), want[["estimate", "ci_low", "ci_high"]].to_numpy()
+    )
     d = ev.decision
-    np.testing.assert_array_equal(again.decision.net_benefit.to_numpy(),
-                                  d[d.model.isin(["xgboost", "all", "none"])].net_benefit.to_numpy())
+    np.testing.assert_array_equal(
+        again.decision.net_benefit.to_numpy(), d[d.model.isin(["xgboost", "all", "none"])].net_benefit.to_numpy()
+    )
 
 
 def test_evaluate_names_a_missing_outcome_column(icb):
@@ -312,8 +344,11 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
 
     generate("icb_bone_opn", 300, seed=41).observed.to_csv(tmp_path / "other.csv", index=False)
     path = tmp_path / "ext.toml"
-    path.write_text(SMALL.format(scenario="icb_bone_opn", binary="[]").replace("[validation]\nn = 600\nseed = 6",
-                                                                            '[validation]\nn = 0\npath = "other.csv"'))
+    path.write_text(
+        SMALL.format(scenario="icb_bone_opn", binary="[]").replace(
+            "[validation]\nn = 600\nseed = 6", '[validation]\nn = 0\npath = "other.csv"'
+        )
+    )
     exp = load_experiment(path)
     assert exp.validation.path == tmp_path / "other.csv"
     data = load_data(exp)
@@ -325,7 +360,9 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     result = train(exp)
     external = result.metrics[result.metrics.dataset == "external"]
     assert set(external.model) >= {"xgboost", "baseline", "xgboost_minus_baseline"}
-    assert {"evaluation/response_calibration_external.png", "evaluation/survival_decision_curve_external.png"} <= set(result.figures)
+    assert {"evaluation/response_calibration_external.png", "evaluation/survival_decision_curve_external.png"} <= set(
+        result.figures
+    )
 
 
 def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
@@ -334,8 +371,16 @@ def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
 
     result = train(_experiment(tmp_path))
     page = model_report_html(result)
-    for section in ("Intended use and limits", "Source of data and participants", "Outcomes", "Predictors and missing data",
-                    "Models", "Performance", "Explainability", "Limitations"):
+    for section in (
+        "Intended use and limits",
+        "Source of data and participants",
+        "Outcomes",
+        "Predictors and missing data",
+        "Models",
+        "Performance",
+        "Explainability",
+        "Limitations",
+    ):
         assert f"<h2>{section}</h2>" in page, section
     assert "<td>validation</td><td>600</td>" in page and "synthetic</b> cohort" in page
     # aggregates only: no patient's values (the ids are 1..n, so look for a row's biomarker values)

@@ -37,8 +37,13 @@ def small(tmp_path):
 def test_the_grid_is_every_combination(small):
     cells = plan_cells(small)
     assert len(cells) == 2 * 2 * 2 * 2  # n x replicates x models x panels
-    assert small.grid() == {"n": [120, 240], "replicates": 2, "models": ["gblinear", "baseline"],
-                            "panels": ["all", "no_opn"], "scenarios": ["published"]}
+    assert small.grid() == {
+        "n": [120, 240],
+        "replicates": 2,
+        "models": ["gblinear", "baseline"],
+        "panels": ["all", "no_opn"],
+        "scenarios": ["published"],
+    }
     # Every model and panel of one replicate and size draws the same cohort (common random numbers) ...
     seeds = {(c.n, c.replicate): {x.seed for x in cells if (x.n, x.replicate) == (c.n, c.replicate)} for c in cells}
     assert all(len(s) == 1 for s in seeds.values())
@@ -69,25 +74,43 @@ def test_the_panel_and_overrides_reach_the_cell(small):
     assert (exp.cohort.n, exp.cohort.seed) == (cell.n, cell.seed)
 
 
-@pytest.mark.parametrize("change, message", [
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nrepliactes = 3", "unknown key 'repliactes'"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = []", "'n' must be a non-empty list"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = []", "'models' must be a non-empty list"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['forest']", "'models' must be a non-empty list"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [25, 200]", "n = 25 is below what a cell needs"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[panels.p]\ncolumns = ['opn']",
-     "'opn' is not a feature of scenario"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[panels]", "must hold at least one"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[scenarios.s]\nscale = { opn_effect = 0.5 }",
-     "has no parameter 'opn_effect'"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[grid]\nn = 1", "unknown section [grid]"),
-    ("[study]\nname = 'x'\nexperiment = 'nope'\nn = [200]", "unknown experiment 'nope'"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['xgboost']\n[power]\ncovariate = 'bone_metastasis'",
-     "add \"baseline\" to [study] models"),
-    ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['baseline']\n[power]\ncovariate = 'bone_metastasis'\n"
-     "[panels.p]\ndrop = ['bone_metastasis']", "not in panel 'p'"),
-    ("[study\nname = 'x'", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nrepliactes = 3", "unknown key 'repliactes'"),
+        ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = []", "'n' must be a non-empty list"),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = []",
+            "'models' must be a non-empty list",
+        ),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['forest']",
+            "'models' must be a non-empty list",
+        ),
+        ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [25, 200]", "n = 25 is below what a cell needs"),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[panels.p]\ncolumns = ['opn']",
+            "'opn' is not a feature of scenario",
+        ),
+        ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[panels]", "must hold at least one"),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[scenarios.s]\nscale = { opn_effect = 0.5 }",
+            "has no parameter 'opn_effect'",
+        ),
+        ("[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\n[grid]\nn = 1", "unknown section [grid]"),
+        ("[study]\nname = 'x'\nexperiment = 'nope'\nn = [200]", "unknown experiment 'nope'"),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['xgboost']\n[power]\ncovariate = 'bone_metastasis'",
+            'add "baseline" to [study] models',
+        ),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200]\nmodels = ['baseline']\n[power]\ncovariate = 'bone_metastasis'\n"
+            "[panels.p]\ndrop = ['bone_metastasis']",
+            "not in panel 'p'",
+        ),
+        ("[study\nname = 'x'", "not valid TOML"),
+    ],
+)
 def test_bad_study_files_name_the_key_and_rule(tmp_path, change, message):
     with pytest.raises(StudyError) as err:
         load_study(write(tmp_path, change))
@@ -155,8 +178,12 @@ def test_what_theory_says_on_the_linear_models(tmp_path):
     (median gap < 0.01 and |median slope - 1| < 0.1 at 4,000 patients; median slope < 0.85 at 150) hold
     with room in every replicate seen: gaps 0.001-0.003 and slopes 0.94-0.98 at 4,000; slopes 0.23-0.79
     at 150. The baseline is the linear model here (logistic regression, Cox PH)."""
-    text = SMALL.replace("n = [120, 240]", "n = [150, 4000]").replace("replicates = 2", "replicates = 4") \
-        .replace("validation_n = 3000", "validation_n = 20000").replace("seed = 5", "seed = 31")
+    text = (
+        SMALL.replace("n = [120, 240]", "n = [150, 4000]")
+        .replace("replicates = 2", "replicates = 4")
+        .replace("validation_n = 3000", "validation_n = 20000")
+        .replace("seed = 5", "seed = 31")
+    )
     study = load_study(write(tmp_path, text))
     v = make_validation(study, "published")
     results = [run_cell(study, c, v) for c in plan_cells(study) if c.panel == "all" and c.model == "baseline"]

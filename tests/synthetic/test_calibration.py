@@ -22,8 +22,11 @@ def population(icb_scenario):
 
 def test_targets_hold_at_population_scale(icb_scenario, population):
     got = evaluate_targets(icb_scenario, population.observed, cox_rows=200_000)
-    missed = {t.id: (t.value, round(got[t.id], 4)) for t in icb_scenario.targets
-              if t.statistic != "cox_hr" and not t.within(got[t.id])}
+    missed = {
+        t.id: (t.value, round(got[t.id], 4))
+        for t in icb_scenario.targets
+        if t.statistic != "cox_hr" and not t.within(got[t.id])
+    }
     assert missed == {}
     assert got["B6"] > 1 and got["B6:p"] < 1e-6
 
@@ -61,23 +64,34 @@ def test_cox_recovers_the_generators_log_hazard_ratios(icb_scenario):
 
     v = icb_scenario.values()
     o = generate(icb_scenario, 1_000_000, seed=424242).observed
-    x = pd.DataFrame({
-        "pfs_per_log2_tmb": np.log2(o.tmb_mut_per_mb / 10), "pfs_per_pdl1": o.pdl1_tps_pct / 100,
-        "pfs_per_log2_nlr": np.log2(o.nlr / 3), "pfs_per_albumin": o.albumin_g_per_l - 38,
-        "pfs_per_ecog": o.ecog.astype(float), "pfs_per_log2_ldh": np.log2(o.ldh_u_per_l / 220),
-        "pfs_driver_mutation": o.driver_mutation.astype(float), "pfs_per_log2_opn": np.log2(o.opn_ng_ml / 50),
-        "pfs_bone_direct": o.bone_metastasis.astype(float),
-        "null_age": o.age_years.astype(float), "null_sex": (o.sex == "M").astype(float),
-        "null_1": np.log(o.null_biomarker_1), "null_2": o.null_biomarker_2, "null_3": o.null_biomarker_3.astype(float),
-    })
+    x = pd.DataFrame(
+        {
+            "pfs_per_log2_tmb": np.log2(o.tmb_mut_per_mb / 10),
+            "pfs_per_pdl1": o.pdl1_tps_pct / 100,
+            "pfs_per_log2_nlr": np.log2(o.nlr / 3),
+            "pfs_per_albumin": o.albumin_g_per_l - 38,
+            "pfs_per_ecog": o.ecog.astype(float),
+            "pfs_per_log2_ldh": np.log2(o.ldh_u_per_l / 220),
+            "pfs_driver_mutation": o.driver_mutation.astype(float),
+            "pfs_per_log2_opn": np.log2(o.opn_ng_ml / 50),
+            "pfs_bone_direct": o.bone_metastasis.astype(float),
+            "null_age": o.age_years.astype(float),
+            "null_sex": (o.sex == "M").astype(float),
+            "null_1": np.log(o.null_biomarker_1),
+            "null_2": o.null_biomarker_2,
+            "null_3": o.null_biomarker_3.astype(float),
+        }
+    )
     for t in ["NSCLC", "melanoma", "RCC", "urothelial", "HNSCC"]:
         x[f"type_{t}"] = (o.tumour_type == t).astype(float)
     x["T"], x["E"] = o.pfs_months, o.pfs_event
     fit = CoxPHFitter().fit(x, "T", "E").summary
     other = v["pfs_tumour_log_hr"]["other"]
     truth = {k: v[k] for k in x.columns if k.startswith("pfs_")}
-    truth |= {f"type_{t}": (v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t]) - other
-              for t in ["NSCLC", "melanoma", "RCC", "urothelial", "HNSCC"]}
+    truth |= {
+        f"type_{t}": (v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t]) - other
+        for t in ["NSCLC", "melanoma", "RCC", "urothelial", "HNSCC"]
+    }
     checked = set()
     for name, beta in truth.items():
         est, se = fit.loc[name, "coef"], fit.loc[name, "se(coef)"]
@@ -87,8 +101,15 @@ def test_cox_recovers_the_generators_log_hazard_ratios(icb_scenario):
         else:  # too small for a relative criterion at this n: within 4 SE instead
             assert abs(est - beta) <= 4 * se, (name, beta, est, se)
     # The biomarkers of the causal story are among those held to the 5% criterion.
-    assert {"pfs_per_log2_opn", "pfs_per_pdl1", "pfs_per_log2_nlr", "pfs_per_albumin", "pfs_per_ecog",
-            "pfs_per_log2_ldh", "type_NSCLC"} <= checked
+    assert {
+        "pfs_per_log2_opn",
+        "pfs_per_pdl1",
+        "pfs_per_log2_nlr",
+        "pfs_per_albumin",
+        "pfs_per_ecog",
+        "pfs_per_log2_ldh",
+        "type_NSCLC",
+    } <= checked
     for name in ("null_age", "null_sex", "null_1", "null_2", "null_3"):
         assert abs(fit.loc[name, "coef"]) <= 4 * fit.loc[name, "se(coef)"], name
 
@@ -122,8 +143,9 @@ def test_solver_brings_perturbed_parameters_back_onto_the_targets(icb_scenario):
     from synthetic import solve
 
     v = icb_scenario.values()
-    start = icb_scenario.with_values({"pfs_baseline_median": v["pfs_baseline_median"] * 1.25,
-                                      "resp_intercept": v["resp_intercept"] + 6.0})
+    start = icb_scenario.with_values(
+        {"pfs_baseline_median": v["pfs_baseline_median"] * 1.25, "resp_intercept": v["resp_intercept"] + 6.0}
+    )
     result = solve(start, n=300_000, seed=77, max_nfev=150)
     assert result.success, result.message
     for t in icb_scenario.targets:
@@ -138,6 +160,8 @@ def test_solver_needs_free_parameters(icb_scenario):
 
     from synthetic import CalibrationError, solve
 
-    fixed = replace(icb_scenario, parameters={k: replace(p, kind="assumption") for k, p in icb_scenario.parameters.items()})
+    fixed = replace(
+        icb_scenario, parameters={k: replace(p, kind="assumption") for k, p in icb_scenario.parameters.items()}
+    )
     with pytest.raises(CalibrationError, match="no free parameter"):
         solve(fixed, n=1000)

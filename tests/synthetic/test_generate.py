@@ -66,7 +66,9 @@ def test_rankl_inhibitor_lowers_osteopontin(icb_scenario):
     bone = obs[obs["bone_metastasis"]]
     med = bone.groupby("bone_agent", observed=True)["opn_ng_ml"].median()
     assert med["rankl_inhibitor"] < med["none"] and med["rankl_inhibitor"] < med["bisphosphonate"]
-    assert obs.loc[obs["bone_metastasis"], "opn_ng_ml"].median() > obs.loc[~obs["bone_metastasis"], "opn_ng_ml"].median()
+    assert (
+        obs.loc[obs["bone_metastasis"], "opn_ng_ml"].median() > obs.loc[~obs["bone_metastasis"], "opn_ng_ml"].median()
+    )
 
 
 @pytest.mark.parametrize("n", [0, -5, 2.5, True, "10"])

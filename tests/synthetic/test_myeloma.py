@@ -58,8 +58,9 @@ def test_every_parameter_names_its_figure_and_reason(myeloma_scenario):
         assert len(p.reason) > 15, p.name
     ids = {t.id.split(".")[0] for t in myeloma_scenario.targets}
     assert ids == {f"M{i}" for i in range(1, 8)}
-    assert {"M8", "M9", "M10"} <= {i for p in myeloma_scenario.parameters.values()
-                                   if p.kind == "mechanism" for i in p.id.split(",")}
+    assert {"M8", "M9", "M10"} <= {
+        i for p in myeloma_scenario.parameters.values() if p.kind == "mechanism" for i in p.id.split(",")
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MECHANISMS))
@@ -71,26 +72,29 @@ def test_mechanisms_act_on_the_arms_they_should(myeloma_scenario, name):
 
 def _design(obs: pd.DataFrame, values) -> pd.DataFrame:
     med = values["tme_median"]
-    return pd.DataFrame({
-        "resp_per_log2_cd38": np.log2(obs.cd38_density_k / 50),
-        "resp_per_log2_cd55_cd59": np.log2(obs.cd55_cd59_fold),
-        "resp_per_log2_treg": np.log2(obs.treg_pct / med["treg_pct"]),
-        "resp_per_log2_mdsc": np.log2(obs.mdsc_pct / med["mdsc_pct"]),
-        "resp_per_log2_tgfb": np.log2(obs.tgfb_pg_ml / med["tgfb_pg_ml"]),
-        "resp_per_log2_il6": np.log2(obs.il6_pg_ml / med["il6_pg_ml"]),
-        "resp_per_log2_lactate": np.log2(obs.lactate_mmol_l / med["lactate_mmol_l"]),
-        "resp_per_hypoxia": obs.hypoxia_score,
-        "resp_per_10pct_pd1_cd8": (obs.pd1_cd8_pct - 30) / 10,
-        "resp_bcma_silencing": expit((obs.bcma_methylation_pct - 70) / 5),
-        "resp_per_10pct_gprc5d": (obs.gprc5d_positive_pct - 80) / 10,
-        "resp_emd": obs.extramedullary_disease.astype(float),
-        "resp_per_iss": obs.iss_stage - 1.0,
-        "resp_high_risk": obs.high_risk_cytogenetics.astype(float),
-        "resp_per_10y_age": (obs.age_years - 65) / 10,
-        "resp_per_prior_line": obs.prior_lines.astype(float),
-        "null_1": np.log(obs.null_biomarker_1), "null_2": obs.null_biomarker_2,
-        "null_3": obs.null_biomarker_3.astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "resp_per_log2_cd38": np.log2(obs.cd38_density_k / 50),
+            "resp_per_log2_cd55_cd59": np.log2(obs.cd55_cd59_fold),
+            "resp_per_log2_treg": np.log2(obs.treg_pct / med["treg_pct"]),
+            "resp_per_log2_mdsc": np.log2(obs.mdsc_pct / med["mdsc_pct"]),
+            "resp_per_log2_tgfb": np.log2(obs.tgfb_pg_ml / med["tgfb_pg_ml"]),
+            "resp_per_log2_il6": np.log2(obs.il6_pg_ml / med["il6_pg_ml"]),
+            "resp_per_log2_lactate": np.log2(obs.lactate_mmol_l / med["lactate_mmol_l"]),
+            "resp_per_hypoxia": obs.hypoxia_score,
+            "resp_per_10pct_pd1_cd8": (obs.pd1_cd8_pct - 30) / 10,
+            "resp_bcma_silencing": expit((obs.bcma_methylation_pct - 70) / 5),
+            "resp_per_10pct_gprc5d": (obs.gprc5d_positive_pct - 80) / 10,
+            "resp_emd": obs.extramedullary_disease.astype(float),
+            "resp_per_iss": obs.iss_stage - 1.0,
+            "resp_high_risk": obs.high_risk_cytogenetics.astype(float),
+            "resp_per_10y_age": (obs.age_years - 65) / 10,
+            "resp_per_prior_line": obs.prior_lines.astype(float),
+            "null_1": np.log(obs.null_biomarker_1),
+            "null_2": obs.null_biomarker_2,
+            "null_3": obs.null_biomarker_3.astype(float),
+        }
+    )
 
 
 def test_response_predictor_is_the_documented_formula(myeloma_scenario):
@@ -148,16 +152,25 @@ def test_cox_recovers_the_pfs_log_hazard_ratios(myeloma_scenario):
     obs, truth = c.observed, c.truth
     k = v["pfs_weibull_shape"]
     intercept = obs.therapy_arm.map({a: v[f"resp_intercept_{a}"] for a in mm.ARMS}).astype(float)
-    x = pd.DataFrame({
-        "depth": truth.resp_linear_predictor - intercept,
-        "high_risk": obs.high_risk_cytogenetics.astype(float), "iss": obs.iss_stage - 1.0,
-        "tal_tec": (obs.therapy_arm == "tal_tec").astype(float), "car_t": (obs.therapy_arm == "car_t").astype(float),
-        "T": obs.pfs_months, "E": obs.pfs_event,
-    })
+    x = pd.DataFrame(
+        {
+            "depth": truth.resp_linear_predictor - intercept,
+            "high_risk": obs.high_risk_cytogenetics.astype(float),
+            "iss": obs.iss_stage - 1.0,
+            "tal_tec": (obs.therapy_arm == "tal_tec").astype(float),
+            "car_t": (obs.therapy_arm == "car_t").astype(float),
+            "T": obs.pfs_months,
+            "E": obs.pfs_event,
+        }
+    )
     fit = CoxPHFitter().fit(x, "T", "E").summary
-    want = {"depth": -v["pfs_log_hr_per_depth"], "high_risk": v["pfs_high_risk"], "iss": v["pfs_per_iss"],
-            "tal_tec": k * np.log(v["pfs_median_dara_krd"] / v["pfs_median_tal_tec"]),
-            "car_t": k * np.log(v["pfs_median_dara_krd"] / v["pfs_median_car_t"])}
+    want = {
+        "depth": -v["pfs_log_hr_per_depth"],
+        "high_risk": v["pfs_high_risk"],
+        "iss": v["pfs_per_iss"],
+        "tal_tec": k * np.log(v["pfs_median_dara_krd"] / v["pfs_median_tal_tec"]),
+        "car_t": k * np.log(v["pfs_median_dara_krd"] / v["pfs_median_car_t"]),
+    }
     for name, beta in want.items():
         est, se = fit.loc[name, "coef"], fit.loc[name, "se(coef)"]
         assert abs(est - beta) <= max(0.05 * abs(beta), 4 * se), (name, beta, est, se)
@@ -189,5 +202,7 @@ def test_biomarker_effects_are_the_coefficients_times_the_arms_iqr(myeloma_scena
     assert effects.loc["gprc5d_positive_pct", "dara_krd"] == 0 and effects.loc["cd38_density_k", "car_t"] == 0
     arm = cohort.observed[cohort.observed.therapy_arm == "dara_krd"]
     q25, q75 = np.percentile(np.log2(arm.cd38_density_k / 50.0), [25, 75])
-    assert effects.loc["cd38_density_k", "dara_krd"] == pytest.approx(values["resp_per_log2_cd38"]["dara_krd"] * (q75 - q25))
+    assert effects.loc["cd38_density_k", "dara_krd"] == pytest.approx(
+        values["resp_per_log2_cd38"]["dara_krd"] * (q75 - q25)
+    )
     assert (effects > 0).sum().to_dict() == {"dara_krd": 6, "tal_tec": 5, "car_t": 7}

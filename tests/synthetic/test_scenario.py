@@ -34,19 +34,22 @@ def _write(tmp_path, text):
     return path
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda s: s.replace("[scenario]", "[scenarioo]"), r"section \[scenario\] is missing"),
-    (lambda s: s.replace('kind = "free"\nid', 'kind = "freee"\nid', 1), "kind 'freee' is not one of"),
-    (lambda s: s.replace("bounds = [0.1, 2.5]", "bounds = [2.5, 0.1]"), "needs 'bounds"),
-    (lambda s: s.replace("[parameters.age_sd]", "[parameters.age_sdd]"), "needs parameter"),
-    (lambda s: s.replace('statistic = "rate"', 'statistic = "mode"', 1), "statistic 'mode'"),
-    (lambda s: s.replace('contrast = "difference"\n', ""), "need 'contrast'"),
-    (lambda s: s.replace('dtype = "float"', 'dtype = "real"', 1), r"\[columns\].*dtype 'real'"),
-    (lambda s: s.replace("NSCLC = 0.40,", "NSCLC = 0.60,"), "sum to 1"),
-    (lambda s: s.replace("default_n = 927", "default_n = -3"), "default_n"),
-    (lambda s: s + "\n[[targets]\n", "not valid TOML"),
-    (lambda s: s.replace('model = "icb_bone_opn"', 'model = "nope"'), "unknown model 'nope'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.replace("[scenario]", "[scenarioo]"), r"section \[scenario\] is missing"),
+        (lambda s: s.replace('kind = "free"\nid', 'kind = "freee"\nid', 1), "kind 'freee' is not one of"),
+        (lambda s: s.replace("bounds = [0.1, 2.5]", "bounds = [2.5, 0.1]"), "needs 'bounds"),
+        (lambda s: s.replace("[parameters.age_sd]", "[parameters.age_sdd]"), "needs parameter"),
+        (lambda s: s.replace('statistic = "rate"', 'statistic = "mode"', 1), "statistic 'mode'"),
+        (lambda s: s.replace('contrast = "difference"\n', ""), "need 'contrast'"),
+        (lambda s: s.replace('dtype = "float"', 'dtype = "real"', 1), r"\[columns\].*dtype 'real'"),
+        (lambda s: s.replace("NSCLC = 0.40,", "NSCLC = 0.60,"), "sum to 1"),
+        (lambda s: s.replace("default_n = 927", "default_n = -3"), "default_n"),
+        (lambda s: s + "\n[[targets]\n", "not valid TOML"),
+        (lambda s: s.replace('model = "icb_bone_opn"', 'model = "nope"'), "unknown model 'nope'"),
+    ],
+)
 def test_malformed_scenario_files(tmp_path, scenario_text, edit, message):
     changed = edit(scenario_text)
     assert changed != scenario_text
@@ -88,9 +91,14 @@ def test_at_least_targets_and_survival_at_parsing(tmp_path, myeloma_scenario):
     m4 = next(t for t in myeloma_scenario.targets if t.id == "M4")
     assert m4.statistic == "survival_at" and m4.time == 18.0
     text = myeloma_scenario.path.read_text(encoding="utf-8")
-    for edit, message in ((lambda s: s.replace("time = 18.0\n", ""), "needs 'time'"),
-                          (lambda s: s.replace('tolerance_type = "at_least"', 'tolerance_type = "most"', 1), "tolerance_type must be one of"),
-                          (lambda s: s.replace('column = "mrd_negative"', 'column = "mrd_negative"\ntime = 3', 1), "'time' belongs to")):
+    for edit, message in (
+        (lambda s: s.replace("time = 18.0\n", ""), "needs 'time'"),
+        (
+            lambda s: s.replace('tolerance_type = "at_least"', 'tolerance_type = "most"', 1),
+            "tolerance_type must be one of",
+        ),
+        (lambda s: s.replace('column = "mrd_negative"', 'column = "mrd_negative"\ntime = 3', 1), "'time' belongs to"),
+    ):
         changed = edit(text)
         assert changed != text
         path = _write(tmp_path, changed)
