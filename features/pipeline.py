@@ -114,7 +114,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         for c in self.columns_:
             col = self.schema[c]
             if col.dtype == "category":
-                names += [f"{c}={cat}" for cat in col.categories]
+                names += [f"{c}={cat}" for cat in col.levels]
             else:
                 names.append(f"log({c})" if c in self.log_columns_ else c)
                 names += [f"{c}>{cut:g}" for cut in (self.cutoffs or {}).get(c, ())]
@@ -133,25 +133,25 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
             if col.dtype == "category":
                 # Integer codes in the schema's category order (-1: missing; labels outside the
                 # schema were rejected by the check): one comparison of small integers per level.
-                codes = values[c]
+                codes = _numeric(values, c)
                 missing = codes < 0
-                for k in range(len(col.categories)):
+                for k in range(len(col.levels)):
                     out[:, j] = codes == k
                     if missing.any():
                         out[missing, j] = np.nan
                     j += 1
                 continue
-            x = values[c]
+            x = _numeric(values, c)
             if c in self.log_columns_:
                 np.log1p(x, out=out[:, j])
             else:
                 out[:, j] = x
             j += 1
             cuts = (self.cutoffs or {}).get(c, ())
-            missing = np.isnan(x) if cuts else None
+            absent = np.isnan(x)
             for cut in cuts:
                 out[:, j] = x > cut
-                out[missing, j] = np.nan
+                out[absent, j] = np.nan
                 j += 1
         return pd.DataFrame(out, index=X.index, columns=list(self.feature_names_out_))
 
@@ -196,3 +196,11 @@ def baseline_preprocessor(
             ("scale", StandardScaler()),
         ]
     ).set_output(transform="pandas")
+
+
+def _numeric(values: Mapping[str, np.ndarray | None], column: str) -> np.ndarray:
+    """The checked array of a numeric, boolean or category column (only string columns have none)."""
+    array = values[column]
+    if array is None:  # a string column is never a model input: the schema check keeps it out
+        raise SchemaDefinitionError(f"column '{column}' holds strings and cannot be a model input")
+    return array

@@ -78,6 +78,11 @@ class Column:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise SchemaDefinitionError(f"{where}: min {self.min} is above max {self.max}")
 
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The categories of a category column, in their declared order (empty for other columns)."""
+        return self.categories or ()
+
     @classmethod
     def from_dict(cls, name: str, spec: Mapping[str, Any]) -> Column:
         """Build a column from a mapping (one ``[columns.NAME]`` table of a TOML file)."""
@@ -225,7 +230,7 @@ def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray 
             isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
         ):
             return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")], None
-        values = category_codes(s, col.categories)
+        values = category_codes(s, col.levels)
         bad = present & (values < 0)
         if bad.any():
             rows, n = _rows(s.index, bad)

@@ -133,12 +133,12 @@ class Predictor:
         task = self.bundle.survival_task
         if task is None:
             raise PredictorError("this model has no survival part")
-        times = np.asarray(times, dtype=float)
-        if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
+        grid = np.asarray(times, dtype=float)
+        if grid.ndim != 1 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
             raise PredictorError("times must be a 1-D sequence of finite, non-negative numbers")
         X = self.bundle.transform(self._inputs(df))
         model = self.bundle.models[task.name]
-        return pd.DataFrame(model.predict_survival_function(X, times), index=df.index, columns=times)
+        return pd.DataFrame(model.predict_survival_function(X, grid), index=df.index, columns=grid)
 
     def explain(self, df: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
         """Per-patient SHAP contributions, one column per input column (the user's own names).

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from features import atomic_write, read_table
 from features.errors import FeaturesError
@@ -70,7 +71,7 @@ def _seed(text: str) -> int:
     return value
 
 
-def _progress_bar(total: int, desc: str, unit: str, enabled: bool):
+def _progress_bar(total: int | None, desc: str, unit: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     # delay: nothing is shown for work that finishes within a second.
@@ -155,7 +156,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 raise _UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
             print(f"wrote the solved scenario to {dest}")
 
-    bars: dict[str, object] = {}
+    bars: dict[str, Any] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage not in bars:

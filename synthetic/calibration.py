@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,8 @@ __all__ = [
     "POPULATION_N",
     "COX_POPULATION_N",
 ]
+
+T = TypeVar("T")
 
 #: Patients in the population used to check targets (and to solve).
 POPULATION_N = 4_000_000
@@ -119,8 +121,9 @@ def _stat(
         time_col, event_col, uncensored_col = model.SURVIVAL
         if fast:
             return float(np.mean(truth[uncensored_col].to_numpy()[mask] > target.time))
-        return km_survival_at(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask], target.time)
-    col = target.column
+        at = _given(target.time, f"target '{target.id}'")
+        return km_survival_at(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask], at)
+    col = _given(target.column, f"target '{target.id}'")
     if fast and col in model.EXPECTATIONS:
         return float(truth[model.EXPECTATIONS[col]].to_numpy()[mask].mean())
     return float(_column(observed, col, target.id)[mask].astype(float).mean())
@@ -138,9 +141,18 @@ def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
     return arr
 
 
+def _given(value: T | None, what: str) -> T:
+    """A key that ``what`` needs (checked when the scenario loads)."""
+    if value is None:
+        raise ScenarioError(f"{what} lacks a key it needs")
+    return value
+
+
 def _combine(contrast: str | None, a: float, b: float | None) -> float:
     if contrast is None:
         return a
+    if b is None:
+        raise ScenarioError(f"a '{contrast}' contrast needs a second group")
     if contrast == "difference":
         return a - b
     if contrast == "ratio":
@@ -187,7 +199,7 @@ def evaluate_targets(
                 continue
             time_col, event_col, _ = model.SURVIVAL
             obs = observed if cox_rows is None else observed.iloc[:cox_rows]
-            hr, p = cox_hazard_ratio(obs, t.covariate, t.adjust, time_col, event_col)
+            hr, p = cox_hazard_ratio(obs, _given(t.covariate, f"target '{t.id}'"), t.adjust, time_col, event_col)
             out[t.id], out[f"{t.id}:p"] = hr, p
             continue
         values = [_stat(t, observed, truth, _mask(observed, w, t.id), model, fast) for w in t.where]
@@ -291,8 +303,9 @@ def solve(
         return r
 
     x0 = np.array([float(p.value) for p in free])
-    lo = np.array([p.bounds[0] for p in free])
-    hi = np.array([p.bounds[1] for p in free])
+    bounds = [_given(p.bounds, f"free parameter '{p.name}'") for p in free]
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
     try:
         res = least_squares(
             residuals,

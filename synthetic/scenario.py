@@ -375,7 +375,8 @@ def write_values(path: Path, values: Mapping[str, float]) -> None:
             r"(^\[parameters\." + re.escape(name) + r"\]\s*\n(?:(?!^\[).*\n)*?^value\s*=\s*)([^\n#]*?)(\s*(#.*)?$)",
             re.MULTILINE,
         )
-        text, count = pattern.subn(lambda m, v=v: f"{m.group(1)}{float(v):.6g}{m.group(3)}", text, count=1)
+        new = f"{float(v):.6g}"
+        text, count = pattern.subn(lambda m: f"{m.group(1)}{new}{m.group(3)}", text, count=1)  # noqa: B023 - used at once
         if count != 1:
             raise ScenarioError(f"{path}: could not find 'value' of [parameters.{name}]")
     with atomic_write(path) as tmp:

@@ -303,8 +303,8 @@ class Experiment:
 
     @property
     def model_name(self) -> str:
-        """The registered model's name."""
-        return self.registry.model_name
+        """The registered model's name (the experiment's name unless ``[registry]`` gives one)."""
+        return self.registry.model_name or self.name
 
     def params(self) -> dict[str, Any]:
         """The resolved configuration as flat ``section.key -> value`` (MLflow parameters)."""

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""Study files: a base experiment and a grid (scenario variant x n x replicate x model family x
+biomarker panel), validated against :data:`STUDY_CONSTRAINTS` when the file loads.
+
+Every key is checked before any cell runs, and an error names the file, the key and the rule.
+"""
 
 from __future__ import annotations
 
@@ -260,6 +264,7 @@ def load_study(path: str | Path) -> Study:
             "a study needs a synthetic one (its truth is the yardstick)"
         )
 
+    assert base.cohort.scenario is not None  # a synthetic experiment names its scenario (checked above)
     scenario = load_scenario(base.cohort.scenario)
     study = Study(
         study=sections["study"],
@@ -315,7 +320,12 @@ def _panels(where: str, body: Any, scenario) -> tuple[Panel, ...]:
                     f"{where} [panels.{name}]: '{unknown[0]}' is not a feature of scenario "
                     f"'{scenario.name}'; its features: {', '.join(known)}"
                 )
-        columns = tuple(given) if "columns" in spec else tuple(c for c in known if c not in given) if given else None
+        if given is None:
+            columns = None
+        elif "columns" in spec:
+            columns = tuple(given)
+        else:
+            columns = tuple(c for c in known if c not in given)
         if columns is not None and not columns:
             raise StudyError(f"{where} [panels.{name}]: drops every feature")
         out.append(Panel(name=name, columns=columns))

@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""Calibration: the logistic calibration slope and intercept, a flexible (restricted cubic
+spline) calibration curve with ICI/E50/E90, and calibration of predicted survival at a horizon.
+
+The Newton solvers here are hand-written because they run inside every bootstrap replicate on
+small arrays, where statsmodels' per-fit overhead dominates; tests compare them with
+statsmodels' GLM and lifelines' Cox fit.
+"""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ recomputes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import dcurves
 import numpy as np
@@ -57,8 +58,10 @@ def decision_curve(
     data = pd.DataFrame({"outcome": np.asarray(outcome).astype(int)})
     for name in names:
         data[name] = np.clip(np.asarray(risks[name], dtype=float), 0.0, 1.0)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if time is not None:
+        if horizon is None:
+            raise ValueError("a time to event needs the horizon of its decision")
         data["time"] = np.asarray(time, dtype=float)
         kwargs = {"time": float(horizon), "time_to_outcome_col": "time"}
     out = dcurves.dca(data=data, outcome="outcome", modelnames=names, thresholds=list(thresholds), **kwargs)

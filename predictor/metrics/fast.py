@@ -155,10 +155,10 @@ def concordance_counts(
     """For each patient: how many comparable patients it out-ranks, ties with, and is compared
     with (0 for censored patients); see :class:`Concordance`."""
     c = Concordance(time, event, risk, tied_tol)
-    out = tuple(np.zeros(len(c.order), dtype=np.int64) for _ in range(3))
-    for full, part in zip(out, c.counts(), strict=True):
+    above, tied, compared = (np.zeros(len(c.order), dtype=np.int64) for _ in range(3))
+    for full, part in zip((above, tied, compared), c.counts(), strict=True):
         full[c.events] = part
-    return out
+    return above, tied, compared
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:

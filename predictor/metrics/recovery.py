@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""Does SHAP recover the truth? A model's within-group importance judged against a scenario's
+true biomarker effects.
+"""
 
 from __future__ import annotations
 

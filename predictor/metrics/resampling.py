@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The bootstrap: replicate draws of any metric (stratified where asked), percentile CIs, and
+paired differences between models scored on the same replicates.
+"""
 
 from __future__ import annotations
 

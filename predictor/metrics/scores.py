@@ -83,7 +83,7 @@ class TrainingReference:
     event time and last time. It travels with a trained model, so that an external cohort is
     scored exactly as the training run scored its own test rows."""
 
-    censoring: object
+    censoring: CensoringDistributionEstimator
     km_times: np.ndarray
     km_survival: np.ndarray
     last_event_time: float
@@ -160,6 +160,13 @@ class SurvivalMetrics:
         # Survival curves of every row at the horizons are the same in each replicate: once.
         self.at_horizons = survival(self.horizons) if survival is not None else None
 
+    @property
+    def _at_horizons(self) -> np.ndarray:
+        """The predicted survival at the horizons (only asked for where a survival curve was given)."""
+        if self.at_horizons is None:
+            raise ValueError("these metrics were built without a survival curve")
+        return self.at_horizons
+
     def __call__(self, rows: np.ndarray, calibration: bool = False) -> dict[str, float]:
         """The metrics of test rows ``rows``; with ``calibration``, also the calibration slope
         (``cal_slope``: the coefficient of the risk score in a Cox model of the outcome; 1 when a
@@ -180,7 +187,7 @@ class SurvivalMetrics:
                 if h not in usable:  # a horizon beyond the follow-up
                     continue
                 try:
-                    c = survival_calibration(t, ev, 1.0 - self.at_horizons[rows, j], h)
+                    c = survival_calibration(t, ev, 1.0 - self._at_horizons[rows, j], h)
                 except ValueError:
                     continue
                 out[f"ici_{h:g}{self.unit}"] = c.ici
@@ -207,7 +214,7 @@ class SurvivalMetrics:
             for h, a in zip(usable, cumulative_dynamic_auc(t, ev, r, ipcw, np.array(usable)), strict=True):
                 out[f"td_auc_{h:g}{self.unit}"] = float(a)
         if self.survival is not None and usable:
-            s_h = self.at_horizons[rows_in][:, np.isin(self.horizons, usable)]
+            s_h = self._at_horizons[rows_in][:, np.isin(self.horizons, usable)]
             km_h = step_at(*kaplan_meier(ev, t), np.array(usable))
             for j, h in enumerate(usable):
                 out[f"calib_{h:g}{self.unit}"] = float(km_h[j] - s_h[:, j].mean())

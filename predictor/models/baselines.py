@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The classical baselines' estimators: Cox proportional hazards (lifelines) as a scikit-learn
+estimator. (The logistic baseline is scikit-learn's own ``LogisticRegression``.) Both are the
+last step of a :class:`~sklearn.pipeline.Pipeline` behind the baseline preprocessor.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""The survival target and the small array helpers the models share.
+
+The survival target is one structured array with fields ``event`` (bool) and ``time``
+(float > 0), as scikit-survival's ``Surv`` makes it (:func:`make_surv`).
+"""
 
 from __future__ import annotations
 

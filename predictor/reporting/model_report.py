@@ -65,7 +65,7 @@ def _participants(result) -> list[tuple[str, ...]]:
 
 def _predictors(result) -> list[tuple[str, ...]]:
     data, features = result.data, result.bundle.features
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name in features.columns_:
         col = data.schema[name]
         missing = data.train.frame[name].isna().mean()
@@ -74,7 +74,7 @@ def _predictors(result) -> list[tuple[str, ...]]:
         if cuts:
             how = (how + "; " if how else "") + "flags at " + ", ".join(f"{c:g}" for c in cuts)
         if col.dtype == "category":
-            how = "one-hot: " + ", ".join(col.categories)
+            how = "one-hot: " + ", ".join(col.levels)
         rows.append((name, col.dtype, col.unit or "", col.role, f"{missing:.1%}", how, col.description))
     return rows
 

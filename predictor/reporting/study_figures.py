@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""The figures of a simulation study: learning curves against the oracle (with each family's
+minimum n) and the power of the baseline's test of a covariate.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pandas as pd
 from predictor.metrics.scores import TIME_UNITS
 
 __all__ = [
+    "run_description",
     "METRIC_LABELS",
     "metric_label",
     "summary_rows",
@@ -141,7 +143,8 @@ def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
         + ([5] if baseline else [])
         + ([6] if oracle else [])
     )
-    head, rows = tuple(_HEAD[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+    head = tuple(_HEAD[i] for i in keep)
+    shown: list[tuple[str, ...]] = [tuple(r[i] for i in keep) for r in rows]
     caption = (
         f"{dataset} cohort ("
         + (
@@ -152,7 +155,7 @@ def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
         + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
         + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)")
     )
-    return Summary(dataset=dataset, caption=caption, head=head, rows=rows)
+    return Summary(dataset=dataset, caption=caption, head=head, rows=shown)
 
 
 def summary_table(metrics: pd.DataFrame, dataset: str | None = None) -> str:
@@ -369,3 +372,35 @@ WHY_THEY_DIFFER = (
     "penalty, gets within the gap of the oracle with a calibration slope at the target, so it is smaller where "
     "the learner shrinks itself and larger where it must find structure a regression is told."
 )
+
+
+def run_description(result: Any) -> str:
+    """The description of a training run (markdown, shown on its MLflow page): the summary
+    tables, the search's choice, the SHAP ranking, where to look next."""
+    exp = result.experiment
+    notes = []
+    for task, params in result.best_params.items():
+        cv = ", ".join(f"{k[3:]} {v:.3f}" for k, v in params.items() if k.startswith("cv_"))
+        notes.append(f"search chose for **{task}**: `{params['booster']}` (CV {cv})")
+    for task, s in result.explanations.items():
+        top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(5).items())
+        notes.append(f"SHAP, {task} (mean |SHAP|, {s.scale}): {top}")
+    cohort = result.data.info
+    source = (
+        f"scenario `{cohort['scenario']}`, seed {cohort.get('seed')}"
+        if "scenario" in cohort
+        else f"file `{cohort.get('source')}`"
+    )
+    notes.append(
+        f"cohort: {source}, {cohort.get('n')} patients "
+        f"({cohort.get('n_train')} to train, {cohort.get('n_test')} to test)"
+    )
+    notes.append("figures: `shap/` and `evaluation/` under Artifacts; every metric with its CI under Model metrics")
+    text = summary_markdown(result.metrics, title=f"{exp.name}: {exp.experiment.description}".rstrip(": "), notes=notes)
+    if result.nested is not None:
+        text += (
+            "\n**Nested cross-validation beside the single test split**\n\n"
+            + nested_markdown(result.nested, result.metrics)
+            + "\n"
+        )
+    return text

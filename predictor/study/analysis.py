@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""A study's tables from its cells: the tidy results with each gap to the oracle, the power
+table, and the minimum n beside Riley's closed-form criteria.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The study's cache of finished cells on disk."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""One cell of a study: a development cohort, the lean stages (data -> search -> fit) and the
+scores on its variant's validation cohort beside the oracle; and that validation cohort.
+"""
 
 from __future__ import annotations
 

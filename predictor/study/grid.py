@@ -1,4 +1,15 @@
-"""TODO docstring."""
+"""The grid of a study and its seeds.
+
+Every seed comes from the study seed through :class:`numpy.random.SeedSequence`, keyed by what
+it is for rather than by its position in the grid, so no result depends on the order in which
+cells run, on the number of workers, or on which other cells the grid holds:
+
+* the validation cohort: ``SeedSequence(seed, spawn_key=(0,))`` (the same for every variant);
+* replicate ``r`` at size ``n``: ``SeedSequence(seed, spawn_key=(1, r, n))``, the same cohort
+  seed for every model family, panel and scenario variant (common random numbers).
+
+A cell's cache key hashes everything that determines its result.
+"""
 
 from __future__ import annotations
 

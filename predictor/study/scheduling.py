@@ -146,6 +146,8 @@ def _remote(spec: ClusterSpec):
     from distributed import Client
 
     where = spec.scheduler
+    if where is None:
+        raise ValueError("a remote cluster needs a scheduler address")
     as_file = Path(where).exists() or where.endswith(".json")
     try:
         if as_file:

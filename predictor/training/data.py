@@ -116,6 +116,7 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
 
     source = None
     if exp.synthetic:
+        assert exp.cohort.scenario is not None  # exp.synthetic
         scenario = load_scenario(exp.cohort.scenario)
         say(f"generating cohort '{scenario.name}' (n={exp.cohort.n or scenario.default_n}, seed {exp.cohort.seed})")
         cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
@@ -142,6 +143,7 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
     validation = None
     if exp.validation.n and source is not None:
         say(f"generating validation cohort (n={exp.validation.n}, seed {exp.validation.seed})")
+        assert exp.validation.seed is not None  # resolved by load_experiment
         v = generate(source.scenario, exp.validation.n, exp.validation.seed)
         validation = Part("validation", v.observed, v.truth)
     external = None
@@ -218,6 +220,7 @@ def _read_user_cohort(exp: Experiment, say: Progress) -> tuple[pd.DataFrame, Sch
     except FeaturesError as exc:
         raise TrainingError(f"{exp.path} [columns]: {exc}") from None
     say(f"reading cohort file {exp.cohort.path}")
+    assert exp.cohort.path is not None  # a user's cohort
     df = read_table(exp.cohort.path)
     extra = [c for c in df.columns if c not in schema]
     if extra:
@@ -236,13 +239,14 @@ def make_tasks(exp: Experiment, schema: Schema) -> tuple[Task, ...]:
     TrainingError
         An outcome column the schema lacks, or a time column without a known unit.
     """
-    out, o = [], exp.outcomes
+    out: list[Task] = []
+    o = exp.outcomes
     for column in (o.response, o.time, o.event, *o.binary):
         if column is not None and column not in schema:
             raise TrainingError(f"outcome column '{column}' is not a column of the cohort")
     if exp.models.response and o.response:
         out.append(BinaryTask("response", BinaryOutcome(o.response)))
-    if exp.models.survival and o.time:
+    if exp.models.survival and o.time and o.event:  # time and event go together (load_experiment)
         outcome = TimeToEvent(time=o.time, event=o.event, unit=schema[o.time].unit or "", endpoint=o.endpoint)
         out.append(SurvivalTask(outcome, exp.models.survival, exp.evaluation.horizons))
     out += [BinaryTask(column, BinaryOutcome(column)) for column in o.binary]

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Evaluation: every model of every task scored on every cohort with bootstrap CIs, the paired
+contrasts and decision curves (one loop for a training run and for external validation), and
+the nested cross-validation of the development cohort.
+"""
 
 from __future__ import annotations
 

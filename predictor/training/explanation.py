@@ -1,4 +1,6 @@
-"""TODO docstring."""
+"""SHAP explanations of the fitted models: exact per-patient contributions, global importance,
+and importance within each group (a therapy arm) by interventional SHAP against that group.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""The search and the fit: a seeded random search over the tree booster and a grid over the
+linear booster, scored by stratified cross-validation; the chosen XGBoost model and the
+classical baseline fitted on the training rows.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, StratifiedK
 
 from features.pipeline import CohortFeatures, baseline_preprocessor
 from predictor.config.experiment import Experiment, SearchSection
+from predictor.errors import TrainingError
 from predictor.training.data import Data, Progress, no_progress
 from predictor.training.tasks import Task
 
@@ -102,7 +106,8 @@ def search(
         model = task.make_model(params, config.seed).set_params(n_jobs=1)
         return task.cv_score(model.fit(X.iloc[tr], y[tr]), X.iloc[va], y[va])
 
-    best, best_score = None, -np.inf
+    best: Mapping[str, Any] | None = None
+    best_score = -np.inf
     with ThreadPoolExecutor(config.n_jobs or _cores()) as pool:
         futures = [[pool.submit(score, params, tr, va) for tr, va in splits] for params in candidates]
         for i, (params, scores) in enumerate(zip(candidates, futures, strict=True), 1):
@@ -111,8 +116,10 @@ def search(
                 best, best_score = params, mean
             say(
                 f"{task.name}: search {i}/{len(candidates)}, {params['booster']} "
-                f"(best CV score {best_score:.3f}, {best['booster']})"
+                f"(best CV score {best_score:.3f}, {best['booster'] if best else 'none yet'})"
             )
+    if best is None:
+        raise TrainingError(f"{task.name}: no candidate of the search has a finite CV score")
     return SearchResult(params=best, cv_score=best_score, metric=task.headline)
 
 

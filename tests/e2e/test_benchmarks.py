@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _run(script: str, *args: str) -> str:
+def mlflow_run(script: str, *args: str) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
@@ -25,17 +25,17 @@ def _run(script: str, *args: str) -> str:
 
 
 def test_bench_generate_runs():
-    out = _run("bench_generate.py", "--n", "2000", "--repeats", "1")
+    out = mlflow_run("bench_generate.py", "--n", "2000", "--repeats", "1")
     assert "patients/s" in out
 
 
 def test_bench_train_runs():
-    out = _run("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
+    out = mlflow_run("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
     assert "rows/s" in out
 
 
 def test_bench_predict_runs_for_both_boosters():
-    out = _run(
+    out = mlflow_run(
         "bench_predict.py", "--batch", "3000", "--explain-batch", "300", "--reference-rows", "100", "--repeats", "3"
     )
     for line in (
@@ -64,7 +64,7 @@ def test_bench_predict_says_clearly_when_the_model_is_not_there(tmp_path):
 
 
 def test_bench_metrics_prints_equal_values():
-    out = _run("bench_metrics.py", "--n", "1500", "--repeats", "1")
+    out = mlflow_run("bench_metrics.py", "--n", "1500", "--repeats", "1")
     for metric in ("Harrell's C", "Uno's C", "td-AUC", "integrated Brier"):
         line = next(line for line in out.splitlines() if line.startswith(metric))
         assert "(equal to 1e-12)" in line, line
@@ -72,14 +72,14 @@ def test_bench_metrics_prints_equal_values():
 
 
 def test_bench_experiment_times_the_main_job():
-    out = _run("bench_experiment.py")
+    out = mlflow_run("bench_experiment.py")
     assert "imports alone (reference)" in out and "predictor train (default)" in out
     for stage in ("data", "search", "fit", "evaluate", "explain", "figures"):
         assert f"{stage} " in out, stage
 
 
 def test_bench_study_prints_both_worker_counts_and_the_stage_shares():
-    out = _run(
+    out = mlflow_run(
         "bench_study.py",
         "--n",
         "100",

@@ -14,7 +14,8 @@ import pytest
 
 import predictor
 from predictor.config.experiment import load_experiment
-from predictor.tracking import _plain, run_and_log
+from predictor.tracking import run_and_log
+from predictor.tracking.model import plain_frame
 from predictor.training.pipeline import train
 from synthetic import generate
 
@@ -142,7 +143,7 @@ def test_mlflow_models_serve_answers_the_same(served):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/ping", server, 90)
-        plain = _plain(patients)  # categories as strings, integers as doubles: the model's signature
+        plain = plain_frame(patients)  # categories as strings, integers as doubles: the model's signature
         body = json.dumps({"dataframe_split": json.loads(plain.to_json(orient="split", index=False))}).encode()
         req = urllib.request.Request(base + "/invocations", data=body, headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(req, timeout=60).read())

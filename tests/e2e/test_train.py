@@ -131,9 +131,9 @@ def test_registered_model_predicts_probabilities_not_labels(trained):
     model = mlflow.pyfunc.load_model("models:/small@champion")
     cohort = generate("icb_bone_opn", 400, seed=99)
     cols = model.metadata.get_input_schema().input_names()
-    from predictor.tracking import _plain
+    from predictor.tracking.model import plain_frame
 
-    out = model.predict(_plain(cohort.observed[cols]))
+    out = model.predict(plain_frame(cohort.observed[cols]))
     assert list(out.columns[:3]) == ["response_probability", "risk_score", "median_pfs_months"]
     assert out["response_probability"].between(0, 1).all() and out["response_probability"].nunique() > 50
     assert np.corrcoef(out["risk_score"], cohort.truth["pfs_linear_predictor"])[0, 1] > 0.3

@@ -1,0 +1,114 @@
+"""The MLflow store: where it is, opening it, a run that ends KILLED on an interruption, and the
+helpers every kind of run shares (flat metric names, evaluation tables, pinned requirements).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from predictor.errors import TrackingError
+
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "resolve_tracking_uri",
+    "quiet_logs",
+    "flat_metrics",
+    "log_tables",
+    "open_store",
+    "mlflow_run",
+    "requirements",
+]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """The flag, else ``MLFLOW_TRACKING_URI``, else the local store ``sqlite:///mlflow.db``."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def quiet_logs() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _metric_key(row) -> str:
+    return f"{row.dataset}/{row.task}/{row.model}/{row.metric}"
+
+
+def flat_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """``<dataset>/<task>/<model>/<metric>`` (and ``/ci_low``, ``/ci_high``) -> value, for a
+    metrics table of :class:`predictor.training.Evaluation`; NaN left out."""
+    metrics: dict[str, float] = {}
+    for row in table.itertuples():
+        key = _metric_key(row)
+        for suffix, value in (("", row.estimate), ("/ci_low", row.ci_low), ("/ci_high", row.ci_high)):
+            if pd.notna(value):
+                metrics[key + suffix] = float(value)
+    return metrics
+
+
+def log_tables(evaluation, tmp: Path) -> None:
+    """An evaluation's metric table and decision curves (net benefit per model and threshold: no
+    patient rows) as ``evaluation/*.csv`` artifacts, written through ``tmp``."""
+
+    evaluation.metrics.to_csv(tmp / "metrics.csv", index=False)
+    mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
+    if evaluation.decision is not None:
+        evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
+        mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
+
+
+def open_store(uri: str, experiment: str) -> None:
+    """Point MLflow at ``uri`` and its ``experiment`` (created if new), or raise TrackingError."""
+
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment)
+    except Exception as exc:
+        raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
+
+
+@contextlib.contextmanager
+def mlflow_run(run_name: str):
+    """An MLflow run that ends FAILED on an error (MLflow's own handling) and KILLED on an
+    interruption (Ctrl-C, or SIGTERM turned into one by the CLI)."""
+
+    with mlflow.start_run(run_name=run_name) as run:
+        try:
+            yield run
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: the run was killed, not broken
+                mlflow.end_run("KILLED")
+            raise
+
+
+def requirements() -> list[str]:
+
+    names = [
+        "numpy",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "scikit-survival",
+        "lifelines",
+        "xgboost-cpu",
+        "joblib",
+        "pyarrow",
+    ]
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={version(n)}")
+        except Exception:  # not installed under that name (e.g. the full xgboost wheel)
+            continue
+    out.append(f"mlflow=={version('mlflow')}")
+    return out

@@ -1,0 +1,216 @@
+"""MLflow: the only module of :mod:`predictor` that talks to it.
+
+One MLflow experiment per experiment file; one run per training. A run holds the experiment's
+settings and the search's choices (parameters), every metric with its bootstrap CI, the
+training dataset (digest and schema, never a user's rows), figures, SHAP tables, the cohort's
+calibration against the published targets, and the model: a pyfunc that wraps the feature
+pipeline and both XGBoost models and returns response probability, risk score, predicted median
+PFS and PFS probabilities (not class labels). A successful run's model is registered under the
+experiment's model name; the alias ``champion`` points at the version with the best headline
+metric on the validation cohort. A run that fails is marked FAILED and registers nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import mlflow
+from mlflow.data.pandas_dataset import from_pandas
+from mlflow.models import infer_signature
+
+from predictor.errors import TrackingError
+from predictor.reporting.model_report import model_report_html
+from predictor.reporting.tables import run_description
+from predictor.tracking.model import PredictorModel, plain_frame
+from predictor.tracking.registry import register_model
+from predictor.tracking.store import (
+    flat_metrics,
+    log_tables,
+    mlflow_run,
+    open_store,
+    quiet_logs,
+    requirements,
+    resolve_tracking_uri,
+)
+
+__all__ = ["LoggedRun", "run_and_log"]
+
+
+def _log_result(result: Any, client_log_rows: bool) -> tuple[dict[str, float], str]:
+    """Everything of a training run, in the open MLflow run; returns the logged metrics and the
+    logged model's URI."""
+    metrics = _log_params_and_metrics(result)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        _log_artifacts(result, tmp, client_log_rows)
+        model_uri = _log_model(result, tmp, client_log_rows)
+    return metrics, model_uri
+
+
+def _log_params_and_metrics(result: Any) -> dict[str, float]:
+    """The resolved configuration and the search's choices (parameters), every metric with its
+    CI, each gap to the oracle, the stages' timings and the nested CV (metrics), the description."""
+    exp = result.experiment
+    mlflow.log_params(
+        {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()}
+    )
+    for task, params in result.best_params.items():
+        mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
+    metrics = flat_metrics(result.metrics)
+    heads = {name: f.task.headline for name, f in result.fitted.items()}
+    for (dataset, task), m in result.metrics.groupby(["dataset", "task"], sort=False):
+        est = m[m.metric == heads[task]].set_index("model")["estimate"]
+        if {"xgboost", "oracle"} <= set(est.index):
+            metrics[f"{dataset}/{task}/gap_to_oracle/{heads[task]}"] = float(est["oracle"] - est["xgboost"])
+    metrics.update({f"time/{stage}_s": seconds for stage, seconds in result.timings.items()})
+    if result.nested is not None:
+        metrics.update(_nested_metrics(result.nested))
+    mlflow.log_metrics(metrics)
+    mlflow.set_tag("mlflow.note.content", run_description(result))
+    return metrics
+
+
+def _log_artifacts(result: Any, tmp: Path, client_log_rows: bool) -> None:
+    """Tables (metrics, decision curves, nested CV, the cohort's calibration, SHAP importance;
+    per-patient SHAP values only with ``client_log_rows``), the model report and the figures."""
+    log_tables(result.evaluation, tmp)
+    if result.nested is not None:  # one score per outer fold: no patient rows
+        result.nested.folds.to_csv(tmp / "nested_cv.csv", index=False)
+        mlflow.log_artifact(str(tmp / "nested_cv.csv"), "evaluation")
+    if result.calibration is not None:
+        result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
+        mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
+    for task, s in result.explanations.items():
+        s.importance.rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
+        mlflow.log_artifact(str(tmp / f"{task}_importance.csv"), "shap")
+        if s.importance_by is not None:  # aggregates per group: no patient rows
+            by_name = f"{task}_importance_by_{s.by}.csv"
+            s.importance_by.to_csv(tmp / by_name, index_label="column")
+            mlflow.log_artifact(str(tmp / by_name), "shap")
+        if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
+            s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
+            mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
+
+    (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")
+    mlflow.log_artifact(str(tmp / "model_report.html"), "report")
+
+    for name, fig in result.figures.items():
+        mlflow.log_figure(fig, name)
+
+
+def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> str:
+    """The training dataset (digest and schema) and the pyfunc model wrapping the bundle; returns
+    the model's URI. An input example (patient rows) only with ``client_log_rows``."""
+    exp = result.experiment
+    train_df = result.data.train.frame
+    inputs = result.bundle.input_columns
+    info = result.data.info
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # MLflow's hint about integer columns
+        dataset = from_pandas(
+            train_df, name=f"{info.get('scenario', exp.name)}-n{info.get('n')}-seed{info.get('seed')}-train"
+        )
+    mlflow.log_input(dataset, context="training")
+
+    bundle_path = tmp / "bundle.joblib"
+    joblib.dump(result.bundle, bundle_path)
+    sig_input = plain_frame(train_df[inputs].head(50))
+    example = sig_input.head(5) if client_log_rows else None
+    signature = infer_signature(sig_input, result.bundle.predict(sig_input))
+    root = Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the CloudPickle notice
+        model_info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=PredictorModel(),
+            artifacts={"bundle": str(bundle_path)},
+            signature=signature,
+            input_example=example,
+            code_paths=[str(root / pkg) for pkg in ("features", "predictor", "synthetic")],
+            pip_requirements=requirements(),
+        )
+    return str(model_info.model_uri)
+
+
+def _nested_metrics(nested) -> dict[str, float]:
+    """``nested/<task>/<model>/<metric>`` (mean over outer folds) and ``..._sd``, and
+    ``nested/<task>/xgboost/cv_optimism``."""
+    out = {}
+    for r in nested.summary().itertuples():
+        for model in ("xgboost", "baseline"):
+            out[f"nested/{r.task}/{model}/{r.metric}"] = float(getattr(r, model))
+            out[f"nested/{r.task}/{model}/{r.metric}_sd"] = float(getattr(r, f"{model}_sd"))
+        out[f"nested/{r.task}/xgboost/cv_optimism"] = float(r.optimism)
+    return out
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """What :func:`run_and_log` produced: the MLflow run, the training result, the logged metrics,
+    and the registered model version (None when not registered)."""
+
+    run_id: str
+    experiment_id: str
+    result: Any
+    metrics: Mapping[str, float]
+    version: str | None = None
+
+    def page(self, ui: str) -> str:
+        """The run's page in the MLflow UI served at ``ui``, in the classic (machine-learning) view:
+        MLflow 3 opens an experiment on its GenAI page unless the address asks for this one."""
+        return f"{ui.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}?workflowType=machine_learning"
+
+
+def run_and_log(
+    experiment,
+    train_fn: Callable[[Any], Any],
+    *,
+    tracking_uri: str | None = None,
+    register: bool | None = None,
+    log_patient_rows: bool | None = None,
+) -> LoggedRun:
+    """Train inside an MLflow run and log everything; register the model if all went well.
+
+    The run's description (``mlflow.note.content``, shown on its page) is the summary table in
+    markdown (:func:`predictor.reporting.tables.summary_markdown`).
+
+    Raises
+    ------
+    TrackingError
+        The store cannot be opened or written. A training error propagates unchanged and the run
+        is marked FAILED; an interruption (Ctrl-C, or SIGTERM turned into one by the CLI) marks it
+        KILLED. In every such case nothing is registered.
+    """
+
+    quiet_logs()
+    uri = resolve_tracking_uri(tracking_uri)
+    open_store(uri, experiment.name)
+    with mlflow_run(f"{experiment.name}-seed{experiment.cohort.seed}") as run:
+        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
+        result = train_fn(experiment)
+        rows = result.synthetic if log_patient_rows is None else log_patient_rows
+        mlflow.set_tags(
+            {"cohort": "synthetic" if result.synthetic else "user", "package_version": result.bundle.package_version}
+        )
+        try:
+            with warnings.catch_warnings():
+                # Our signature declares integers as doubles already; MLflow's dataset profile still hints.
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                metrics, model_uri = _log_result(result, client_log_rows=rows)
+        except Exception as exc:
+            raise TrackingError(f"logging to {uri} failed: {exc}") from exc
+    version = None
+    if experiment.registry.register if register is None else register:
+        version = register_model(model_uri, experiment.model_name, metrics)
+    return LoggedRun(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics, version=version
+    )
