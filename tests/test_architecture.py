@@ -116,7 +116,7 @@ def test_only_the_cli_parses_arguments_and_prints():
     offenders = []
     for package in ("features", "synthetic", "predictor"):
         for path in _sources(package):
-            if path.relative_to(ROOT).as_posix() in ("predictor/cli.py", "predictor/__main__.py"):
+            if path.relative_to(ROOT).as_posix().startswith(("predictor/cli/", "predictor/__main__.py")):
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":

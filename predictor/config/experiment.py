@@ -397,29 +397,9 @@ def _resolved(
         }
         outcomes = replace(SCENARIO_OUTCOMES, **given) if outcomes_given else SCENARIO_OUTCOMES
     else:
-        cohort = replace(
-            cohort,
-            path=(path.parent / cohort.path).resolve() if not Path(cohort.path).is_absolute() else Path(cohort.path),
+        cohort, validation, models = _user_cohort(
+            where, path, cohort, validation, outcomes, models, models_given, columns
         )
-        validation = replace(validation, n=0)
-        if not columns:
-            raise ExperimentError(f"{where}: a cohort file needs its columns declared in [columns.NAME] tables")
-        for key in ("response", "time", "event"):
-            column = getattr(outcomes, key)
-            if column is not None and column not in columns:
-                raise ExperimentError(f"{where} [outcomes]: {key} = '{column}' is not a declared column")
-        for column in outcomes.binary:
-            if column not in columns:
-                raise ExperimentError(f"{where} [outcomes]: binary '{column}' is not a declared column")
-        # A model the file does not ask for and whose outcome it does not name is off.
-        if outcomes.response is None:
-            if models_given.get("response") is True:
-                raise ExperimentError(f"{where} [models]: response = true needs [outcomes] response")
-            models = replace(models, response=False)
-        if outcomes.time is None:
-            if models_given.get("survival"):
-                raise ExperimentError(f"{where} [models]: a survival model needs [outcomes] time and event")
-            models = replace(models, survival=None)
     if (outcomes.time is None) != (outcomes.event is None):
         raise ExperimentError(f"{where} [outcomes]: 'time' and 'event' go together")
     if s["search"].interactions is not None and "gblinear" not in s["search"].boosters:
@@ -442,6 +422,46 @@ def _resolved(
         columns=columns,
         path=path,
     )
+
+
+def _user_cohort(
+    where: str,
+    path: Path,
+    cohort: CohortSection,
+    validation: ValidationSection,
+    outcomes: OutcomesSection,
+    models: ModelsSection,
+    models_given: Mapping,
+    columns: dict[str, Any],
+) -> tuple[CohortSection, ValidationSection, ModelsSection]:
+    """A user's cohort file: its path resolved against the experiment file, no synthetic
+    validation cohort, the outcomes among its declared columns, and only the models whose
+    outcomes it names."""
+    assert cohort.path is not None  # checked by the caller: a scenario or a path
+    cohort = replace(
+        cohort,
+        path=(path.parent / cohort.path).resolve() if not Path(cohort.path).is_absolute() else Path(cohort.path),
+    )
+    validation = replace(validation, n=0)
+    if not columns:
+        raise ExperimentError(f"{where}: a cohort file needs its columns declared in [columns.NAME] tables")
+    for key in ("response", "time", "event"):
+        column = getattr(outcomes, key)
+        if column is not None and column not in columns:
+            raise ExperimentError(f"{where} [outcomes]: {key} = '{column}' is not a declared column")
+    for column in outcomes.binary:
+        if column not in columns:
+            raise ExperimentError(f"{where} [outcomes]: binary '{column}' is not a declared column")
+    # A model the file does not ask for and whose outcome it does not name is off.
+    if outcomes.response is None:
+        if models_given.get("response") is True:
+            raise ExperimentError(f"{where} [models]: response = true needs [outcomes] response")
+        models = replace(models, response=False)
+    if outcomes.time is None:
+        if models_given.get("survival"):
+            raise ExperimentError(f"{where} [models]: a survival model needs [outcomes] time and event")
+        models = replace(models, survival=None)
+    return cohort, validation, models
 
 
 #: The fewest patients a cohort may have to be split into training and test rows.

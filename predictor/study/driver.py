@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from predictor.config.study import Study
+from predictor.config.study import Study, Variant
 from predictor.errors import StudyError
 from predictor.study import scheduling
 from predictor.study.analysis import analyse
@@ -92,85 +92,116 @@ def run_study(
     StudyError
         The cluster cannot be reached (before any cell runs).
     """
+    run = _StudyRun(study, progress or (lambda p: None))
+    run.take_cached()
+    if run.todo or run.missing:
+        run.compute(cluster or scheduling.ClusterSpec(), connected)
+    return run.analysed()
 
-    start = time.perf_counter()
-    cluster = cluster or scheduling.ClusterSpec()
-    say = progress or (lambda p: None)
-    cells = plan_cells(study)
-    keys = {cell: cell_key(study, cell) for cell in cells}
-    cache = CellCache(study.output / "cells")
-    results: dict[str, CellResult] = {}
-    for key in keys.values():
-        hit = cache.get(key)
-        if hit is not None:
-            results[key] = CellResult.from_json(hit)
-    shared_key = {v.name: validation_key(study, v) for v in study.variants}
-    validations: dict[str, ValidationSet] = {}
-    for v in study.variants:
-        hit = cache.get(shared_key[v.name])
-        if hit is not None:
-            validations[v.name] = _validation_from_json(study, hit)
-    cached = len(results)
-    todo = [c for c in cells if keys[c] not in results]
-    total, failed, computed, workers, dashboard = len(cells), 0, 0, 0, None
-    say(StudyProgress(done=cached, total=total, cached=cached, failed=0, elapsed=0.0, left=math.nan))
-    missing = [v for v in study.variants if v.name not in validations]
-    if todo or missing:
-        shared = {shared_key[v.name]: _ValidationMaker(study, v.name) for v in study.variants}
+
+class _StudyRun:
+    """One run of a study's driver: what the cache holds, what is left, and the tally of cells
+    as they come back (only the driver writes the cache)."""
+
+    def __init__(self, study: Study, say: Callable[[StudyProgress], None]):
+        self.study, self.say = study, say
+        self.start = time.perf_counter()
+        self.cells = plan_cells(study)
+        self.keys = {cell: cell_key(study, cell) for cell in self.cells}
+        self.shared_key = {v.name: validation_key(study, v) for v in study.variants}
+        self.cache = CellCache(study.output / "cells")
+        self.results: dict[str, CellResult] = {}
+        self.validations: dict[str, ValidationSet] = {}
+        self.cached = self.computed = self.failed = self.workers = 0
+        self.dashboard: str | None = None
+        self.todo: list[Cell] = []
+        self.missing: list[Variant] = []
+
+    def take_cached(self) -> None:
+        """The cells and validation summaries already in the cache; what is left to compute."""
+        for key in self.keys.values():
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.results[key] = CellResult.from_json(hit)
+        for v in self.study.variants:
+            hit = self.cache.get(self.shared_key[v.name])
+            if hit is not None:
+                self.validations[v.name] = _validation_from_json(self.study, hit)
+        self.cached = len(self.results)
+        self.todo = [c for c in self.cells if self.keys[c] not in self.results]
+        self.missing = [v for v in self.study.variants if v.name not in self.validations]
+        self.say(
+            StudyProgress(
+                done=self.cached, total=len(self.cells), cached=self.cached, failed=0, elapsed=0.0, left=math.nan
+            )
+        )
+
+    def compute(self, cluster: scheduling.ClusterSpec, connected: Callable[[Any], None] | None) -> None:
+        """Every missing cell and validation summary, on the cluster, as they finish."""
+        shared = {self.shared_key[v.name]: _ValidationMaker(self.study, v.name) for v in self.study.variants}
         jobs = [
-            scheduling.Job(key=f"summary-{shared_key[v.name]}", shared=shared_key[v.name], fn=_summarise)
-            for v in missing
+            scheduling.Job(key=f"summary-{self.shared_key[v.name]}", shared=self.shared_key[v.name], fn=_summarise)
+            for v in self.missing
         ]
         jobs += [
-            scheduling.Job(key=f"cell-{keys[c]}", shared=shared_key[c.scenario], fn=_CellRunner(study, c)) for c in todo
+            scheduling.Job(
+                key=f"cell-{self.keys[c]}", shared=self.shared_key[c.scenario], fn=_CellRunner(self.study, c)
+            )
+            for c in self.todo
         ]
-        by_key = {f"cell-{keys[c]}": c for c in todo}
+        by_key = {f"cell-{self.keys[c]}": c for c in self.todo}
         with scheduling.connect(cluster) as conn:
-            workers, dashboard = conn.workers, conn.dashboard
+            self.workers, self.dashboard = conn.workers, conn.dashboard
             if connected is not None:
                 connected(conn)
             compute_start = time.perf_counter()
             for key, result in conn.run(shared, jobs):
                 if key.startswith("summary-"):
-                    if isinstance(result, BaseException):
-                        raise StudyError(f"the validation cohort could not be built: {type(result).__name__}: {result}")
-                    validations[result.variant] = result
-                    cache.put(key.removeprefix("summary-"), _validation_to_json(result))
-                    continue
-                cell = by_key[key]
-                if isinstance(result, BaseException):  # the cluster could not run it (a worker lost too often)
-                    result = CellResult(cell=cell, error=f"{type(result).__name__}: {result}")
-                if result.ok:
-                    cache.put(key.removeprefix("cell-"), result.to_json())
+                    self._take_summary(key.removeprefix("summary-"), result)
                 else:
-                    failed += 1
-                results[key.removeprefix("cell-")] = result
-                computed += 1
-                elapsed = time.perf_counter() - compute_start
-                left = elapsed / computed * (len(todo) - computed)
-                say(
-                    StudyProgress(
-                        done=cached + computed,
-                        total=total,
-                        cached=cached,
-                        failed=failed,
-                        elapsed=time.perf_counter() - start,
-                        left=left,
-                        last=cell,
-                        error=result.error,
-                    )
-                )
-    ordered = [results[keys[c]] for c in cells]
-    return analyse(
-        study,
-        ordered,
-        validations,
-        computed=computed,
-        cached=cached,
-        workers=workers,
-        dashboard=dashboard,
-        wall_s=time.perf_counter() - start,
-    )
+                    self._take_cell(by_key[key], key.removeprefix("cell-"), result, compute_start)
+
+    def _take_summary(self, key: str, result: Any) -> None:
+        if isinstance(result, BaseException):
+            raise StudyError(f"the validation cohort could not be built: {type(result).__name__}: {result}")
+        self.validations[result.variant] = result
+        self.cache.put(key, _validation_to_json(result))
+
+    def _take_cell(self, cell: Cell, key: str, result: Any, compute_start: float) -> None:
+        if isinstance(result, BaseException):  # the cluster could not run it (a worker lost too often)
+            result = CellResult(cell=cell, error=f"{type(result).__name__}: {result}")
+        if result.ok:
+            self.cache.put(key, result.to_json())
+        else:
+            self.failed += 1
+        self.results[key] = result
+        self.computed += 1
+        elapsed = time.perf_counter() - compute_start
+        self.say(
+            StudyProgress(
+                done=self.cached + self.computed,
+                total=len(self.cells),
+                cached=self.cached,
+                failed=self.failed,
+                elapsed=time.perf_counter() - self.start,
+                left=elapsed / self.computed * (len(self.todo) - self.computed),
+                last=cell,
+                error=result.error,
+            )
+        )
+
+    def analysed(self) -> StudyResult:
+        """The study's tables from every cell, in the grid's order."""
+        return analyse(
+            self.study,
+            [self.results[self.keys[c]] for c in self.cells],
+            self.validations,
+            computed=self.computed,
+            cached=self.cached,
+            workers=self.workers,
+            dashboard=self.dashboard,
+            wall_s=time.perf_counter() - self.start,
+        )
 
 
 @dataclass(frozen=True)
