@@ -79,22 +79,21 @@ def _predictors(result) -> list[tuple[str, ...]]:
     return rows
 
 
-def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
+def model_report_html(result: Any, figures: Mapping[str, Any] | None = None) -> str:
     """The report of :class:`predictor.training.pipeline.TrainingResult` ``result`` as one HTML page;
-    ``figures`` (artifact path -> matplotlib figure) are embedded where the report names them."""
-    exp, data = result.experiment, result.data
+    ``figures`` (artifact path -> matplotlib figure) are embedded where the report names them.
+    Its sections follow TRIPOD+AI."""
     figures = figures or result.figures
-    info = data.info
-    synthetic = data.source is not None
-    task_names = [t.name for t in data.tasks]
-    source = (
-        f"synthetic cohort of scenario <b>{_e(info.get('scenario'))}</b> (seed {_e(info.get('seed'))}), "
-        "calibrated to published figures (SEED_STATISTICS.md); the truth behind each patient is kept, so "
-        "the models are also scored against the best possible one (the oracle)"
-        if synthetic
-        else f"the user's cohort file <code>{_e(info.get('source'))}</code>"
-    )
-    parts = [
+    sections = (_title, _intended_use, _participants_section, _outcomes, _predictors_section, _models, _performance)
+    parts = [line for section in sections for line in section(result)]
+    parts += _figures_and_explainability(result, figures) + _LIMITATIONS
+    return "\n".join(parts)
+
+
+def _title(result: Any) -> list[str]:
+    """The page's head and title."""
+    exp = result.experiment
+    return [
         f"<html><head><meta charset='utf-8'><title>{_e(exp.name)}: model report</title><style>{_STYLE}</style>"
         "</head><body>",
         f"<h1>{_e(exp.name)}: model report</h1><p class='muted'>{_e(exp.experiment.description)}</p>",
@@ -102,7 +101,12 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         f"package version {_e(result.bundle.package_version)}.</p>",
     ]
 
-    parts += [
+
+def _intended_use(result: Any) -> list[str]:
+    """Intended use and limits."""
+    out: list[str] = []
+    synthetic = data.source is not None
+    out += [
         "<h2>Intended use and limits</h2>",
         "<p>A research model: it estimates, from routinely measured biomarkers, "
         + ", ".join(_e(t.outcome.describe() if hasattr(t.outcome, "describe") else t.name) for t in data.tasks)
@@ -116,8 +120,24 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         + "Use it on patients like those it was developed on (the predictors' ranges below); outside them, "
         "its predictions are extrapolations.</p>",
     ]
+    return out
 
-    parts += [
+
+def _participants_section(result: Any) -> list[str]:
+    """Source of data and participants."""
+    exp, data = result.experiment, result.data
+    out: list[str] = []
+    info = data.info
+    synthetic = data.source is not None
+    task_names = [t.name for t in data.tasks]
+    source = (
+        f"synthetic cohort of scenario <b>{_e(info.get('scenario'))}</b> (seed {_e(info.get('seed'))}), "
+        "calibrated to published figures (SEED_STATISTICS.md); the truth behind each patient is kept, so "
+        "the models are also scored against the best possible one (the oracle)"
+        if synthetic
+        else f"the user's cohort file <code>{_e(info.get('source'))}</code>"
+    )
+    out += [
         "<h2>Source of data and participants</h2>",
         f"<p>{source}.</p>",
         _html_table(("cohort", "patients", *[f"{t}: events (share)" for t in task_names]), _participants(result)),
@@ -125,14 +145,24 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         f"(test share {exp.evaluation.test_fraction:g}, seed {exp.evaluation.seed}); validation: a fresh synthetic "
         "cohort of the same scenario; external: another cohort file (<code>[validation] path</code>).</p>",
     ]
+    return out
 
-    parts += ["<h2>Outcomes</h2><ul>"]
+
+def _outcomes(result: Any) -> list[str]:
+    """The outcomes and their columns."""
+    out: list[str] = []
+    out += ["<h2>Outcomes</h2><ul>"]
     for t in data.tasks:
         cols = ", ".join(f"<code>{_e(c)}</code>" for c in t.outcome_columns())
-        parts.append(f"<li><b>{_e(t.name)}</b>: {cols}</li>")
-    parts += ["</ul>"]
+        out.append(f"<li><b>{_e(t.name)}</b>: {cols}</li>")
+    out += ["</ul>"]
+    return out
 
-    parts += [
+
+def _predictors_section(result: Any) -> list[str]:
+    """Predictors, their transformations and missing data."""
+    out: list[str] = []
+    out += [
         "<h2>Predictors and missing data</h2>",
         _html_table(
             ("column", "type", "unit", "role", "missing (train)", "transformation", "description"), _predictors(result)
@@ -141,52 +171,70 @@ def model_report_html(result, figures: Mapping[str, Any] | None = None) -> str:
         "booster uses the training mean); the baselines impute the training median and add a missing-value "
         "indicator.</p>",
     ]
+    return out
 
-    parts += ["<h2>Models</h2><ul>"]
+
+def _models(result: Any) -> list[str]:
+    """The models the search chose, and the baselines."""
+    exp = result.experiment
+    out: list[str] = []
+    out += ["<h2>Models</h2><ul>"]
     for name, p in result.best_params.items():
         cv = ", ".join(f"{k[3:]} {v:.3f}" for k, v in p.items() if k.startswith("cv_"))
         settings = ", ".join(f"{k} {v}" for k, v in p.items() if k != "booster" and not k.startswith("cv_"))
-        parts.append(
+        out.append(
             f"<li><b>{_e(name)}</b>: XGBoost <code>{_e(p['booster'])}</code> ({_e(settings)}); chosen by "
             f"{exp.search.cv_folds}-fold cross-validation on the training rows (CV {_e(cv)})</li>"
         )
-    parts += [
+    out += [
         "</ul><p class='muted'>Baselines: logistic regression (binary outcomes), Cox proportional hazards "
         "(times to event), on the same predictors.</p>"
     ]
+    return out
 
-    parts += [
+
+def _performance(result: Any) -> list[str]:
+    """Every evaluated cohort's metrics, and the nested CV."""
+    out: list[str] = []
+    out += [
         "<h2>Performance</h2><p class='muted'>Percentile bootstrap 95% CIs; differences from paired replicates "
         "(the same resampled patients for both models).</p>"
     ]
     for dataset in dict.fromkeys(result.metrics["dataset"]):
         table = summary(result.metrics, dataset)
-        parts += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
+        out += [f"<p><b>{_e(table.caption)}</b></p>", _html_table(table.head, table.rows)]
     if result.nested is not None:
-        parts += [
+        out += [
             "<p><b>Nested cross-validation of the development cohort, beside the single test split</b></p>",
             _html_table(*nested_rows(result.nested, result.metrics)),
             f"<p class='muted'>{_e(NESTED_NOTE)}</p>",
         ]
+    return out
 
+
+def _figures_and_explainability(result: Any, figures: Mapping[str, Any]) -> list[str]:
+    """Calibration, risk-group and decision-curve figures; SHAP."""
+    out: list[str] = []
     shown = [k for k in figures if k.startswith("evaluation/")]
     if shown:
-        parts += ["<h2>Calibration, risk groups and decision curves</h2>"]
-        parts += [_png(figures[k]) for k in shown]
-    parts += ["<h2>Explainability</h2><ul>"]
+        out += ["<h2>Calibration, risk groups and decision curves</h2>"]
+        out += [_png(figures[k]) for k in shown]
+    out += ["<h2>Explainability</h2><ul>"]
     for task, s in result.explanations.items():
         top = ", ".join(f"{k} {v:.3f}" for k, v in s.importance.head(6).items())
-        parts.append(f"<li><b>{_e(task)}</b> (mean |SHAP|, {_e(s.scale)}): {_e(top)}</li>")
-    parts += ["</ul>"]
+        out.append(f"<li><b>{_e(task)}</b> (mean |SHAP|, {_e(s.scale)}): {_e(top)}</li>")
+    out += ["</ul>"]
     beeswarm = [k for k in figures if k.endswith("_beeswarm.png")]
-    parts += [_png(figures[k]) for k in beeswarm[:2]]
-    parts += [
-        "<h2>Limitations</h2><ul>",
-        "<li>Performance on the test split is internal validation; only an external cohort (another centre or "
-        "period) shows how the model transports.</li>",
-        "<li>SHAP values explain the model, not the biology: a predictor correlated with a causal one shares its "
-        "credit.</li>",
-        "<li>Calibration can drift with case mix and treatment practice; recalibrate before use elsewhere.</li>",
-        "</ul></body></html>",
-    ]
-    return "\n".join(parts)
+    out += [_png(figures[k]) for k in beeswarm[:2]]
+    return out
+
+
+_LIMITATIONS = [
+    "<h2>Limitations</h2><ul>",
+    "<li>Performance on the test split is internal validation; only an external cohort (another centre or "
+    "period) shows how the model transports.</li>",
+    "<li>SHAP values explain the model, not the biology: a predictor correlated with a causal one shares its "
+    "credit.</li>",
+    "<li>Calibration can drift with case mix and treatment practice; recalibrate before use elsewhere.</li>",
+    "</ul></body></html>",
+]

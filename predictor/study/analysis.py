@@ -13,9 +13,10 @@ import pandas as pd
 
 from features.pipeline import CohortFeatures
 from predictor.config.study import Study
-from predictor.study.cell import CellResult, ValidationSet
+from predictor.study.cell import CellResult, OutcomeFacts, ValidationSet
 from predictor.study.result import StudyResult
 from predictor.study.sample_size import (
+    RileySize,
     cox_snell_from_c,
     curve_summary,
     minimum_n,
@@ -162,6 +163,36 @@ def analyse(
     )
 
 
+def _riley(facts: OutcomeFacts, oracle_headline: float, parameters: int, slope: float) -> RileySize | None:
+    """Riley's closed-form development sample size for one outcome and panel (None where its
+    inputs are undefined, such as an oracle without a C-statistic)."""
+    try:
+        if facts.kind == "binary":
+            return riley_binary(
+                r2_cs=cox_snell_from_c(oracle_headline, facts.prevalence),
+                parameters=parameters,
+                prevalence=facts.prevalence,
+                shrinkage=slope,
+            )
+        return riley_survival(
+            r2_cs=facts.r2_cs,
+            parameters=parameters,
+            rate=facts.event_rate,
+            mean_followup=facts.mean_followup,
+            horizon=facts.horizon,
+            shrinkage=slope,
+        )
+    except (ValueError, KeyError):
+        return None
+
+
+#: The columns of :func:`sample_size_table`.
+SAMPLE_SIZE_COLUMNS = [
+    *("scenario", "task", "metric", "model", "panel", "study_n", "study_low", "study_high"),
+    *("riley_n", "riley_1", "riley_2", "riley_3", "parameters", "r2_cs", "oracle"),
+]
+
+
 def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[str, ValidationSet]) -> pd.DataFrame:
     """Per scenario, task, model and panel: the study's minimum n with its bootstrap interval,
     beside Riley's closed-form n (each criterion) for the same outcome and panel."""
@@ -183,25 +214,7 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
             for (model, panel), curve in both.groupby(["model", "panel"], sort=True):
                 found = minimum_n(curve, gap=c.gap, slope=c.slope, n_boot=c.bootstrap, random_state=study.study.seed)
                 p = parameters[panel]
-                try:
-                    if facts.kind == "binary":
-                        riley = riley_binary(
-                            r2_cs=cox_snell_from_c(oracle[task.headline], facts.prevalence),
-                            parameters=p,
-                            prevalence=facts.prevalence,
-                            shrinkage=c.slope,
-                        )
-                    else:
-                        riley = riley_survival(
-                            r2_cs=facts.r2_cs,
-                            parameters=p,
-                            rate=facts.event_rate,
-                            mean_followup=facts.mean_followup,
-                            horizon=facts.horizon,
-                            shrinkage=c.slope,
-                        )
-                except (ValueError, KeyError):
-                    riley = None
+                riley = _riley(facts, oracle.get(task.headline, math.nan), p, c.slope)
                 rows.append(
                     {
                         "scenario": v.name,
@@ -221,23 +234,4 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
                         "oracle": oracle.get(task.headline, math.nan),
                     }
                 )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "scenario",
-            "task",
-            "metric",
-            "model",
-            "panel",
-            "study_n",
-            "study_low",
-            "study_high",
-            "riley_n",
-            "riley_1",
-            "riley_2",
-            "riley_3",
-            "parameters",
-            "r2_cs",
-            "oracle",
-        ],
-    )
+    return pd.DataFrame(rows, columns=SAMPLE_SIZE_COLUMNS)

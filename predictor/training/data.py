@@ -114,19 +114,7 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
         The cohort breaks its schema, the file cannot be read, the scenario is unknown.
     """
 
-    source = None
-    if exp.synthetic:
-        assert exp.cohort.scenario is not None  # exp.synthetic
-        scenario = load_scenario(exp.cohort.scenario)
-        say(f"generating cohort '{scenario.name}' (n={exp.cohort.n or scenario.default_n}, seed {exp.cohort.seed})")
-        cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
-        observed, truth, schema = cohort.observed, cohort.truth, scenario.schema
-        source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
-        info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
-    else:
-        observed, schema = _read_user_cohort(exp, say)
-        truth = None
-        info = {"source": str(exp.cohort.path), "n": len(observed)}
+    observed, truth, schema, source, info = _cohort(exp, say)
     observed = validate(observed, schema)
     if exp.shap.by and exp.shap.by not in schema:
         raise TrainingError(f"[shap] by = '{exp.shap.by}' is not a column of the cohort")
@@ -163,6 +151,23 @@ def load_data(exp: Experiment, say: Progress = no_progress) -> Data:
         info=info | {"n_train": len(tr), "n_test": len(te)},
         external=external,
     )
+
+
+def _cohort(
+    exp: Experiment, say: Progress
+) -> tuple[pd.DataFrame, pd.DataFrame | None, Schema, Synthetic | None, dict[str, Any]]:
+    """The experiment's cohort, not yet checked: observed rows, the truth (synthetic only), the
+    schema, where it came from and what describes it for the run."""
+    if not exp.synthetic:
+        observed, schema = _read_user_cohort(exp, say)
+        return observed, None, schema, None, {"source": str(exp.cohort.path), "n": len(observed)}
+    assert exp.cohort.scenario is not None  # exp.synthetic
+    scenario = load_scenario(exp.cohort.scenario)
+    say(f"generating cohort '{scenario.name}' (n={exp.cohort.n or scenario.default_n}, seed {exp.cohort.seed})")
+    cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
+    source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
+    info = {k: v for k, v in cohort.metadata().items() if k != "parameters"}
+    return cohort.observed, cohort.truth, scenario.schema, source, info
 
 
 def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress) -> Data:
