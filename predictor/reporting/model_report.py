@@ -104,6 +104,7 @@ def _title(result: Any) -> list[str]:
 
 def _intended_use(result: Any) -> list[str]:
     """Intended use and limits."""
+    data = result.data
     out: list[str] = []
     synthetic = data.source is not None
     out += [
@@ -150,6 +151,7 @@ def _participants_section(result: Any) -> list[str]:
 
 def _outcomes(result: Any) -> list[str]:
     """The outcomes and their columns."""
+    data = result.data
     out: list[str] = []
     out += ["<h2>Outcomes</h2><ul>"]
     for t in data.tasks:
