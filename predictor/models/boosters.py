@@ -7,8 +7,6 @@ as scikit-survival's ``Surv`` makes it (:func:`make_surv`). Risk scores are **hi
 
 from __future__ import annotations
 
-import json
-import warnings
 from typing import Any
 
 import numpy as np
@@ -21,32 +19,17 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model.coxph import BreslowEstimator
 
 from predictor.errors import PredictorError
+from predictor.models.linear import LinearBooster
 from predictor.models.target import _count_above, as_frame, surv_arrays
 
 __all__ = ["BOOSTERS", "XGBResponseClassifier", "XGBSurvival"]
-
-
-def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's mean and SD ignoring missing values (an all-missing column: 0 and 1; a
-    constant one: SD 1)."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    return np.where(np.isfinite(mean), mean, 0.0), np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-
-
-def _indicator(columns: np.ndarray, width: int) -> np.ndarray:
-    """A (len(columns), width) 0/1 matrix sending term i to input column ``columns[i]``."""
-    out = np.zeros((len(columns), width))
-    out[np.arange(len(columns)), columns] = 1.0
-    return out
 
 
 #: The boosters a model may use: trees, or XGBoost's linear booster (a penalised GLM).
 BOOSTERS = ("gbtree", "gblinear")
 
 
-class _XGBBase(BaseEstimator):
+class _XGBBase(LinearBooster, BaseEstimator):
     def _params(self) -> dict[str, Any]:
         if self.booster not in BOOSTERS:
             raise PredictorError(f"booster must be one of {', '.join(BOOSTERS)}, got {self.booster!r}")
@@ -76,47 +59,6 @@ class _XGBBase(BaseEstimator):
             "device": self.device,
         }
 
-    def _standardised(self, X: pd.DataFrame) -> np.ndarray:
-        """The linear booster's input: (design - training mean) / training SD, missing -> 0 (the
-        mean). The design is the input itself, or with ``interaction_by`` the input and its
-        products (:meth:`_design`)."""
-        x = X.to_numpy(dtype=np.float64, na_value=np.nan)
-        return self._scaled(self._design(x) if self._interacting() else x)
-
-    def _scaled(self, design: np.ndarray) -> np.ndarray:
-        """(design - training mean) / training SD, missing -> 0."""
-        Z = design - self.feature_mean_
-        Z /= self.feature_scale_
-        Z[np.isnan(Z)] = 0.0
-        return Z
-
-    def _interacting(self) -> bool:
-        return getattr(self, "interaction_pairs_", None) is not None
-
-    def _find_pairs(self, names: list[str]) -> np.ndarray:
-        """(indicator, other) column indices of the product terms: each one-hot level
-        ``interaction_by=LEVEL`` of the input times every input that is not such a level."""
-        prefix = f"{self.interaction_by}="
-        levels = [i for i, c in enumerate(names) if str(c).startswith(prefix)]
-        if not levels:
-            raise PredictorError(
-                f"interaction_by = '{self.interaction_by}' names no one-hot input column "
-                f"('{prefix}LEVEL'); the inputs are {names}"
-            )
-        others = [j for j in range(len(names)) if j not in levels]
-        return np.array([(k, j) for k in levels for j in others], dtype=np.int64).reshape(-1, 2)
-
-    def _imputed(self, x: np.ndarray) -> np.ndarray:
-        """The input with each missing value replaced by its column's training mean."""
-        return np.where(np.isnan(x), self.input_mean_, x)
-
-    def _design(self, x: np.ndarray) -> np.ndarray:
-        """Input columns (missing -> training mean) followed by the products of
-        :attr:`interaction_pairs_`, on the raw scale."""
-        x = self._imputed(x)
-        k, j = self.interaction_pairs_[:, 0], self.interaction_pairs_[:, 1]
-        return np.hstack([x, x[:, k] * x[:, j]])
-
     def _train(self, params: dict, make_dmatrix, X: pd.DataFrame, y, stratify=None) -> None:
         linear = params.get("booster") == "gblinear"
         for stale in (
@@ -133,19 +75,23 @@ class _XGBBase(BaseEstimator):
         names = list(X.columns)
         if self.interaction_by is not None and not linear:
             raise PredictorError("interaction_by is for the linear booster (trees find interactions themselves)")
-        if linear:
-            x = X.to_numpy(dtype=np.float64, na_value=np.nan)
-            if self.interaction_by is not None:
-                pairs = self._find_pairs(names)
-                self.input_mean_ = _column_stats(x)[0]
-                self.interaction_pairs_ = pairs
-                x = self._design(x)
-                names += [f"{names[k]}*{names[j]}" for k, j in pairs]
-            self.feature_mean_, self.feature_scale_ = _column_stats(x)
         # XGBoost gets a bare float array and the booster its feature names afterwards: with names
         # on the DMatrix it re-reads and compares them at every boosting round (a third of the
         # search's time on a small cohort). The model is the same.
-        X = self._scaled(x) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
+        x = self._linear_design(X, names) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
+        booster = self._boost(params, make_dmatrix, x, y, stratify)
+        # Training threads stay fixed (n_jobs), so a seed gives the same model on any machine.
+        # Prediction computes each row on its own and gives the same numbers on any number of
+        # threads, so it uses every core of the machine it runs on (XGBoost's nthread 0).
+        booster.set_param({"nthread": 0})
+        booster.feature_names = names
+        self.booster_ = booster
+        if linear:
+            self._keep_weights(booster, x.shape[1], names)
+
+    def _boost(self, params: dict, make_dmatrix: Any, X: np.ndarray, y: Any, stratify: Any) -> xgb.Booster:
+        """XGBoost's training: with early stopping on an internal validation split, then a refit
+        on every row with the rounds it chose; or ``n_estimators`` rounds."""
         if self.early_stopping_rounds and len(X) >= 50:
             idx = np.arange(len(X))
             tr, va = train_test_split(
@@ -168,19 +114,7 @@ class _XGBBase(BaseEstimator):
         else:
             booster = xgb.train(params, make_dmatrix(X, y), num_boost_round=self.n_estimators, verbose_eval=False)
             self.best_iteration_ = self.n_estimators - 1
-        # Training threads stay fixed (n_jobs), so a seed gives the same model on any machine.
-        # Prediction computes each row on its own and gives the same numbers on any number of
-        # threads, so it uses every core of the machine it runs on (XGBoost's nthread 0).
-        booster.set_param({"nthread": 0})
-        booster.feature_names = names
-        self.booster_ = booster
-        if linear:
-            # XGBoost has no in-place prediction for gblinear: keep the weights (on the standardised
-            # scale) and the intercept (bias + base score), and compute margins with NumPy.
-            weights = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["weights"]
-            self.coef_ = np.asarray(weights[: X.shape[1]], dtype=np.float64)
-            zero = xgb.DMatrix(np.zeros((1, X.shape[1])), feature_names=names)
-            self.intercept_ = float(booster.predict(zero, output_margin=True)[0])
+        return booster
 
     def _checked(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
@@ -192,18 +126,8 @@ class _XGBBase(BaseEstimator):
     def margin(self, X) -> np.ndarray:
         """The raw score of the booster (log-odds, log hazard ratio or log time)."""
         X = self._checked(X)
-        if self.booster == "gblinear" and self._interacting():
-            return self.intercept_ + self._standardised(X) @ self.coef_
         if self.booster == "gblinear":
-            # intercept + coef . (x - mean) / scale, folded into one matrix-vector product on the raw
-            # input; a row with a missing value comes out NaN and is recomputed with the mean in its place.
-            x = X.to_numpy(dtype=np.float64, na_value=np.nan)
-            w = self.coef_ / self.feature_scale_
-            m = (self.intercept_ - float(w @ self.feature_mean_)) + x @ w
-            bad = np.isnan(m)
-            if bad.any():
-                m[bad] = self.intercept_ + self._standardised(X.iloc[np.flatnonzero(bad)]) @ self.coef_
-            return m
+            return self._linear_margin(X)
         # inplace_predict skips building a DMatrix: the fast path for small and large batches alike.
         # It reads the float64 frame as it is (XGBoost rounds each value to float32 as it goes, as
         # a float32 copy would): no conversion pass.
@@ -211,28 +135,6 @@ class _XGBBase(BaseEstimator):
             X.to_numpy(dtype=np.float64, copy=False), predict_type="margin", missing=np.nan
         )
         return np.asarray(m, dtype=np.float64)
-
-    def _interaction_shap(self, X: pd.DataFrame, background) -> tuple[np.ndarray, np.ndarray]:
-        """Exact interventional SHAP values of the linear booster with product terms (see
-        :meth:`shap_values`): per input column, and the base value per row."""
-        p = self.n_features_in_
-        k, j = self.interaction_pairs_[:, 0], self.interaction_pairs_[:, 1]
-        if background is None:  # the training data, whose design means are kept
-            design_mean = self.feature_mean_
-        else:
-            design_mean = self._design(self._checked(background).to_numpy(dtype=np.float64, na_value=np.nan)).mean(
-                axis=0
-            )
-        ex, e_prod = design_mean[:p], design_mean[p:]
-        x = self._imputed(X.to_numpy(dtype=np.float64, na_value=np.nan))
-        w = self.coef_ / self.feature_scale_  # per unit of the raw design column
-        values = (x - ex) * w[:p]
-        a, b, c = x[:, k], x[:, j], w[p:]
-        to_a = c * 0.5 * ((a * ex[j] - e_prod) + (a * b - ex[k] * b))
-        to_b = c * 0.5 * ((ex[k] * b - e_prod) + (a * b - a * ex[j]))
-        values += to_a @ _indicator(k, p) + to_b @ _indicator(j, p)
-        base = self.intercept_ + float(((design_mean - self.feature_mean_) / self.feature_scale_) @ self.coef_)
-        return values, np.full(len(X), base)
 
     def shap_values(self, X, background=None) -> tuple[np.ndarray, float]:
         """SHAP contributions on the margin scale, exact for both boosters.
@@ -264,16 +166,8 @@ class _XGBBase(BaseEstimator):
             ``values.sum(axis=1) + base_value`` equals :meth:`margin` (checked).
         """
         X = self._checked(X)
-        if self.booster == "gblinear" and self._interacting():
-            values, base = self._interaction_shap(X, background)
-        elif self.booster == "gblinear":
-            center = (
-                np.zeros(X.shape[1])
-                if background is None
-                else self._standardised(self._checked(background)).mean(axis=0)
-            )
-            values = (self._standardised(X) - center) * self.coef_
-            base = np.full(len(X), self.intercept_ + float(center @ self.coef_))
+        if self.booster == "gblinear":
+            values, base = self._linear_shap(X, None if background is None else self._checked(background))
         elif background is None:
             # A DMatrix from the float array, not the frame: pandas conversion costs milliseconds per call.
             dm = xgb.DMatrix(X.to_numpy(dtype=np.float32), missing=np.nan, feature_names=list(self.feature_names_in_))
