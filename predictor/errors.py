@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["PredictorError", "ExperimentError", "TrainingError", "TrackingError", "StudyError"]
+__all__ = ["PredictorError", "ModelInputError", "ExperimentError", "TrainingError", "TrackingError", "StudyError"]
 
 
 class PredictorError(Exception):
     """Base class of every error raised by :mod:`predictor`."""
+
+
+class ModelInputError(PredictorError, ValueError):
+    """Data an estimator cannot fit or predict on (one response class, no events, the wrong
+    columns): a :class:`ValueError` too, as scikit-learn's conventions expect."""
 
 
 class ExperimentError(PredictorError):

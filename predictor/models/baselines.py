@@ -5,11 +5,14 @@ last step of a :class:`~sklearn.pipeline.Pipeline` behind the baseline preproces
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval  # scikit-learn's own constraint types
 from sklearn.utils.validation import check_is_fitted
 
-from predictor.errors import PredictorError
+from predictor.errors import ModelInputError
 from predictor.models.target import as_frame, surv_arrays
 
 __all__ = ["CoxPHBaseline"]
@@ -26,16 +29,21 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
         Ridge penalty (lifelines' ``penalizer``), which keeps the fit stable with one-hot features.
     """
 
+    _parameter_constraints: dict = {"penalizer": [Interval(Real, 0, None, closed="left")]}
+
     def __init__(self, *, penalizer: float = 0.01):
         self.penalizer = penalizer
 
     def fit(self, X, y) -> CoxPHBaseline:
         from lifelines import CoxPHFitter
 
+        self._validate_params()
         X = as_frame(X)
+        if not np.isfinite(X.to_numpy(dtype=np.float64, na_value=np.nan)).all():
+            raise ModelInputError("Input X contains NaN or infinity: the Cox baseline's preprocessor imputes first")
         event, time = surv_arrays(y)
         if not event.any():
-            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
+            raise ModelInputError("the survival target has no events: nothing to learn a hazard from")
         keep = [c for c in X.columns if np.nanstd(X[c].to_numpy(dtype=float)) > 0]
         df = X[keep].astype(float).copy()
         df["__time"], df["__event"] = time, event

@@ -7,6 +7,7 @@ as scikit-survival's ``Surv`` makes it (:func:`make_surv`). Risk scores are **hi
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,16 @@ import xgboost as xgb
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import (  # scikit-learn's own constraint types, as scikit-survival uses them
+    Interval,
+    StrOptions,
+)
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 from sksurv.linear_model.coxph import BreslowEstimator
 
-from predictor.errors import PredictorError
+from predictor.errors import ModelInputError
 from predictor.models.linear import LinearBooster
 from predictor.models.target import _count_above, as_frame, surv_arrays
 
@@ -30,9 +37,34 @@ BOOSTERS = ("gbtree", "gblinear")
 
 
 class _XGBBase(LinearBooster, BaseEstimator):
+    """What both XGBoost estimators share: their parameters (checked at fit against
+    :attr:`_parameter_constraints`, as scikit-learn's estimators are), XGBoost's training with
+    early stopping, margins and SHAP values for either booster."""
+
+    _parameter_constraints: dict = {
+        "booster": [StrOptions(set(BOOSTERS))],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_depth": [Interval(Integral, 1, None, closed="left")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "interaction_by": [str, None],
+        "random_state": ["random_state"],
+        "n_jobs": [Interval(Integral, 0, None, closed="left")],
+        "device": [StrOptions({"cpu", "cuda"})],
+    }
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # XGBoost learns where missing values go; the linear booster imputes
+        tags.input_tags.sparse = False
+        return tags
+
     def _params(self) -> dict[str, Any]:
-        if self.booster not in BOOSTERS:
-            raise PredictorError(f"booster must be one of {', '.join(BOOSTERS)}, got {self.booster!r}")
         if self.booster == "gblinear":
             # Coordinate descent, one cyclic pass over the features per round: deterministic, and
             # run to convergence (the search turns early stopping off) it reaches the
@@ -74,7 +106,7 @@ class _XGBBase(LinearBooster, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         names = list(X.columns)
         if self.interaction_by is not None and not linear:
-            raise PredictorError("interaction_by is for the linear booster (trees find interactions themselves)")
+            raise ModelInputError("interaction_by is for the linear booster (trees find interactions themselves)")
         # XGBoost gets a bare float array and the booster its feature names afterwards: with names
         # on the DMatrix it re-reads and compares them at every boosting round (a third of the
         # search's time on a small cohort). The model is the same.
@@ -84,7 +116,7 @@ class _XGBBase(LinearBooster, BaseEstimator):
         # Prediction computes each row on its own and gives the same numbers on any number of
         # threads, so it uses every core of the machine it runs on (XGBoost's nthread 0).
         booster.set_param({"nthread": 0})
-        booster.feature_names = names
+        booster.feature_names = [str(n) for n in names]
         self.booster_ = booster
         if linear:
             self._keep_weights(booster, x.shape[1], names)
@@ -120,7 +152,13 @@ class _XGBBase(LinearBooster, BaseEstimator):
         check_is_fitted(self, "booster_")
         X = as_frame(X)
         if list(X.columns) != list(self.feature_names_in_):
-            raise PredictorError(f"expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
+            count = (
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input: "
+                if X.shape[1] != self.n_features_in_
+                else "the input's columns are not the training features: "
+            )
+            raise ModelInputError(f"{count}expected features {list(self.feature_names_in_)}, got {list(X.columns)}")
         return X
 
     def margin(self, X) -> np.ndarray:
@@ -186,7 +224,7 @@ class _XGBBase(LinearBooster, BaseEstimator):
             base = np.full(len(X), float(np.ravel(explainer.expected_value)[0]))
         margin = self.margin(X)
         if not np.allclose(values.sum(axis=1) + base, margin, rtol=1e-4, atol=1e-4):
-            raise PredictorError("SHAP additivity check failed: contributions do not sum to the model output")
+            raise ModelInputError("SHAP additivity check failed: contributions do not sum to the model output")
         return values, float(base[0]) if len(base) else 0.0
 
 
@@ -268,14 +306,27 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
         self.n_jobs = n_jobs
         self.device = device
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # objective response: binary
+        return tags
+
     def fit(self, X, y) -> XGBResponseClassifier:
         """Fit on features ``X`` (DataFrame) and binary ``y``."""
+        self._validate_params()
+        if y is None:
+            raise ModelInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = as_frame(X)
-        y = np.asarray(y)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind not in ("binary", "unknown") and len(np.unique(y)) > 2:
+            raise ModelInputError(f"Only binary classification is supported. The type of the target is {kind}.")
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
-            raise PredictorError(
-                f"objective response needs both classes in the training data; found {self.classes_.tolist()}"
+            raise ModelInputError(
+                "objective response needs both classes in the training data; found "
+                + (f"one class, {self.classes_.tolist()}" if len(self.classes_) == 1 else f"{self.classes_.tolist()}")
             )
         yb = (y == self.classes_[1]).astype(float)
         params = {**self._params(), "objective": "binary:logistic", "eval_metric": "logloss"}
@@ -289,6 +340,7 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
 
     def predict(self, X) -> np.ndarray:
         """Most likely class."""
+        check_is_fitted(self, "booster_")
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
 
@@ -344,6 +396,12 @@ class XGBSurvival(RegressorMixin, _XGBBase):
         self.n_jobs = n_jobs
         self.device = device
 
+    _parameter_constraints: dict = {
+        **_XGBBase._parameter_constraints,
+        "objective": [StrOptions({"survival:cox", "survival:aft"})],
+        "aft_sigma": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def _dm(self, X: pd.DataFrame, y: np.ndarray) -> xgb.DMatrix:
         event, time = y["event"], y["time"]
         if self.objective == "survival:cox":
@@ -355,12 +413,11 @@ class XGBSurvival(RegressorMixin, _XGBBase):
 
     def fit(self, X, y) -> XGBSurvival:
         """Fit on features ``X`` and the survival target ``y`` (:func:`make_surv`)."""
-        if self.objective not in ("survival:cox", "survival:aft"):
-            raise PredictorError(f"objective must be 'survival:cox' or 'survival:aft', got {self.objective!r}")
+        self._validate_params()
         X = as_frame(X)
         event, time = surv_arrays(y)
         if not event.any():
-            raise PredictorError("the survival target has no events: nothing to learn a hazard from")
+            raise ModelInputError("the survival target has no events: nothing to learn a hazard from")
         params = {**self._params(), "objective": self.objective}
         if self.objective == "survival:cox":
             params["eval_metric"] = "cox-nloglik"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from predictor.errors import PredictorError
+from predictor.errors import ModelInputError
 
 __all__ = ["LinearBooster", "column_stats"]
 
@@ -114,7 +114,7 @@ class LinearBooster:
         prefix = f"{self.interaction_by}="
         levels = [i for i, c in enumerate(names) if str(c).startswith(prefix)]
         if not levels:
-            raise PredictorError(
+            raise ModelInputError(
                 f"interaction_by = '{self.interaction_by}' names no one-hot input column "
                 f"('{prefix}LEVEL'); the inputs are {names}"
             )

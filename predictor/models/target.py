@@ -6,10 +6,14 @@ The survival target is one structured array with fields ``event`` (bool) and ``t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array
 
-from predictor.errors import PredictorError
+from predictor.errors import ModelInputError
 
 __all__ = ["make_surv", "surv_arrays", "median_from_survival"]
 
@@ -19,9 +23,9 @@ def make_surv(event, time) -> np.ndarray:
     event = np.asarray(event, dtype=bool)
     time = np.asarray(time, dtype=float)
     if event.shape != time.shape or event.ndim != 1:
-        raise PredictorError("event and time must be 1-D arrays of the same length")
+        raise ModelInputError("event and time must be 1-D arrays of the same length")
     if not np.all(np.isfinite(time)) or np.any(time <= 0):
-        raise PredictorError("survival times must be finite and > 0")
+        raise ModelInputError("survival times must be finite and > 0")
     y = np.empty(len(time), dtype=[("event", bool), ("time", float)])
     y["event"], y["time"] = event, time
     return y
@@ -29,8 +33,10 @@ def make_surv(event, time) -> np.ndarray:
 
 def surv_arrays(y) -> tuple[np.ndarray, np.ndarray]:
     """(event, time) of a survival target made by :func:`make_surv`."""
+    if y is None:
+        raise ModelInputError("a survival estimator requires y to be passed, but the target y is None")
     if not (isinstance(y, np.ndarray) and y.dtype.names and {"event", "time"} <= set(y.dtype.names)):
-        raise PredictorError(
+        raise ModelInputError(
             "the survival target must be a structured array with fields 'event' and 'time' (see make_surv)"
         )
     return y["event"].astype(bool), y["time"].astype(float)
@@ -80,7 +86,13 @@ def _count_above(descending: np.ndarray, t: np.ndarray, max_scan: int = 8) -> np
     return count
 
 
-def as_frame(X) -> pd.DataFrame:
+def as_frame(X: Any) -> pd.DataFrame:
+    """Model input as a DataFrame: a frame as it is; an array checked as scikit-learn checks one
+    (2-D, numeric, at least one sample and one feature; NaN allowed: XGBoost learns where missing
+    values go), its columns named ``x0``, ``x1``, ..."""
     if isinstance(X, pd.DataFrame):
         return X
-    return pd.DataFrame(np.asarray(X, dtype=float))
+    if sp.issparse(X):
+        raise ModelInputError("sparse input is not supported: pass a dense array or DataFrame")
+    array = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])

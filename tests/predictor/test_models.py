@@ -167,8 +167,8 @@ def test_linear_shap_is_exact_and_matches_shap_linear_explainer(data):
 
 def test_unknown_booster_is_an_error(data):
     X, y, _ = data
-    with pytest.raises(PredictorError, match="booster must be one of"):
-        XGBSurvival(booster="dart").fit(X, y)
+    with pytest.raises(ValueError, match="'booster' parameter of XGBSurvival must be a str among"):
+        XGBSurvival(booster="dart").fit(X, y)  # _parameter_constraints, checked at fit
 
 
 def test_prediction_uses_every_core_and_threads_do_not_change_it(data):
