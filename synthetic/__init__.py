@@ -3,7 +3,8 @@
 ``synthetic`` never imports :mod:`predictor`: generating data knows nothing of models.
 """
 
-from .calibration import CalibrationReport, evaluate_targets, report, solve
+from .calibration import evaluate_targets, solve
+from .calibration_report import CalibrationReport, report
 from .cohort import Cohort, truth_path_for
 from .errors import CalibrationError, CohortIOError, GenerationError, ScenarioError, SyntheticError
 from .generation import generate

@@ -18,14 +18,14 @@ trial-sized replicates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from .errors import CalibrationError, ScenarioError
-from .generation import _check, draw_noise, generate, simulate
+from .generation import draw_noise, simulate
 from .models import get_model
 from .scenario import Scenario, Target
 
@@ -36,19 +36,13 @@ __all__ = [
     "cox_hazard_ratio",
     "solve",
     "SolveResult",
-    "report",
-    "CalibrationReport",
     "POPULATION_N",
-    "COX_POPULATION_N",
 ]
 
 T = TypeVar("T")
 
 #: Patients in the population used to check targets (and to solve).
 POPULATION_N = 4_000_000
-#: Patients of the population used for the population-scale Cox model of B6 (a Cox fit on two
-#: million rows takes minutes and adds nothing to a hazard ratio known to three decimals).
-COX_POPULATION_N = 200_000
 
 
 def _evaluate(observed: pd.DataFrame, expr: str, target_id: str, failure: str) -> np.ndarray:
@@ -255,8 +249,6 @@ def solve(
     CalibrationError
         No free parameter, or no solvable target.
     """
-    from scipy.optimize import least_squares
-
     free = scenario.free
     targets = [t for t in scenario.targets if t.kind == "target" and t.statistic != "cox_hr"]
     if not free:
@@ -264,43 +256,26 @@ def solve(
     if not targets:
         raise CalibrationError(f"scenario '{scenario.name}' has no target to solve for")
     seed = scenario.calibration_seed if seed is None else seed
-    noise = draw_noise(scenario, n, seed)
-    base = scenario.values()
-    names = [p.name for p in free]
-    # An "at least" bound counts only when missed; its scale is 0.01 below a zero tolerance.
-    scales = np.array(
-        [
-            max(t.tolerance, 0.01)
-            if t.tolerance_type == "at_least"
-            else t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0)
-            for t in targets
-        ]
+    objective = _Objective(scenario, draw_noise(scenario, n, seed), targets, progress, stop_at)
+    message = _minimise(objective, free, max_nfev, stop_at)
+    assert objective.best_x is not None and objective.best_r is not None  # least_squares evaluates at least once
+    values = dict(zip(objective.names, map(float, objective.best_x), strict=True))
+    obs, truth = simulate(scenario, objective.noise, {**objective.base, **values})
+    achieved = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
+    return SolveResult(
+        values=values,
+        achieved=achieved,
+        success=bool(np.all(np.abs(objective.best_r) <= 1.0)),
+        message=message,
+        nfev=objective.calls,
+        cost=float(objective.best_cost),
     )
-    at_least = np.array([t.tolerance_type == "at_least" for t in targets])
-    goal = np.array([t.value for t in targets])
-    calls = {"n": 0}
-    best: dict[str, Any] = {"x": None, "cost": np.inf, "r": None}
 
-    class _Solved(Exception):
-        pass
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        values = {**base, **dict(zip(names, map(float, x), strict=True))}
-        obs, truth = simulate(scenario, noise, values)
-        got = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
-        r = (np.array([got[t.id] for t in targets]) - goal) / scales
-        r = np.where(at_least, np.minimum(r, 0.0), r)
-        r = np.where(np.isfinite(r), r, 1e3)
-        cost = float(0.5 * np.sum(r**2))
-        calls["n"] += 1
-        if cost < best["cost"]:
-            best.update(x=np.array(x, dtype=float), cost=cost, r=r)
-        if progress is not None:
-            progress(calls["n"], cost)
-        if np.max(np.abs(r)) <= stop_at:
-            best.update(x=np.array(x, dtype=float), cost=cost, r=r)
-            raise _Solved
-        return r
+def _minimise(objective: _Objective, free: list[Any], max_nfev: int, stop_at: float) -> str:
+    """Bounded least squares (SciPy) from the free parameters' current values; the solver's
+    message, or why it stopped early."""
+    from scipy.optimize import least_squares
 
     x0 = np.array([float(p.value) for p in free])
     bounds = [_given(p.bounds, f"free parameter '{p.name}'") for p in free]
@@ -308,7 +283,7 @@ def solve(
     hi = np.array([b[1] for b in bounds])
     try:
         res = least_squares(
-            residuals,
+            objective,
             np.clip(x0, lo, hi),
             bounds=(lo, hi),
             diff_step=1e-3,
@@ -318,163 +293,61 @@ def solve(
             ftol=1e-8,
             gtol=1e-8,
         )
-        message = str(res.message)
+        return str(res.message)
     except _Solved:
-        message = f"every target within {stop_at:.0%} of its tolerance"
-    x = best["x"]
-    values = dict(zip(names, map(float, x), strict=True))
-    obs, truth = simulate(scenario, noise, {**base, **values})
-    achieved = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
-    return SolveResult(
-        values=values,
-        achieved=achieved,
-        success=bool(np.all(np.abs(best["r"]) <= 1.0)),
-        message=message,
-        nfev=calls["n"],
-        cost=float(best["cost"]),
-    )
+        return f"every target within {stop_at:.0%} of its tolerance"
 
 
-@dataclass
-class CalibrationReport:
-    """The calibration table of a scenario.
+class _Solved(Exception):
+    """Every target is close enough: the solver stops at the best point seen."""
 
-    ``table`` has one row per target: ``id``, ``label``, ``target``, ``tolerance``,
-    ``population`` (achieved on ``population_n`` patients), ``population_ok``, and over the
-    replicates of ``replicate_n`` patients ``rep_mean``, ``rep_lo``, ``rep_hi`` (2.5% and 97.5%
-    quantiles) and, for ``cox_hr`` targets, ``rep_share`` (share with HR > 1 and p < 0.05).
-    """
 
-    scenario: str
-    table: pd.DataFrame
-    population_n: int
-    population_seed: int
-    replicate_n: int
-    replicates: int
-    replicate_seed: int
-    details: dict[str, Any] = field(default_factory=dict)
+class _Objective:
+    """The solver's residuals: each target's miss in units of its tolerance (an "at least" bound
+    counts only when missed; its scale is 0.01 below a zero tolerance), on one population drawn
+    once (common random numbers). Remembers the best point seen."""
 
-    @property
-    def passed(self) -> bool:
-        """Whether every target is within its tolerance."""
-        return bool(self.table["ok"].all())
-
-    @property
-    def failures(self) -> list[str]:
-        """Ids of the targets that miss their tolerance."""
-        return self.table.loc[~self.table["ok"], "id"].tolist()
-
-    def to_text(self) -> str:
-        """The table as fixed-width text, for a terminal or the README."""
-        rows = []
-        for r in self.table.itertuples():
-            is_cox = r.statistic == "cox_hr"
-            fmt = "{:.3f}" if (abs(r.target) < 2 and not is_cox) else "{:.2f}"
-            target = "HR>1, p<0.05" if is_cox else fmt.format(r.target)
-            pop = f"HR {r.population:.2f}" if is_cox else fmt.format(r.population)
-            rep = (
-                f"{r.rep_share:.1%} significant"
-                if is_cox
-                else f"{fmt.format(r.rep_mean)} [{fmt.format(r.rep_lo)}, {fmt.format(r.rep_hi)}]"
-            )
-            rows.append((r.id, r.label, target, r.tolerance, pop, "yes" if r.ok else "NO", rep))
-        head = (
-            "id",
-            "figure",
-            "target",
-            "tolerance",
-            f"population (n={self.population_n:,})",
-            "ok",
-            f"n={self.replicate_n}: mean [95% range] over {self.replicates}",
+    def __init__(
+        self,
+        scenario: Scenario,
+        noise: Any,
+        targets: list[Target],
+        progress: Callable[[int, float], None] | None,
+        stop_at: float,
+    ):
+        self.scenario, self.noise, self.targets = scenario, noise, targets
+        self.progress, self.stop_at = progress, stop_at
+        self.base = scenario.values()
+        self.names = [p.name for p in scenario.free]
+        self.scales = np.array(
+            [
+                max(t.tolerance, 0.01)
+                if t.tolerance_type == "at_least"
+                else t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0)
+                for t in targets
+            ]
         )
-        widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-        line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
-        return "\n".join(out)
+        self.at_least = np.array([t.tolerance_type == "at_least" for t in targets])
+        self.goal = np.array([t.value for t in targets])
+        self.calls = 0
+        self.best_x: np.ndarray | None = None
+        self.best_cost = np.inf
+        self.best_r: np.ndarray | None = None
 
-
-def report(
-    scenario: Scenario,
-    *,
-    population_n: int = POPULATION_N,
-    population_seed: int | None = None,
-    replicates: int = 200,
-    replicate_n: int | None = None,
-    replicate_seed: int = 1,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> CalibrationReport:
-    """Check every target at population scale and over trial-sized replicates.
-
-    Parameters
-    ----------
-    scenario : Scenario
-    population_n : int
-        Patients in the population check (default 4,000,000).
-    population_seed : int, optional
-        Default ``calibration_seed + 1``: a population the solver never saw.
-    replicates : int
-        Number of trial-sized replicates (seeds ``replicate_seed .. replicate_seed + replicates - 1``).
-    replicate_n : int, optional
-        Replicate size; default the scenario's ``default_n``.
-    progress : callable, optional
-        Called with (stage, done, total).
-
-    Returns
-    -------
-    CalibrationReport
-    """
-    population_n, _ = _check(population_n, 0)
-    replicates, replicate_seed = _check(replicates, replicate_seed)
-    replicate_n = scenario.default_n if replicate_n is None else replicate_n
-    replicate_n, _ = _check(replicate_n, 0)
-    pop_seed = scenario.calibration_seed + 1 if population_seed is None else population_seed
-    if progress:
-        progress("population", 0, 1)
-    cohort = generate(scenario, population_n, pop_seed)
-    pop = evaluate_targets(scenario, cohort.observed, cohort.truth, cox_rows=COX_POPULATION_N)
-    del cohort
-    if progress:
-        progress("population", 1, 1)
-    reps: list[dict[str, float]] = []
-    for r in range(replicates):
-        c = generate(scenario, replicate_n, replicate_seed + r)
-        reps.append(evaluate_targets(scenario, c.observed))
-        if progress:
-            progress("replicates", r + 1, replicates)
-    rep = pd.DataFrame(reps)
-    rows = []
-    for t in scenario.targets:
-        vals = rep[t.id].to_numpy(dtype=float)
-        row = {
-            "id": t.id,
-            "label": t.label,
-            "statistic": t.statistic,
-            "kind": t.kind,
-            "target": t.value,
-            "tolerance": t.tolerance_text,
-            "population": pop[t.id],
-            "rep_mean": float(np.nanmean(vals)),
-            "rep_lo": float(np.nanquantile(vals, 0.025)),
-            "rep_hi": float(np.nanquantile(vals, 0.975)),
-            "rep_share": np.nan,
-            "rep_undefined": int(np.sum(~np.isfinite(vals))),
-        }
-        if t.statistic == "cox_hr":
-            share = float(np.mean((vals > 1) & (rep[f"{t.id}:p"].to_numpy() < 0.05)))
-            row["rep_share"] = share
-            row["population_ok"] = bool(pop[t.id] > 1)
-            row["ok"] = row["population_ok"] and t.within(share)
-        else:
-            row["population_ok"] = t.within(pop[t.id])
-            row["ok"] = row["population_ok"]
-        rows.append(row)
-    return CalibrationReport(
-        scenario=scenario.name,
-        table=pd.DataFrame(rows),
-        population_n=population_n,
-        population_seed=pop_seed,
-        replicate_n=replicate_n,
-        replicates=replicates,
-        replicate_seed=replicate_seed,
-        details={"replicate_values": rep},
-    )
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        values = {**self.base, **dict(zip(self.names, map(float, x), strict=True))}
+        obs, truth = simulate(self.scenario, self.noise, values)
+        got = evaluate_targets(self.scenario, obs, truth, fast=True, targets=self.targets)
+        r = (np.array([got[t.id] for t in self.targets]) - self.goal) / self.scales
+        r = np.where(self.at_least, np.minimum(r, 0.0), r)
+        r = np.where(np.isfinite(r), r, 1e3)
+        cost = float(0.5 * np.sum(r**2))
+        self.calls += 1
+        if cost < self.best_cost:
+            self.best_x, self.best_cost, self.best_r = np.array(x, dtype=float), cost, r
+        if self.progress is not None:
+            self.progress(self.calls, cost)
+        if np.max(np.abs(r)) <= self.stop_at:
+            self.best_x, self.best_cost, self.best_r = np.array(x, dtype=float), cost, r
+            raise _Solved
+        return r

@@ -64,6 +64,33 @@ def simulate(
     return model.transform(noise, values if values is not None else scenario.values())
 
 
+def _draw(
+    model: Any, values: dict[str, Any], chunks: list[tuple[int, np.random.Generator]], progress: Any
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Each chunk's observed and truth tables, patient ids running on across chunks."""
+    observed, truth = [], []
+
+    def one(chunk: tuple[int, np.random.Generator]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        size, rng = chunk
+        return model.transform(model.draw(rng, size), values)
+
+    # NumPy's generators and ufuncs release the GIL, so chunks run in parallel on threads; each
+    # chunk has its own seed, so the result does not depend on the number of workers.
+    workers = min(len(chunks), os.cpu_count() or 1, MAX_WORKERS)
+    offset = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for (size, _), (obs, tru) in zip(chunks, pool.map(one, chunks), strict=True):
+            if offset:
+                obs["patient_id"] += offset
+                tru["patient_id"] += offset
+            observed.append(obs)
+            truth.append(tru)
+            offset += size
+            if progress is not None:
+                progress(size)
+    return observed, truth
+
+
 def generate(
     scenario: str | Scenario,
     n: int | None = None,
@@ -100,27 +127,7 @@ def generate(
     n, seed = _check(sc.default_n if n is None else n, seed)
     model = get_model(sc.model)
     values = sc.values()
-    chunks = _chunks(n, seed)
-    observed, truth = [], []
-
-    def one(chunk: tuple[int, np.random.Generator]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        size, rng = chunk
-        return model.transform(model.draw(rng, size), values)
-
-    # NumPy's generators and ufuncs release the GIL, so chunks run in parallel on threads; each
-    # chunk has its own seed, so the result does not depend on the number of workers.
-    workers = min(len(chunks), os.cpu_count() or 1, MAX_WORKERS)
-    offset = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for (size, _), (obs, tru) in zip(chunks, pool.map(one, chunks), strict=True):
-            if offset:
-                obs["patient_id"] += offset
-                tru["patient_id"] += offset
-            observed.append(obs)
-            truth.append(tru)
-            offset += size
-            if progress is not None:
-                progress(size)
+    observed, truth = _draw(model, values, _chunks(n, seed), progress)
     if len(observed) == 1:
         obs_df, truth_df = observed[0], truth[0]
     else:

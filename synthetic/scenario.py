@@ -196,39 +196,16 @@ def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
     )
 
 
-def _parse_target(where: str, i: int, spec: Any) -> Target:
-    w = f"{where} [[targets]] #{i + 1}"
-    if not isinstance(spec, dict):
-        raise _fail(w, "must be a table")
-    if "id" in spec:
-        w = f"{where} target '{spec['id']}'"
-    for key in ("id", "label", "statistic", "value", "tolerance"):
-        if key not in spec:
-            raise _fail(w, f"'{key}' is required")
-    known = {
-        "id",
-        "label",
-        "statistic",
-        "value",
-        "tolerance",
-        "tolerance_type",
-        "where",
-        "contrast",
-        "column",
-        "covariate",
-        "adjust",
-        "kind",
-        "note",
-        "time",
-    }
-    unknown = set(spec) - known
-    if unknown:
-        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
-    stat = spec["statistic"]
-    if stat not in STATISTICS:
-        raise _fail(w, f"statistic {stat!r} is not one of {STATISTICS}")
-    if not isinstance(spec["value"], (int, float)) or not isinstance(spec["tolerance"], (int, float)):
-        raise _fail(w, "'value' and 'tolerance' must be numbers")
+#: The keys a ``[[targets]]`` table may hold.
+_TARGET_KEYS = {
+    *("id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast", "column"),
+    *("covariate", "adjust", "kind", "note", "time"),
+}
+
+
+def _target_groups(w: str, stat: str, spec: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
+    """A target's subgroup(s) (``where``: one, or two with a ``contrast``), checked with the
+    keys its statistic needs."""
     where_ = spec.get("where", "")
     where_t = (where_,) if isinstance(where_, str) else tuple(where_)
     if not all(isinstance(x, str) for x in where_t) or len(where_t) not in (1, 2):
@@ -242,6 +219,27 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
         raise _fail(w, f"statistic '{stat}' needs 'column'")
     if stat == "cox_hr" and not spec.get("covariate"):
         raise _fail(w, "statistic 'cox_hr' needs 'covariate'")
+    return where_t, contrast
+
+
+def _parse_target(where: str, i: int, spec: Any) -> Target:
+    w = f"{where} [[targets]] #{i + 1}"
+    if not isinstance(spec, dict):
+        raise _fail(w, "must be a table")
+    if "id" in spec:
+        w = f"{where} target '{spec['id']}'"
+    for key in ("id", "label", "statistic", "value", "tolerance"):
+        if key not in spec:
+            raise _fail(w, f"'{key}' is required")
+    unknown = set(spec) - _TARGET_KEYS
+    if unknown:
+        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
+    stat = spec["statistic"]
+    if stat not in STATISTICS:
+        raise _fail(w, f"statistic {stat!r} is not one of {STATISTICS}")
+    if not isinstance(spec["value"], (int, float)) or not isinstance(spec["tolerance"], (int, float)):
+        raise _fail(w, "'value' and 'tolerance' must be numbers")
+    where_t, contrast = _target_groups(w, stat, spec)
     time = spec.get("time")
     if stat == "survival_at" and (isinstance(time, bool) or not isinstance(time, (int, float)) or not time > 0):
         raise _fail(w, "statistic 'survival_at' needs 'time', a number > 0")
