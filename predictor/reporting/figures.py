@@ -102,26 +102,7 @@ def shap_beeswarm(
         if feature is None:
             ax.scatter(shap_values[dots], y, s=10, color="#777777", alpha=0.6, linewidths=0, rasterized=True)
             continue
-        f = feature[dots]
-        known = np.isfinite(f)
-        lo, hi = np.nanpercentile(f, [5, 95]) if known.any() else (0.0, 1.0)
-        if hi <= lo:
-            lo, hi = (np.nanmin(f), np.nanmax(f)) if known.any() else (0.0, 1.0)
-        ax.scatter(
-            shap_values[dots][~known], y[~known], s=10, color="#bbbbbb", alpha=0.6, linewidths=0, rasterized=True
-        )
-        ax.scatter(
-            shap_values[dots][known],
-            y[known],
-            s=10,
-            c=np.clip(f[known], lo, hi),
-            cmap=cmap,
-            vmin=lo,
-            vmax=hi if hi > lo else lo + 1,
-            alpha=0.8,
-            linewidths=0,
-            rasterized=True,
-        )
+        _coloured_dots(ax, shap_values[dots], y, feature[dots], cmap)
     ax.set_yticks(range(len(rows)), [name for name, _, _ in reversed(rows)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel("SHAP value (impact on model output)")
@@ -135,6 +116,28 @@ def shap_beeswarm(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _coloured_dots(ax: Any, shap_values: np.ndarray, y: np.ndarray, f: np.ndarray, cmap: Any) -> None:
+    """One beeswarm row: grey where the input is missing, else coloured by its value between
+    its 5th and 95th percentiles."""
+    known = np.isfinite(f)
+    lo, hi = np.nanpercentile(f, [5, 95]) if known.any() else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = (np.nanmin(f), np.nanmax(f)) if known.any() else (0.0, 1.0)
+    ax.scatter(shap_values[~known], y[~known], s=10, color="#bbbbbb", alpha=0.6, linewidths=0, rasterized=True)
+    ax.scatter(
+        shap_values[known],
+        y[known],
+        s=10,
+        c=np.clip(f[known], lo, hi),
+        cmap=cmap,
+        vmin=lo,
+        vmax=hi if hi > lo else lo + 1,
+        alpha=0.8,
+        linewidths=0,
+        rasterized=True,
+    )
 
 
 def _pile(values: np.ndarray, bins: int = 100) -> np.ndarray:

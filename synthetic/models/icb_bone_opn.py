@@ -259,6 +259,13 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     observed, truth : pandas.DataFrame
         Row-aligned frames with a default RangeIndex; ``patient_id`` is 1..n.
     """
+    x = _covariates(noise, values)
+    x |= _outcomes(noise, values, x)
+    return _frames(noise, x)
+
+
+def _covariates(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Tumour type, clinical covariates, biomarkers and OPN (with its bone-agent effects)."""
     v = values
     n = noise["u_type"].shape[0]
     ttype = categorical(noise["u_type"], _table(v, "tumour_type_share"))
@@ -296,15 +303,27 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     )
     opn = np.maximum(np.round(np.exp(opn_log_mean + v["opn_log_sd"] * noise["z_opn"]), 1), 0.1)
 
+    out = dict(n=n, ttype=ttype, bone=bone, bone_f=bone_f, driver=driver, age=age, sex=sex, ecog=ecog, tmb=tmb)
+    out.update(
+        pdl1=pdl1, nlr=nlr, albumin=albumin, ldh=ldh, burden=burden, rankl=rankl, bisph=bisph, opn_log_mean=opn_log_mean
+    )
+    out.update(opn=opn)
+    return out
+
+
+def _outcomes(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], x: Mapping[str, Any]) -> dict[str, Any]:
+    """Best % change and response (a clipped normal latent) and PFS (Weibull PH), from the
+    observed (rounded) covariates: the truth is a function of what is observed."""
+    v = values
     # Shared transforms of the observed (rounded) values: the truth is a function of what is observed.
-    x_tmb = np.log2(tmb / 10.0)
-    x_pdl1 = pdl1 / 100.0
-    x_nlr = np.log2(nlr / 3.0)
-    x_alb = albumin - 38.0
-    x_ldh = np.log2(ldh / 220.0)
-    x_opn = np.log2(opn / 50.0)
-    ecog_f = ecog.astype(np.float64)
-    driver_f = driver.astype(np.float64)
+    x_tmb = np.log2(x["tmb"] / 10.0)
+    x_pdl1 = x["pdl1"] / 100.0
+    x_nlr = np.log2(x["nlr"] / 3.0)
+    x_alb = x["albumin"] - 38.0
+    x_ldh = np.log2(x["ldh"] / 220.0)
+    x_opn = np.log2(x["opn"] / 50.0)
+    ecog_f = x["ecog"].astype(np.float64)
+    driver_f = x["driver"].astype(np.float64)
 
     def linear(prefix: str, offset: np.ndarray) -> np.ndarray:
         """The covariate part shared by the response (``resp_``) and PFS (``pfs_``) predictors."""
@@ -318,10 +337,10 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
             + v[f"{prefix}per_log2_ldh"] * x_ldh
             + v[f"{prefix}driver_mutation"] * driver_f
             + v[f"{prefix}per_log2_opn"] * x_opn
-            + v[f"{prefix}bone_direct"] * bone_f
+            + v[f"{prefix}bone_direct"] * x["bone_f"]
         )
 
-    m = linear("resp_", v["resp_intercept"] + _table(v, "resp_tumour_offset")[ttype])
+    m = linear("resp_", v["resp_intercept"] + _table(v, "resp_tumour_offset")[x["ttype"]])
     sd = float(v["resp_sd"])
     cap = float(v["best_pct_change_cap"])
     z = noise["z_resp"]
@@ -336,53 +355,68 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     pfs_type = np.array(
         [v["pfs_log_hr_nsclc"] if t == "NSCLC" else v["pfs_tumour_log_hr"][t] for t in TUMOUR_TYPES], dtype=float
     )
-    eta = linear("pfs_", pfs_type[ttype])
+    eta = linear("pfs_", pfs_type[x["ttype"]])
     k = float(v["pfs_weibull_shape"])
     m0 = float(v["pfs_baseline_median"])
     t_event, t_censor, event, pfs = weibull_pfs(noise, v, eta, m0)
 
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    agent_code = np.where(rankl, 2, np.where(bisph, 1, 0)).astype(np.int8)
+    out = dict(
+        m=m,
+        sd=sd,
+        z=z,
+        best=best,
+        response=response,
+        response_probability=response_probability,
+        expected_best=expected_best,
+    )
+    out.update(eta=eta, k=k, m0=m0, t_event=t_event, t_censor=t_censor, event=event, pfs=pfs)
+    return out
+
+
+def _frames(noise: Mapping[str, np.ndarray], x: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observed and truth frames."""
+    ids = np.arange(1, x["n"] + 1, dtype=np.int64)
+    agent_code = np.where(x["rankl"], 2, np.where(x["bisph"], 1, 0)).astype(np.int8)
     # copy=False: keep one block per column instead of stacking same-typed columns (a copy).
     observed = pd.DataFrame(
         {
             "patient_id": ids,
-            "tumour_type": pd.Categorical.from_codes(ttype, TUMOUR_TYPES),
-            "age_years": age,
-            "sex": pd.Categorical.from_codes(sex, SEXES),
-            "ecog": ecog,
-            "driver_mutation": driver,
-            "bone_metastasis": bone,
+            "tumour_type": pd.Categorical.from_codes(x["ttype"], TUMOUR_TYPES),
+            "age_years": x["age"],
+            "sex": pd.Categorical.from_codes(x["sex"], SEXES),
+            "ecog": x["ecog"],
+            "driver_mutation": x["driver"],
+            "bone_metastasis": x["bone"],
             "bone_agent": pd.Categorical.from_codes(agent_code, BONE_AGENTS),
-            "opn_ng_ml": opn,
-            "tmb_mut_per_mb": tmb,
-            "pdl1_tps_pct": pdl1,
-            "nlr": nlr,
-            "albumin_g_per_l": albumin,
-            "ldh_u_per_l": ldh,
+            "opn_ng_ml": x["opn"],
+            "tmb_mut_per_mb": x["tmb"],
+            "pdl1_tps_pct": x["pdl1"],
+            "nlr": x["nlr"],
+            "albumin_g_per_l": x["albumin"],
+            "ldh_u_per_l": x["ldh"],
             "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
             "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
             "null_biomarker_3": noise["u_null3"] < 0.3,
-            "best_pct_change": best,
-            "objective_response": response,
-            "pfs_months": pfs,
-            "pfs_event": event,
+            "best_pct_change": x["best"],
+            "objective_response": x["response"],
+            "pfs_months": x["pfs"],
+            "pfs_event": x["event"],
         },
         copy=False,
     )
     truth = pd.DataFrame(
         {
             "patient_id": ids,
-            "bone_burden": np.where(bone, burden, 0.0),
-            "opn_expected_ng_ml": np.exp(opn_log_mean),
-            "resp_linear_predictor": m,
-            "response_probability": response_probability,
-            "expected_best_pct_change": expected_best,
-            "best_pct_change_unclipped": m + sd * z,
-            "pfs_linear_predictor": eta,
-            "pfs_median_true_months": m0 * np.exp(-eta / k),
-            "pfs_months_uncensored": t_event,
-            "censor_months": t_censor,
+            "bone_burden": np.where(x["bone"], x["burden"], 0.0),
+            "opn_expected_ng_ml": np.exp(x["opn_log_mean"]),
+            "resp_linear_predictor": x["m"],
+            "response_probability": x["response_probability"],
+            "expected_best_pct_change": x["expected_best"],
+            "best_pct_change_unclipped": x["m"] + x["sd"] * x["z"],
+            "pfs_linear_predictor": x["eta"],
+            "pfs_median_true_months": x["m0"] * np.exp(-x["eta"] / x["k"]),
+            "pfs_months_uncensored": x["t_event"],
+            "censor_months": x["t_censor"],
         },
         copy=False,
     )

@@ -100,6 +100,7 @@ from ._common import (
     weibull_oracle,
     weibull_pfs,
 )
+from .myeloma_effects import ARMS, EFFECT_BIOMARKERS, NULL_BIOMARKERS, TME_MARKERS, biomarker_effects, effect_terms
 
 __all__ = [
     "PARAMETERS",
@@ -118,19 +119,8 @@ __all__ = [
     "effect_terms",
 ]
 
-ARMS = ("dara_krd", "tal_tec", "car_t")
 #: IMWG best response, worst to best.
 RESPONSES = ("SD/PD", "PR", "VGPR", "CR", "sCR")
-#: Microenvironment markers driven by the latent suppression score, and how each is scaled.
-TME_MARKERS = {
-    "treg_pct": "log",
-    "mdsc_pct": "log",
-    "tgfb_pg_ml": "log",
-    "il6_pg_ml": "log",
-    "lactate_mmol_l": "log",
-    "hypoxia_score": "logit",
-    "pd1_cd8_pct": "logit_pct",
-}
 #: Arm-specific response coefficients (tables keyed by arm) and the feature each multiplies.
 _ARM_EFFECTS = (
     "resp_per_log2_cd38",
@@ -275,74 +265,6 @@ def _arms(u: np.ndarray, share: np.ndarray) -> np.ndarray:
     return arm
 
 
-#: The biomarker each arm-specific coefficient multiplies (through :func:`effect_terms`).
-EFFECT_BIOMARKERS = {
-    "resp_per_log2_cd38": "cd38_density_k",
-    "resp_per_log2_cd55_cd59": "cd55_cd59_fold",
-    "resp_per_log2_treg": "treg_pct",
-    "resp_per_log2_mdsc": "mdsc_pct",
-    "resp_per_log2_tgfb": "tgfb_pg_ml",
-    "resp_per_log2_il6": "il6_pg_ml",
-    "resp_per_log2_lactate": "lactate_mmol_l",
-    "resp_per_hypoxia": "hypoxia_score",
-    "resp_per_10pct_pd1_cd8": "pd1_cd8_pct",
-    "resp_bcma_silencing": "bcma_methylation_pct",
-    "resp_per_10pct_gprc5d": "gprc5d_positive_pct",
-}
-#: Biomarkers that affect nothing.
-NULL_BIOMARKERS = ("null_biomarker_1", "null_biomarker_2", "null_biomarker_3")
-
-
-def effect_terms(columns: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The term each arm-specific coefficient multiplies (the module docstring's :math:`m(x)`),
-    from the observed biomarker columns."""
-    med = values["tme_median"]
-    out = {}
-    for coefficient, column in EFFECT_BIOMARKERS.items():
-        x = np.asarray(columns[column], dtype=np.float64)
-        scale = TME_MARKERS.get(column)
-        if column == "cd38_density_k":
-            out[coefficient] = np.log2(x / 50.0)
-        elif column == "cd55_cd59_fold":
-            out[coefficient] = np.log2(x)
-        elif column == "bcma_methylation_pct":
-            out[coefficient] = expit((x - 70.0) / 5.0)  # BCMA silencing
-        elif column == "gprc5d_positive_pct":
-            out[coefficient] = (x - 80.0) / 10.0
-        elif scale == "log":
-            out[coefficient] = np.log2(x / med[column])
-        elif scale == "logit":
-            out[coefficient] = x
-        else:  # logit_pct
-            out[coefficient] = (x - 30.0) / 10.0
-    return out
-
-
-def biomarker_effects(observed: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """How much each biomarker moves the response linear predictor :math:`m(x)` (probit units)
-    within each arm: :math:`|\\beta_j[a]|` times the interquartile range of its term among that
-    arm's patients of ``observed`` (0 where the biomarker does not act on the arm, and for the
-    null biomarkers). PFS follows :math:`m(x)` times ``pfs_log_hr_per_depth``.
-
-    Returns
-    -------
-    DataFrame
-        Biomarkers (the observed column names) x arms.
-    """
-    out = {}
-    for arm in ARMS:
-        rows = observed[observed["therapy_arm"] == arm]
-        terms = effect_terms({c: rows[c].to_numpy() for c in EFFECT_BIOMARKERS.values()}, values)
-        effect = {}
-        for coefficient, column in EFFECT_BIOMARKERS.items():
-            beta = abs(float(values[coefficient][arm]))
-            effect[column] = (
-                beta * float(np.subtract(*np.percentile(terms[coefficient], [75, 25]))) if beta and len(rows) else 0.0
-            )
-        out[arm] = {**effect, **{c: 0.0 for c in NULL_BIOMARKERS}}
-    return pd.DataFrame(out)
-
-
 def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn draws into the observed and truth frames (see the module docstring for formulas).
 
@@ -358,6 +280,13 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     observed, truth : pandas.DataFrame
         Row-aligned frames with a default RangeIndex; ``patient_id`` is 1..n.
     """
+    cov = _covariates(noise, values)
+    cov |= _outcomes(noise, values, cov)
+    return _frames(noise, values, cov)
+
+
+def _covariates(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Therapy arm, disease stage, the microenvironment's latent suppression and the biomarkers."""
     v = values
     n = noise["u_arm"].shape[0]
     arm = _arms(noise["u_arm"], _table(v, "arm_share"))
@@ -405,26 +334,38 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     gprc5d = np.round(100.0 * expit(v["gprc5d_logit_mean"] + v["gprc5d_logit_sd"] * noise["z_gprc5d"]), 1)
     cd55 = np.maximum(np.round(np.exp(v["cd55_cd59_log_sd"] * noise["z_cd55"]), 2), 0.01)
 
+    out = dict(n=n, arm=arm, age=age, iss=iss, high_risk=high_risk, emd=emd, lines=lines, s=s, cd38=cd38)
+    out.update(bcma_meth=bcma_meth, silencing=silencing, hypermeth_p=hypermeth_p, gprc5d=gprc5d, cd55=cd55)
+    out.update(tme=tme)
+    return out
+
+
+def _outcomes(noise: Mapping[str, np.ndarray], values: Mapping[str, Any], cov: Mapping[str, Any]) -> dict[str, Any]:
+    """The depth of response (an ordinal latent with cut points) and PFS (Weibull PH by arm and
+    depth), from the observed covariates."""
+    v = values
     features = effect_terms(
         {
-            "cd38_density_k": cd38,
-            "cd55_cd59_fold": cd55,
-            "bcma_methylation_pct": bcma_meth,
-            "gprc5d_positive_pct": gprc5d,
-            **tme,
+            "cd38_density_k": cov["cd38"],
+            "cd55_cd59_fold": cov["cd55"],
+            "bcma_methylation_pct": cov["bcma_meth"],
+            "gprc5d_positive_pct": cov["gprc5d"],
+            **cov["tme"],
         },
         v,
     )
-    intercept = np.array([v["resp_intercept_dara_krd"], v["resp_intercept_tal_tec"], v["resp_intercept_car_t"]])[arm]
+    intercept = np.array([v["resp_intercept_dara_krd"], v["resp_intercept_tal_tec"], v["resp_intercept_car_t"]])[
+        cov["arm"]
+    ]
     m = intercept.copy()
     for name, x in features.items():
-        m += _table(v, name)[arm] * x
+        m += _table(v, name)[cov["arm"]] * x
     m += (
-        v["resp_emd"] * emd
-        + v["resp_per_iss"] * (iss - 1)
-        + v["resp_high_risk"] * high_risk
-        + v["resp_per_10y_age"] * (age - 65.0) / 10.0
-        + v["resp_per_prior_line"] * lines
+        v["resp_emd"] * cov["emd"]
+        + v["resp_per_iss"] * (cov["iss"] - 1)
+        + v["resp_high_risk"] * cov["high_risk"]
+        + v["resp_per_10y_age"] * (cov["age"] - 65.0) / 10.0
+        + v["resp_per_prior_line"] * cov["lines"]
     )
     depth = m + noise["z_depth"]
     cuts = np.array([0.0, v["cut_vgpr"], v["cut_cr"], v["cut_scr"]], dtype=float)
@@ -434,59 +375,69 @@ def transform(noise: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> tup
     mrd_negative = depth >= v["cut_mrd"]
 
     k = float(v["pfs_weibull_shape"])
-    m0 = np.array([v["pfs_median_dara_krd"], v["pfs_median_tal_tec"], v["pfs_median_car_t"]])[arm]
+    m0 = np.array([v["pfs_median_dara_krd"], v["pfs_median_tal_tec"], v["pfs_median_car_t"]])[cov["arm"]]
     eta = (
         k * np.log(12.0 / m0)
         - v["pfs_log_hr_per_depth"] * (m - intercept)
-        + v["pfs_high_risk"] * high_risk
-        + v["pfs_per_iss"] * (iss - 1)
+        + v["pfs_high_risk"] * cov["high_risk"]
+        + v["pfs_per_iss"] * (cov["iss"] - 1)
     )
     t_event, t_censor, event, pfs = weibull_pfs(noise, v, eta, 12.0)
 
-    ids = np.arange(1, n + 1, dtype=np.int64)
+    out = dict(m=m, depth=depth, best=best, response=response, cr_or_better=cr_or_better, mrd_negative=mrd_negative)
+    out.update(k=k, eta=eta, t_event=t_event, t_censor=t_censor, event=event, pfs=pfs)
+    return out
+
+
+def _frames(
+    noise: Mapping[str, np.ndarray], values: Mapping[str, Any], cov: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observed and truth frames."""
+    v = values
+    ids = np.arange(1, cov["n"] + 1, dtype=np.int64)
     observed = pd.DataFrame(
         {
             "patient_id": ids,
-            "therapy_arm": pd.Categorical.from_codes(arm, ARMS),
-            "age_years": age,
-            "iss_stage": iss,
-            "high_risk_cytogenetics": high_risk,
-            "extramedullary_disease": emd,
-            "prior_lines": lines,
-            "cd38_density_k": cd38,
-            "cd55_cd59_fold": cd55,
-            "bcma_methylation_pct": bcma_meth,
-            "gprc5d_positive_pct": gprc5d,
-            **tme,
+            "therapy_arm": pd.Categorical.from_codes(cov["arm"], ARMS),
+            "age_years": cov["age"],
+            "iss_stage": cov["iss"],
+            "high_risk_cytogenetics": cov["high_risk"],
+            "extramedullary_disease": cov["emd"],
+            "prior_lines": cov["lines"],
+            "cd38_density_k": cov["cd38"],
+            "cd55_cd59_fold": cov["cd55"],
+            "bcma_methylation_pct": cov["bcma_meth"],
+            "gprc5d_positive_pct": cov["gprc5d"],
+            **cov["tme"],
             "null_biomarker_1": np.round(np.exp(np.log(20.0) + 0.5 * noise["z_null1"]), 2),
             "null_biomarker_2": np.round(100.0 + 15.0 * noise["z_null2"], 1),
             "null_biomarker_3": noise["u_null3"] < 0.3,
-            "best_response": pd.Categorical.from_codes(best, RESPONSES),
-            "objective_response": response,
-            "cr_or_better": cr_or_better,
-            "mrd_negative": mrd_negative,
-            "pfs_months": pfs,
-            "pfs_event": event,
+            "best_response": pd.Categorical.from_codes(cov["best"], RESPONSES),
+            "objective_response": cov["response"],
+            "cr_or_better": cov["cr_or_better"],
+            "mrd_negative": cov["mrd_negative"],
+            "pfs_months": cov["pfs"],
+            "pfs_event": cov["event"],
         },
         copy=False,
     )
     truth = pd.DataFrame(
         {
             "patient_id": ids,
-            "tme_suppression": s,
-            "bcma_silencing": silencing,
-            "bcma_hypermethylation_probability": hypermeth_p,
-            "resp_linear_predictor": m,
-            "response_probability": ndtr(m),
-            "vgpr_or_better_probability": ndtr(m - v["cut_vgpr"]),
-            "cr_or_better_probability": ndtr(m - v["cut_cr"]),
-            "scr_probability": ndtr(m - v["cut_scr"]),
-            "mrd_negative_probability": ndtr(m - v["cut_mrd"]),
-            "depth_latent": depth,
-            "pfs_linear_predictor": eta,
-            "pfs_median_true_months": 12.0 * np.exp(-eta / k),
-            "pfs_months_uncensored": t_event,
-            "censor_months": t_censor,
+            "tme_suppression": cov["s"],
+            "bcma_silencing": cov["silencing"],
+            "bcma_hypermethylation_probability": cov["hypermeth_p"],
+            "resp_linear_predictor": cov["m"],
+            "response_probability": ndtr(cov["m"]),
+            "vgpr_or_better_probability": ndtr(cov["m"] - v["cut_vgpr"]),
+            "cr_or_better_probability": ndtr(cov["m"] - v["cut_cr"]),
+            "scr_probability": ndtr(cov["m"] - v["cut_scr"]),
+            "mrd_negative_probability": ndtr(cov["m"] - v["cut_mrd"]),
+            "depth_latent": cov["depth"],
+            "pfs_linear_predictor": cov["eta"],
+            "pfs_median_true_months": 12.0 * np.exp(-cov["eta"] / cov["k"]),
+            "pfs_months_uncensored": cov["t_event"],
+            "censor_months": cov["t_censor"],
         },
         copy=False,
     )
