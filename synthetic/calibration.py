@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from scipy.optimize import least_squares
 
 from .errors import CalibrationError, ScenarioError
 from .generation import draw_noise, simulate
@@ -69,7 +71,6 @@ def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
 
 def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
     """Kaplan-Meier probability (lifelines) of being event-free at ``at``."""
-    from lifelines import KaplanMeierFitter
 
     if len(time) == 0:
         return float("nan")
@@ -79,7 +80,6 @@ def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
     """Kaplan-Meier median (lifelines): first time the KM curve is at or below 0.5; inf if never."""
-    from lifelines import KaplanMeierFitter
 
     if len(time) == 0:
         return float("nan")
@@ -91,7 +91,6 @@ def cox_hazard_ratio(
     observed: pd.DataFrame, covariate: str, adjust: tuple[str, ...], time: str, event: str
 ) -> tuple[float, float]:
     """Hazard ratio and Wald p-value of ``covariate`` in a Cox model adjusted for ``adjust`` (lifelines)."""
-    from lifelines import CoxPHFitter
 
     x = pd.get_dummies(observed[[covariate, *adjust]], drop_first=True, dtype=float)
     x = x.loc[:, x.std() > 0]
@@ -275,7 +274,6 @@ def solve(
 def _minimise(objective: _Objective, free: list[Any], max_nfev: int, stop_at: float) -> str:
     """Bounded least squares (SciPy) from the free parameters' current values; the solver's
     message, or why it stopped early."""
-    from scipy.optimize import least_squares
 
     x0 = np.array([float(p.value) for p in free])
     bounds = [_given(p.bounds, f"free parameter '{p.name}'") for p in free]

@@ -181,3 +181,20 @@ def test_every_package_folder_is_installed():
         for init in (ROOT / pkg).rglob("__init__.py")
     }
     assert found | {"predictor.experiments"} == listed
+
+
+@pytest.mark.parametrize("package", ["features", "synthetic", "predictor"])
+def test_imports_stand_at_the_top_unless_kept_lazy_with_a_reason(package):
+    """A module's header tells what it depends on: an import inside a function is a third-party
+    import kept lazy for start-up time or memory (or one that breaks a cycle), and says so."""
+    offenders = []
+    for path in _sources(package):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) and not any(
+                        tag in lines[node.lineno - 1] for tag in ("# lazy:", "# late:")
+                    ):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert offenders == []

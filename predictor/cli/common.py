@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from tqdm.auto import tqdm
+
 EXIT_USER_ERROR = 2
 
 
@@ -41,7 +43,6 @@ def seed_arg(text: str) -> int:
 
 
 def progress_bar(total: int | None, desc: str, unit: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
 
     # delay: nothing is shown for work that finishes within a second.
     return tqdm(

@@ -8,6 +8,8 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from lifelines import CoxPHFitter
+from lifelines.utils import interpolate_at_times
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval  # scikit-learn's own constraint types
 from sklearn.utils.validation import check_is_fitted
@@ -35,7 +37,6 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
         self.penalizer = penalizer
 
     def fit(self, X, y) -> CoxPHBaseline:
-        from lifelines import CoxPHFitter
 
         self._validate_params()
         X = as_frame(X)
@@ -70,7 +71,6 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
         """S(t | x) at ``times`` from hazard ratios already computed (:meth:`hazard_ratio`):
         lifelines' ``predict_survival_function``, exp(-H0(t) v) with its Breslow baseline H0
         interpolated linearly, without recomputing the linear predictor at each call."""
-        from lifelines.utils import interpolate_at_times
 
         check_is_fitted(self, "model_")
         h0 = interpolate_at_times(self.model_.baseline_cumulative_hazard_, np.atleast_1d(times).astype(float))

@@ -212,7 +212,7 @@ class _XGBBase(LinearBooster, BaseEstimator):
             contribs = self.booster_.predict(dm, pred_contribs=True)
             values, base = contribs[:, :-1], contribs[:, -1]
         else:
-            import shap
+            import shap  # lazy: importing shap loads numba (about 70 MB); only interventional TreeSHAP needs it
 
             explainer = shap.TreeExplainer(
                 self.booster_,

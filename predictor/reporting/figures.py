@@ -7,6 +7,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from lifelines import KaplanMeierFitter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -186,7 +187,6 @@ def km_by_risk_group(
     xlabel: str = "time",
     ylabel: str = "event-free",
 ):
-    from lifelines import KaplanMeierFitter
 
     fig, ax = new_figure(figsize=(6, 4))
     cuts = np.quantile(risk, np.linspace(0, 1, groups + 1)[1:-1])

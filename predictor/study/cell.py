@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from lifelines import CoxPHFitter
 
 from predictor.config.experiment import Experiment
 from predictor.config.study import MODEL_FAMILIES, Study
@@ -105,7 +106,6 @@ def _point(task, reference, y, prediction) -> dict[str, float]:
 def _facts(task, y, truth) -> OutcomeFacts:
     if y.dtype.names is None:  # a binary outcome
         return OutcomeFacts(task=task.name, kind="binary", prevalence=float(np.mean(y)))
-    from lifelines import CoxPHFitter
 
     event, t = y["event"], y["time"]
     r2 = math.nan

@@ -59,7 +59,7 @@ class Connection:
         """Run ``jobs``, each on its shared input (``shared``: unique key -> a function that
         builds it); yield ``(key, result)`` as each finishes, ``result`` an exception where
         the job could not be run (a worker lost too often, a result that cannot travel)."""
-        from distributed import as_completed
+        from distributed import as_completed  # lazy: only a study needs Dask (CLI start-up)
 
         inputs = {
             name: self.client.submit(make, key=name, pure=False)
@@ -94,7 +94,7 @@ def connect(spec: ClusterSpec) -> Iterator[Connection]:
         No scheduler answers at the address, or the scheduler file cannot be read, within
         ``spec.timeout`` seconds.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # lazy: only a study needs Dask (CLI start-up)
 
     if spec.scheduler is None:
         # n_workers None: LocalCluster's own count, one single-threaded process per core this process may use
@@ -143,7 +143,7 @@ def probe(spec: ClusterSpec) -> None:
 
 
 def _remote(spec: ClusterSpec):
-    from distributed import Client
+    from distributed import Client  # lazy: only a study needs Dask (CLI start-up)
 
     where = spec.scheduler
     if where is None:

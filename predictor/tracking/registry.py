@@ -8,6 +8,7 @@ import contextlib
 import io
 
 import mlflow
+from mlflow import MlflowClient
 
 __all__ = ["CHAMPION_ALIAS", "model_identity", "register_model"]
 
@@ -29,8 +30,6 @@ def model_identity(model_uri: str) -> tuple[str | None, str | None]:
         return None, None
     rest = model_uri[len("models:/") :]
     if "@" in rest:
-        from mlflow import MlflowClient
-
         name, alias = rest.split("@", 1)
         try:
             return name, MlflowClient().get_model_version_by_alias(name, alias).version
@@ -41,7 +40,6 @@ def model_identity(model_uri: str) -> tuple[str | None, str | None]:
 
 
 def register_model(model_uri: str, name: str, metrics: dict[str, float]) -> str:
-    from mlflow import MlflowClient
 
     client = MlflowClient()
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
