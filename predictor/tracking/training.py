@@ -18,6 +18,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,6 @@ def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> str:
     sig_input = plain_frame(train_df[inputs].head(50))
     example = sig_input.head(5) if client_log_rows else None
     signature = infer_signature(sig_input, result.bundle.predict(sig_input))
-    root = Path(__file__).resolve().parents[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the CloudPickle notice
@@ -135,7 +135,7 @@ def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> str:
             artifacts={"bundle": str(bundle_path)},
             signature=signature,
             input_example=example,
-            code_paths=[str(root / pkg) for pkg in ("features", "predictor", "synthetic")],
+            code_paths=_package_folders(),
             pip_requirements=requirements(),
         )
     return str(model_info.model_uri)
@@ -214,3 +214,9 @@ def run_and_log(
     return LoggedRun(
         run_id=run.info.run_id, experiment_id=run.info.experiment_id, result=result, metrics=metrics, version=version
     )
+
+
+def _package_folders() -> list[str]:
+    """The folders of the three packages, wherever they are installed (a checkout or a wheel):
+    the logged model carries its own code."""
+    return [str(Path(str(files(pkg)))) for pkg in ("features", "predictor", "synthetic")]
