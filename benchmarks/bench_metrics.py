@@ -116,7 +116,7 @@ def main() -> None:
         f"fastest of {args.repeats} calls\n"
     )
     print(f"{'metric':28s} {'package ms':>10s} {'lifelines ms':>12s} {'sksurv ms':>10s}   value (package; libraries)")
-    for name, ll_name, ll, sk_name, sk, ours in rows:
+    for name, _ll_name, ll, _sk_name, sk, ours in rows:
         t_ours, v_ours = best(ours, args.repeats)
         t_ll, v_ll = best(ll, args.repeats) if ll else (np.nan, None)
         t_sk, v_sk = best(sk, max(1, args.repeats // 2))

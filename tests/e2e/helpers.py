@@ -22,6 +22,6 @@ def wait_until_up(url: str, server: subprocess.Popen, seconds: float) -> None:
                 return
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{server.stdout.read().decode()[-3000:]}")
+                raise RuntimeError(f"the server exited:\n{server.stdout.read().decode()[-3000:]}") from None
             time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")

@@ -33,6 +33,7 @@ def test_generate_writes_observed_and_truth(tmp_path):
     assert "response_probability" in pd.read_parquet(tmp_path / "cohort.truth.parquet").columns
 
 
+@pytest.mark.slow
 def test_generate_is_deterministic_across_processes(tmp_path):
     for name in ("a", "b"):
         assert (
@@ -99,6 +100,7 @@ def test_scenarios_lists_the_shipped_scenarios():
     assert proc.returncode == 0 and "icb_bone_opn" in proc.stdout and "927" in proc.stdout
 
 
+@pytest.mark.slow
 def test_calibrate_exits_non_zero_when_a_target_is_missed(tmp_path, scenario_text):
     shifted = tmp_path / "shifted.toml"
     shifted.write_text(scenario_text.replace("value = 8.2\n", "value = 9.9\n", 1))

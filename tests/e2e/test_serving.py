@@ -35,7 +35,7 @@ def served(tmp_path_factory):
     os.chdir(tmp)  # artifacts go next to the store
     try:
         logged = run_and_log(load_experiment(path), train, tracking_uri=uri)
-        run_id, result, version = logged.run_id, logged.result, logged.version
+        result = logged.result
     finally:
         os.chdir(cwd)
     patients = generate("icb_bone_opn", 40, seed=123).observed[result.bundle.input_columns]

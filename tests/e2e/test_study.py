@@ -231,6 +231,7 @@ def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_die
         pd.testing.assert_frame_equal(pd.read_csv(_csv(result.table, tmp_path / "t.csv")), table(folder / "out"))
 
 
+@pytest.mark.slow
 def test_a_scheduler_that_does_not_answer_is_one_line_before_anything_runs(tmp_path):
     port = free_port()
     done = run_cli(
@@ -254,6 +255,7 @@ def test_a_scheduler_that_does_not_answer_is_one_line_before_anything_runs(tmp_p
     assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.slow
 def test_a_bad_study_file_is_one_line_and_a_non_zero_exit(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(STUDY.replace("{out}", str(tmp_path / "out")).replace('drop = ["opn_ng_ml"]', 'drop = ["opn"]'))

@@ -122,6 +122,7 @@ def test_bad_cohorts_stop_before_any_fit(tmp_path):
             load_data(_experiment(tmp_path, search={"interactions": column}))
 
 
+@pytest.mark.slow
 def test_nested_cv_refits_the_search_in_every_outer_fold(tmp_path):
     """Every outer fit searches and fits on the other folds and scores the held-out fold; the
     table is the same on a second run (seeded), and its summary is the table's own mean."""
@@ -266,6 +267,7 @@ def test_search_choice_does_not_depend_on_how_many_fits_run_at_once(icb):
     assert one == two
 
 
+@pytest.mark.slow
 def test_train_records_the_time_of_each_stage_and_leaves_shap_unimported(tmp_path):
     """Stage timings are recorded; and without [shap] by nothing in a training run needs the shap
     package, whose import loads numba's compiler (memory the main job does not spend). A fresh
@@ -339,6 +341,7 @@ def test_evaluate_names_a_missing_outcome_column(icb):
         Predictor(bundle).evaluate(data.validation.frame.drop(columns="pfs_event"))
 
 
+@pytest.mark.slow
 def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     from synthetic import generate
 
@@ -365,6 +368,7 @@ def test_an_external_cohort_file_is_evaluated_beside_the_test_split(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_model_report_follows_tripod_ai_and_holds_no_patient_rows(tmp_path):
     from predictor.reporting.model_report import model_report_html
     from predictor.training.pipeline import train
