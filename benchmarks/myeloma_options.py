@@ -56,8 +56,8 @@ def _experiment(seed: int, option: str):
 
 def run(seed: int, option: str, data=None) -> tuple[list[dict], object]:
     """One option on one cohort seed: a row per task (validation metrics, choice, time, SHAP check)."""
+    import predictor.training as stages
     from predictor.metrics import shap_recovery
-    from predictor.training import stages
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = _experiment(seed, option)

@@ -2,7 +2,7 @@
 
 Each function here gives a maintained library's value on the same data: the same definition, the
 same handling of tied times and tied scores, and the same arithmetic where the float result depends
-on it. ``tests/predictor/test_metrics.py`` checks each against the library (on data with tied
+on it. ``tests/predictor/metrics/test_metrics.py`` checks each against the library (on data with tied
 times, tied scores and bootstrap duplicates), and ``benchmarks/bench_metrics.py`` prints both
 timings side by side on 10,000 patients.
 

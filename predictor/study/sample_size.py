@@ -3,7 +3,7 @@
 Riley's criteria (Riley et al., Stat Med 2019;38:1262-75 and 1276-96; BMJ 2020;368:m441) are
 what the pmsampsize packages compute. pmsampsize on PyPI is GPL-3.0 and this package is MIT, so
 the published formulas are implemented here (not its code) and tested against its published
-worked examples (``tests/predictor/test_sample_size.py``):
+worked examples (``tests/predictor/study/test_sample_size.py``):
 
 * criterion 1, small overfitting: expected uniform shrinkage ``S`` (0.9),
   ``n = p / ((S - 1) ln(1 - R2_CS / S))``;

@@ -71,9 +71,13 @@ def test_bench_metrics_prints_equal_values():
     assert "one bootstrap replicate" in out
 
 
-def test_bench_experiment_times_the_main_job():
-    out = mlflow_run("bench_experiment.py")
-    assert "imports alone (reference)" in out and "predictor train (default)" in out
+def test_bench_experiment_times_the_main_job(tmp_path):
+    from tests.e2e.test_train import SMALL  # a toy experiment: the script's lines, not its figures
+
+    small = tmp_path / "small.toml"
+    small.write_text(SMALL.format(name="bench", n=400))
+    out = mlflow_run("bench_experiment.py", "--experiment", str(small))
+    assert "imports alone (reference)" in out and "predictor train " in out
     for stage in ("data", "search", "fit", "evaluate", "explain", "figures"):
         assert f"{stage} " in out, stage
 

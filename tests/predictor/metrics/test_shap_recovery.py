@@ -118,8 +118,8 @@ def myeloma_shipped_30k():
     (22,500 to search and fit, 3,000 of the rest explained)."""
     from dataclasses import replace
 
+    import predictor.training as stages
     from predictor.config.experiment import load_experiment
-    from predictor.training import stages
     from synthetic.models.myeloma_bmm import biomarker_effects
 
     exp = load_experiment("myeloma_bmm")

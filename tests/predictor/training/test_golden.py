@@ -21,7 +21,7 @@ import pytest
 from predictor.config.experiment import load_experiment
 from predictor.training.pipeline import train
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 TOL = dict(rtol=1e-12, atol=1e-12)
 
 

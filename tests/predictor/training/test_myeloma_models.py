@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def scored():
+    import predictor.training as stages
     from predictor.config.experiment import load_experiment
-    from predictor.training import stages
 
     exp = load_experiment("myeloma_bmm")
     exp = replace(
