@@ -98,6 +98,13 @@ def test_one_worker_gives_the_same_table_and_a_second_run_reads_the_cache(refere
     again = run_study(study, ClusterSpec(workers=1))
     assert again.computed == 0 and again.cached == 16
     pd.testing.assert_frame_equal(again.table, first.table)
+    # The library call writes what the CLI writes: the same files, the same results table.
+    written = again.save(tmp_path / "saved")
+    cli_files = {
+        p.relative_to(folder / "out") for p in (folder / "out").rglob("*") if p.is_file() and "cells" not in p.parts
+    }
+    assert {p.relative_to(tmp_path / "saved") for p in written} == cli_files
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "saved" / "results.csv"), table(folder / "out"))
 
 
 def _csv(df: pd.DataFrame, path: Path) -> Path:
