@@ -65,7 +65,9 @@ def main() -> None:
         for i in range(args.rounds):
             folder = Path(tmp) / f"run{i}"
             folder.mkdir()
-            command = [predictor, "train"] + ([args.experiment] if args.experiment else [])
+            # The store is named, so that an MLFLOW_TRACKING_URI in the environment does not move it.
+            store = f"sqlite:///{folder / 'mlflow.db'}"
+            command = [predictor, "train", "--tracking-uri", store] + ([args.experiment] if args.experiment else [])
             wall, peak, code, output = measured(command, folder)
             if code:
                 sys.exit(f"predictor train failed (exit {code}):\n{output[-2000:]}")
