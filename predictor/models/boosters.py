@@ -110,7 +110,10 @@ class _XGBBase(LinearBooster, BaseEstimator):
         # XGBoost gets a bare float array and the booster its feature names afterwards: with names
         # on the DMatrix it re-reads and compares them at every boosting round (a third of the
         # search's time on a small cohort). The model is the same.
-        x = self._linear_design(X, names) if linear else X.to_numpy(dtype=np.float64, na_value=np.nan)
+        if linear:
+            x, names = self._linear_design(X)
+        else:
+            x = X.to_numpy(dtype=np.float64, na_value=np.nan)
         booster = self._boost(params, make_dmatrix, x, y, stratify)
         # Training threads stay fixed (n_jobs), so a seed gives the same model on any machine.
         # Prediction computes each row on its own and gives the same numbers on any number of

@@ -49,9 +49,10 @@ class LinearBooster:
     input_mean_: np.ndarray
     interaction_pairs_: np.ndarray
 
-    def _linear_design(self, X: pd.DataFrame, names: list[str]) -> np.ndarray:
-        """The standardised design the booster fits (and its training statistics, kept); ``names``
-        gains the product terms' names."""
+    def _linear_design(self, X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """The standardised design the booster fits and its column names (the input's, then the
+        product terms'); its training statistics are kept."""
+        names = list(X.columns)
         x = X.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.interaction_by is not None:
             pairs = self._find_pairs(names)
@@ -60,7 +61,7 @@ class LinearBooster:
             x = self._design(x)
             names += [f"{names[k]}*{names[j]}" for k, j in pairs]
         self.feature_mean_, self.feature_scale_ = column_stats(x)
-        return self._scaled(x)
+        return self._scaled(x), names
 
     def _keep_weights(self, booster: xgb.Booster, width: int, names: list[str]) -> None:
         """XGBoost has no in-place prediction for gblinear: keep the weights (on the standardised
