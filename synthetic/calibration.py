@@ -27,6 +27,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.optimize import least_squares
 
 from .errors import CalibrationError, ScenarioError
+from .expressions import evaluate_on_frame
 from .generation import draw_noise, simulate
 from .models import get_model
 from .scenario import Scenario, Target
@@ -47,23 +48,11 @@ T = TypeVar("T")
 POPULATION_N = 4_000_000
 
 
-def _evaluate(observed: pd.DataFrame, expr: str, target_id: str, failure: str) -> np.ndarray:
-    """A pandas expression over the observed columns, one value per patient; ``failure`` starts
-    the message when it cannot be evaluated or does not give one value per patient."""
-    try:
-        out = observed.eval(expr, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise ScenarioError(f"target '{target_id}': {failure}: {exc}") from None
-    arr = np.asarray(out)
-    if arr.shape != (len(observed),):
-        raise ScenarioError(f"target '{target_id}': {failure}: it does not give one value per patient")
-    return arr
-
-
 def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
+    """The patients a target's ``where`` selects (everyone for an empty expression)."""
     if not expr.strip():
         return np.ones(len(observed), dtype=bool)
-    arr = _evaluate(observed, expr, target_id, f"cannot evaluate where = {expr!r}")
+    arr = evaluate_on_frame(expr, observed, where=f"target '{target_id}' where")
     if arr.dtype != bool:
         raise ScenarioError(f"target '{target_id}': where = {expr!r} is not a True/False condition per patient")
     return arr
@@ -123,12 +112,10 @@ def _stat(
 
 
 def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
-    """An observed column, or a pandas expression over the observed columns (``"x > 70"``)."""
+    """An observed column, or an expression over the observed columns (``"x > 70"``)."""
     if col in observed.columns:
         return observed[col].to_numpy()
-    arr = _evaluate(
-        observed, col, target_id, f"no column '{col}' in the cohort, and not an expression over its columns"
-    )
+    arr = evaluate_on_frame(col, observed, where=f"target '{target_id}' column")
     if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
         raise ScenarioError(f"target '{target_id}': column = {col!r} does not give one number per patient")
     return arr

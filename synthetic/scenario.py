@@ -12,8 +12,8 @@ A scenario is a TOML file (read with the standard library's :mod:`tomllib`) with
     solved values.
 ``[[targets]]``
     ``id``, ``label``, ``statistic`` (``median_pfs``, ``survival_at`` with ``time``, ``rate``,
-    ``mean``, ``cox_hr``), ``column`` (an observed column, or a pandas expression over them such
-    as ``"bcma_methylation_pct > 70"``), ``where`` (a pandas expression over observed columns, or
+    ``mean``, ``cox_hr``), ``column`` (an observed column, or an expression over them such
+    as ``"bcma_methylation_pct > 70"``), ``where`` (an expression over observed columns, or
     two of them with a ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``),
     ``value``, ``tolerance`` and ``tolerance_type`` (``absolute``, ``relative``, or ``at_least``
     for a published lower bound such as "more than 80%"), and ``kind`` (``target`` is solved
@@ -37,6 +37,7 @@ from features import Schema, atomic_write
 from features.errors import FeaturesError
 
 from .errors import ScenarioError
+from .expressions import Symbol, compile_expression
 
 __all__ = ["Parameter", "Target", "Scenario", "load_scenario", "available_scenarios", "write_values"]
 
@@ -269,6 +270,18 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
     )
 
 
+def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: Schema) -> None:
+    """Compile every target's ``where`` and ``column`` against the declared columns, so that a
+    bad expression is reported when the file loads (:mod:`synthetic.expressions`)."""
+    symbols = {c.name: Symbol("factor", c.levels) if c.dtype == "category" else Symbol("value") for c in schema}
+    for t in targets:
+        for expr in t.where:
+            if expr.strip():
+                compile_expression(expr, symbols, where=f"{where} target '{t.id}' where")
+        if t.column and t.column not in symbols:
+            compile_expression(t.column, symbols, where=f"{where} target '{t.id}' column")
+
+
 def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path | None = None) -> Scenario:
     """Validate the mapping of a scenario file and build a :class:`Scenario`."""
     from .models import get_model  # late: models import this module's types
@@ -304,6 +317,7 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
         schema = Schema.from_dict(raw["columns"])
     except FeaturesError as exc:
         raise _fail(f"{where} [columns]", str(exc)) from None
+    _check_target_expressions(where, targets, schema)
     try:
         model.check_parameters({n: p.value for n, p in params.items()})
     except (TypeError, ValueError, KeyError) as exc:

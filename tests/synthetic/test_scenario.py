@@ -116,5 +116,5 @@ def test_target_column_may_be_an_expression_but_must_make_sense(myeloma_scenario
     got = evaluate_targets(myeloma_scenario, obs, targets=[m7])["M7"]
     rr = obs.therapy_arm != "dara_krd"
     assert got == pytest.approx((obs.bcma_methylation_pct[rr] > 70).mean())
-    with pytest.raises(ScenarioError, match="target 'M7': no column 'no_such_column > 70'"):
+    with pytest.raises(ScenarioError, match="target 'M7' column: unknown name 'no_such_column'"):
         evaluate_targets(myeloma_scenario, obs, targets=[replace(m7, column="no_such_column > 70")])
