@@ -26,8 +26,10 @@ on the generator's own terms) separates acting from inert biomarkers at a traini
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 OPTIONS = {
     "trees": {"search": {"boosters": ("gbtree",), "interactions": None}},
@@ -58,7 +60,9 @@ def run(seed: int, option: str, data=None) -> tuple[list[dict], object]:
     """One option on one cohort seed: a row per task (validation metrics, choice, time, SHAP check)."""
     import predictor.training as stages
     from predictor.metrics import shap_recovery
-    from synthetic.models.myeloma_bmm import biomarker_effects
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+    from tests.myeloma_truth import biomarker_effects
 
     exp = _experiment(seed, option)
     data = stages.load_data(exp) if data is None else data
@@ -116,7 +120,9 @@ def well_specified(n: int, cohorts: int) -> None:
 
     from predictor.metrics import shap_recovery
     from synthetic import generate, load_scenario
-    from synthetic.models.myeloma_bmm import (
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+    from tests.myeloma_truth import (
         ARMS,
         EFFECT_BIOMARKERS,
         biomarker_effects,

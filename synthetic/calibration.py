@@ -26,10 +26,10 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.optimize import least_squares
 
+from .declared import DeclaredModel
 from .errors import CalibrationError, ScenarioError
 from .expressions import evaluate_on_frame
 from .generation import draw_noise, simulate
-from .models import get_model
 from .scenario import Scenario, Target
 
 __all__ = [
@@ -90,24 +90,25 @@ def cox_hazard_ratio(
 
 
 def _stat(
-    target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray, model: Any, fast: bool
+    target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray, model: DeclaredModel, fast: bool
 ) -> float:
     if not mask.any():
         return float("nan")
     if target.statistic == "median_pfs":
-        time_col, event_col, uncensored_col = model.SURVIVAL
+        time_col, event_col, uncensored_col = _survival(model)
         if fast:
             return float(np.median(truth[uncensored_col].to_numpy()[mask]))
         return km_median(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
     if target.statistic == "survival_at":
-        time_col, event_col, uncensored_col = model.SURVIVAL
+        time_col, event_col, uncensored_col = _survival(model)
         if fast:
             return float(np.mean(truth[uncensored_col].to_numpy()[mask] > target.time))
         at = _given(target.time, f"target '{target.id}'")
         return km_survival_at(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask], at)
     col = _given(target.column, f"target '{target.id}'")
-    if fast and col in model.EXPECTATIONS:
-        return float(truth[model.EXPECTATIONS[col]].to_numpy()[mask].mean())
+    expected = model.expectation(col) if fast else None
+    if expected is not None:
+        return float(truth[expected].to_numpy()[mask].mean())
     return float(_column(observed, col, target.id)[mask].astype(float).mean())
 
 
@@ -119,6 +120,13 @@ def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:
     if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
         raise ScenarioError(f"target '{target_id}': column = {col!r} does not give one number per patient")
     return arr
+
+
+def _survival(model: DeclaredModel) -> tuple[str, str, str]:
+    survival = model.survival
+    if survival is None:  # checked when the scenario loads
+        raise ScenarioError("the scenario declares no time_to_event outcome")
+    return survival
 
 
 def _given(value: T | None, what: str) -> T:
@@ -171,13 +179,13 @@ def evaluate_targets(
         ``{target id: value}``; for ``cox_hr`` targets the hazard ratio, with the p-value under
         ``"<id>:p"``.
     """
-    model = get_model(scenario.model)
+    model = scenario.model
     out: dict[str, float] = {}
     for t in targets if targets is not None else scenario.targets:
         if t.statistic == "cox_hr":
             if fast:
                 continue
-            time_col, event_col, _ = model.SURVIVAL
+            time_col, event_col, _ = _survival(model)
             obs = observed if cox_rows is None else observed.iloc[:cox_rows]
             hr, p = cox_hazard_ratio(obs, _given(t.covariate, f"target '{t.id}'"), t.adjust, time_col, event_col)
             out[t.id], out[f"{t.id}:p"] = hr, p

@@ -178,14 +178,16 @@ def compile_expression(text: Any, symbols: Mapping[str, Symbol], *, where: str) 
     ScenarioError
         Anything outside the language, or an unknown name (with the nearest known name).
     """
-    if isinstance(text, bool) or isinstance(text, (int, float)):
-        text = repr(text)
+    if isinstance(text, (bool, int, float)):  # a number in the file: no parsing needed
+        value = text if isinstance(text, bool) else float(text)
+        return Expression(text=repr(text), names=frozenset(), _fn=_constant(value))
     if not isinstance(text, str):
         raise ScenarioError(f"{where}: an expression must be a string or a number, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ScenarioError(f"{where}: the expression is {len(text)} characters long; at most {MAX_LENGTH}")
+    text = " ".join(text.split())  # one line: a long expression may span lines in the file
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError) as exc:
         col = getattr(exc, "offset", None)
         at = f" at column {col}" if col else ""
@@ -195,7 +197,7 @@ def compile_expression(text: Any, symbols: Mapping[str, Symbol], *, where: str) 
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ScenarioError(f"{where}: the expression has {count} parts; at most {MAX_NODES}")
-    compiler = _Compiler(text.strip(), symbols, where)
+    compiler = _Compiler(text, symbols, where)
     node = compiler.compile(tree.body)
     if node.kind == "level":
         raise compiler.error(tree.body, "a category level on its own is not a value")
@@ -380,13 +382,17 @@ class _Compiler:
             return _Node(fn=lambda env: float(env[table][level]), kind="value")
         if key.kind != "factor":
             raise self.error(node, f"'{table}' must be indexed by a categorical or a quoted level")
-        if key.levels != levels:
-            raise self.error(node, f"'{table}' is keyed by {list(levels)}, the categorical by {list(key.levels)}")
-        kf = key.fn
+        if set(key.levels) != set(levels):
+            missing = sorted(set(key.levels) - set(levels))
+            extra = sorted(set(levels) - set(key.levels))
+            raise self.error(
+                node, f"'{table}' must have one key per level of the categorical: missing {missing}, unknown {extra}"
+            )
+        kf, order = key.fn, key.levels
 
         def look_up(env: Mapping[str, Any]) -> Any:
             tab = env[table]
-            return np.array([float(tab[lv]) for lv in levels])[kf(env)]
+            return np.array([float(tab[lv]) for lv in order])[kf(env)]
 
         return _Node(fn=look_up, kind="value")
 

@@ -14,7 +14,6 @@ import pandas as pd
 
 from .cohort import Cohort
 from .errors import GenerationError
-from .models import get_model
 from .scenario import Scenario, load_scenario
 
 __all__ = ["generate", "draw_noise", "simulate", "CHUNK_SIZE", "package_version"]
@@ -51,8 +50,7 @@ def _chunks(n: int, seed: int) -> list[tuple[int, np.random.Generator]]:
 def draw_noise(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
     """All random draws of a cohort of ``n`` (parameter-free: reused by calibration)."""
     n, seed = _check(n, seed)
-    model = get_model(scenario.model)
-    parts = [model.draw(rng, size) for size, rng in _chunks(n, seed)]
+    parts = [scenario.model.draw(rng, size) for size, rng in _chunks(n, seed)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -60,8 +58,7 @@ def simulate(
     scenario: Scenario, noise: Mapping[str, np.ndarray], values: Mapping[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Observed and truth frames from draws and (optionally overridden) parameter values."""
-    model = get_model(scenario.model)
-    return model.transform(noise, values if values is not None else scenario.values())
+    return scenario.model.transform(noise, values if values is not None else scenario.values())
 
 
 def _draw(
@@ -125,9 +122,8 @@ def generate(
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     n, seed = _check(sc.default_n if n is None else n, seed)
-    model = get_model(sc.model)
     values = sc.values()
-    observed, truth = _draw(model, values, _chunks(n, seed), progress)
+    observed, truth = _draw(sc.model, values, _chunks(n, seed), progress)
     if len(observed) == 1:
         obs_df, truth_df = observed[0], truth[0]
     else:

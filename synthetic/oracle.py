@@ -9,7 +9,6 @@ import pandas as pd
 
 from .cohort import Cohort
 from .errors import ScenarioError
-from .models import get_model
 from .scenario import Scenario, load_scenario
 
 __all__ = ["oracle", "true_probability", "survival_columns"]
@@ -29,7 +28,7 @@ def oracle(cohort: Cohort, times: Sequence[float], scenario: Scenario | None = N
         Default: the shipped scenario named by ``cohort.scenario``.
     """
     sc = scenario if scenario is not None else load_scenario(cohort.scenario)
-    return get_model(sc.model).oracle(cohort.truth, cohort.parameters, np.asarray(times, dtype=float))
+    return sc.model.oracle(cohort.truth, cohort.parameters, np.asarray(times, dtype=float))
 
 
 def true_probability(scenario: Scenario, truth: pd.DataFrame, column: str) -> np.ndarray:
@@ -40,16 +39,18 @@ def true_probability(scenario: Scenario, truth: pd.DataFrame, column: str) -> np
     ScenarioError
         The scenario's generator keeps no expectation for ``column``.
     """
-    expectations = get_model(scenario.model).EXPECTATIONS
-    if column not in expectations:
-        known = [c for c in expectations if c.isidentifier()]
+    try:
+        return truth[scenario.model.graph_truth(column)].to_numpy()
+    except KeyError:
+        known = scenario.model.binary_names()
         raise ScenarioError(
             f"scenario '{scenario.name}' keeps no true probability of '{column}'; it has: {', '.join(known)}"
-        )
-    return truth[expectations[column]].to_numpy()
+        ) from None
 
 
 def survival_columns(scenario: Scenario) -> tuple[str, str]:
     """The (time, event) columns whose true survival :func:`oracle` gives."""
-    time, event, _ = get_model(scenario.model).SURVIVAL
-    return time, event
+    survival = scenario.model.survival
+    if survival is None:
+        raise ScenarioError(f"scenario '{scenario.name}' declares no time_to_event outcome")
+    return survival[0], survival[1]

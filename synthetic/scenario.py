@@ -1,32 +1,39 @@
-"""Scenario files: every published target and every assumption, with id, value and reason.
+"""Scenario files: the whole generative model, every published target and every assumption.
 
-A scenario is a TOML file (read with the standard library's :mod:`tomllib`) with four parts:
+A scenario is a TOML file (read with the standard library's :mod:`tomllib`); it is data and never
+runs code (expressions are compiled by :mod:`synthetic.expressions`). Its sections:
 
 ``[scenario]``
-    ``name``, ``model`` (the generator in :mod:`synthetic.models`), ``title``, ``source``,
-    ``default_n`` and ``calibration_seed``.
+    ``name``, ``title``, ``source``, ``default_n``, ``calibration_seed`` and ``notes``.
 ``[parameters.NAME]``
-    ``value``, ``kind`` (``assumption``, ``free`` or ``mechanism``), ``id`` (the figure of
-    SEED_STATISTICS.md it stands for), ``reason`` and, for ``free`` parameters, ``bounds``.
-    Free parameters are solved by :func:`synthetic.calibration.solve`; the file ships the
-    solved values.
+    ``value`` (a number, a list, or a table keyed by the levels of a categorical node, whose
+    entries may name a scalar parameter), ``kind`` (``assumption``, ``free`` or ``mechanism``),
+    ``id`` (the published figure it stands for), ``reason``, ``unit`` and, for ``free``
+    parameters, ``bounds``. Free parameters are solved by :func:`synthetic.calibration.solve`;
+    the file ships the solved values.
+``[nodes.NAME]``
+    The graph: variables and outcomes (:mod:`synthetic.graph`, formulas in
+    :mod:`synthetic.sampling`).
+``[truth]``
+    Extra truth columns: ``NAME = "expression"``, or a table with ``value`` and
+    ``expectation_of`` (the observed expression whose smooth expectation it is).
 ``[[targets]]``
     ``id``, ``label``, ``statistic`` (``median_pfs``, ``survival_at`` with ``time``, ``rate``,
     ``mean``, ``cox_hr``), ``column`` (an observed column, or an expression over them such
     as ``"bcma_methylation_pct > 70"``), ``where`` (an expression over observed columns, or
     two of them with a ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``),
     ``value``, ``tolerance`` and ``tolerance_type`` (``absolute``, ``relative``, or ``at_least``
-    for a published lower bound such as "more than 80%"), and ``kind`` (``target`` is solved
-    for; ``check`` is only verified).
+    for a published lower bound such as "more than 80%"), ``unit`` (checked against the time
+    column's), and ``kind`` (``target`` is solved for; ``check`` is only verified).
 ``[columns.NAME]``
-    The observed columns, as :class:`features.Schema` reads them.
+    The observed columns, as :class:`features.Schema` reads them; each is made by a node.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,8 +43,11 @@ import tomllib
 from features import Schema, atomic_write
 from features.errors import FeaturesError
 
+from .checks import check_model
+from .declared import DeclaredModel
 from .errors import ScenarioError
 from .expressions import Symbol, compile_expression
+from .graph import Problems, parse_graph
 
 __all__ = ["Parameter", "Target", "Scenario", "load_scenario", "available_scenarios", "write_values"]
 
@@ -93,6 +103,7 @@ class Target:
     kind: str = "target"
     note: str = ""
     time: float | None = None
+    unit: str | None = None
 
     def within(self, achieved: float) -> bool:
         """Whether ``achieved`` is within this target's tolerance."""
@@ -120,7 +131,7 @@ class Scenario:
     """A loaded, validated scenario file."""
 
     name: str
-    model: str
+    model: DeclaredModel
     title: str
     source: str
     default_n: int
@@ -130,7 +141,6 @@ class Scenario:
     schema: Schema
     path: Path | None = None
     notes: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
         """``{name: value}`` of every parameter, as the generator takes them."""
@@ -200,7 +210,7 @@ def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
 #: The keys a ``[[targets]]`` table may hold.
 _TARGET_KEYS = {
     *("id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast", "column"),
-    *("covariate", "adjust", "kind", "note", "time"),
+    *("covariate", "adjust", "kind", "note", "time", "unit"),
 }
 
 
@@ -267,64 +277,57 @@ def _parse_target(where: str, i: int, spec: Any) -> Target:
         kind=kind,
         note=str(spec.get("note", "")),
         time=float(time) if time is not None else None,
+        unit=str(spec["unit"]) if "unit" in spec else None,
     )
 
 
-def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: Schema) -> None:
+def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: Schema, problems: Problems) -> None:
     """Compile every target's ``where`` and ``column`` against the declared columns, so that a
     bad expression is reported when the file loads (:mod:`synthetic.expressions`)."""
     symbols = {c.name: Symbol("factor", c.levels) if c.dtype == "category" else Symbol("value") for c in schema}
     for t in targets:
-        for expr in t.where:
-            if expr.strip():
-                compile_expression(expr, symbols, where=f"{where} target '{t.id}' where")
-        if t.column and t.column not in symbols:
-            compile_expression(t.column, symbols, where=f"{where} target '{t.id}' column")
+        texts = [("where", e) for e in t.where if e.strip()]
+        texts += [("column", t.column)] if t.column and t.column not in symbols else []
+        for key, text in texts:
+            try:
+                compile_expression(text, symbols, where=f"{where} target '{t.id}' {key}")
+            except ScenarioError as exc:
+                problems.take(exc)
 
 
 def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path | None = None) -> Scenario:
-    """Validate the mapping of a scenario file and build a :class:`Scenario`."""
-    from .models import get_model  # late: models import this module's types
+    """Validate the mapping of a scenario file and build a :class:`Scenario`.
 
-    for section in ("scenario", "parameters", "targets", "columns"):
+    Every problem is collected first and reported in one :class:`ScenarioError`, one line each
+    naming the file, the key and the rule.
+    """
+    problems = Problems(where)
+    for section in ("scenario", "parameters", "nodes", "targets", "columns"):
         if section not in raw:
-            raise _fail(where, f"section [{section}] is missing")
-    head = raw["scenario"]
-    for key in ("name", "model", "title", "source", "default_n", "calibration_seed"):
+            problems.add(f"[{section}]", "the section is missing")
+    head = raw.get("scenario", {})
+    for key in ("name", "title", "source", "default_n", "calibration_seed"):
         if key not in head:
-            raise _fail(f"{where} [scenario]", f"'{key}' is required")
-    if not isinstance(head["default_n"], int) or head["default_n"] <= 0:
-        raise _fail(f"{where} [scenario]", "'default_n' must be a positive integer")
-    try:
-        model = get_model(head["model"])
-    except KeyError as exc:
-        raise _fail(f"{where} [scenario]", str(exc.args[0])) from None
-    params = {name: _parse_parameter(where, name, spec) for name, spec in raw["parameters"].items()}
-    missing = sorted(set(model.PARAMETERS) - set(params))
-    if missing:
-        raise _fail(f"{where} [parameters]", f"model '{head['model']}' needs parameter(s) {missing}")
-    extra = sorted(set(params) - set(model.PARAMETERS))
-    if extra:
-        raise _fail(f"{where} [parameters]", f"unknown parameter(s) {extra} for model '{head['model']}'")
-    if not isinstance(raw["targets"], list):
-        raise _fail(where, "[[targets]] must be an array of tables")
-    targets = tuple(_parse_target(where, i, t) for i, t in enumerate(raw["targets"]))
-    ids = [t.id for t in targets]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise _fail(where, f"target id(s) used twice: {dupes}")
-    try:
-        schema = Schema.from_dict(raw["columns"])
-    except FeaturesError as exc:
-        raise _fail(f"{where} [columns]", str(exc)) from None
-    _check_target_expressions(where, targets, schema)
-    try:
-        model.check_parameters({n: p.value for n, p in params.items()})
-    except (TypeError, ValueError, KeyError) as exc:
-        raise _fail(f"{where} [parameters]", str(exc)) from None
+            problems.add("[scenario]", f"'{key}' is required")
+    unknown = sorted(set(raw) - {"scenario", "parameters", "nodes", "truth", "targets", "columns"})
+    if unknown:
+        problems.add("file", f"unknown section(s) {unknown}")
+    if "default_n" in head and (not isinstance(head["default_n"], int) or head["default_n"] <= 0):
+        problems.add("[scenario] default_n", "must be a positive integer")
+    params = _parameters(raw.get("parameters", {}), where, problems)
+    targets = _targets(raw.get("targets", []), where, problems)
+    schema = _schema(raw.get("columns", {}), problems)
+    graph = parse_graph(raw.get("nodes"), raw.get("truth"), {n: p.value for n, p in params.items()}, problems)
+    if schema is not None:
+        _check_target_expressions(where, targets, schema, problems)
+    problems.raise_any()
+    assert graph is not None and schema is not None  # else a problem was raised
+    model = DeclaredModel(graph=graph, schema=schema)
+    check_model(model, params, targets, problems)
+    problems.raise_any()
     return Scenario(
         name=str(head["name"]),
-        model=str(head["model"]),
+        model=model,
         title=str(head["title"]),
         source=str(head["source"]),
         default_n=int(head["default_n"]),
@@ -334,8 +337,45 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
         schema=schema,
         path=path,
         notes=str(head.get("notes", "")),
-        extra={k: v for k, v in raw.items() if k not in ("scenario", "parameters", "targets", "columns")},
     )
+
+
+def _parameters(raw: Any, where: str, problems: Problems) -> dict[str, Parameter]:
+    if not isinstance(raw, Mapping):
+        problems.add("[parameters]", "must be a table of [parameters.NAME] tables")
+        return {}
+    params = {}
+    for name, spec in raw.items():
+        try:
+            params[name] = _parse_parameter(where, name, spec)
+        except ScenarioError as exc:
+            problems.take(exc)
+    return params
+
+
+def _targets(raw: Any, where: str, problems: Problems) -> tuple[Target, ...]:
+    if not isinstance(raw, list):
+        problems.add("[[targets]]", "must be an array of tables")
+        return ()
+    targets = []
+    for i, spec in enumerate(raw):
+        try:
+            targets.append(_parse_target(where, i, spec))
+        except ScenarioError as exc:
+            problems.take(exc)
+    ids = [t.id for t in targets]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        problems.add("[[targets]]", f"target id(s) used twice: {dupes}")
+    return tuple(targets)
+
+
+def _schema(raw: Any, problems: Problems) -> Schema | None:
+    try:
+        return Schema.from_dict(raw)
+    except (FeaturesError, AttributeError, TypeError) as exc:
+        problems.add("[columns]", str(exc))
+        return None
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

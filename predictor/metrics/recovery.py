@@ -20,7 +20,7 @@ def shap_recovery(importance_by: pd.DataFrame, effects: pd.DataFrame, min_effect
         (:attr:`predictor.training.Explanation.importance_by`).
     effects : DataFrame
         The true effect of each biomarker within each group (the linear predictor's change
-        across the biomarker's interquartile range; ``synthetic.models.myeloma_bmm.biomarker_effects``):
+        across the biomarker's interquartile range; ``tests/myeloma_truth.py`` computes it for the myeloma scenario):
         biomarkers x groups. Only these rows are judged.
     min_effect : float
         A biomarker "acts" in a group when its true effect there is at least this; one with an

@@ -15,7 +15,7 @@ from scipy.special import expit, ndtr
 from features import validate
 from synthetic import evaluate_targets, generate
 from synthetic.calibration import POPULATION_N
-from synthetic.models import myeloma_bmm as mm
+from tests import myeloma_truth as mm
 
 #: M7/M8/M9/M10: which arm each resistance mechanism must (True) and must not (False) act on.
 MECHANISMS = {
@@ -40,7 +40,7 @@ def test_default_cohort_is_the_three_trials(myeloma_scenario):
 @pytest.mark.parametrize("n", [1, 2, 155, 1001])
 def test_arm_sizes_are_exact_for_any_n(myeloma_scenario, n):
     counts = generate(myeloma_scenario, n, seed=3).observed["therapy_arm"].value_counts()
-    share = mm._table(myeloma_scenario.values(), "arm_share")
+    share = np.array([myeloma_scenario.values()["arm_share"][a] for a in mm.ARMS])
     assert counts.sum() == n
     assert np.all(np.abs(counts[list(mm.ARMS)].to_numpy() - n * share) < 1)
 
@@ -127,7 +127,9 @@ def test_imwg_categories_follow_the_cut_points(myeloma_scenario):
     for level, cut in enumerate([0.0, v["cut_vgpr"], v["cut_cr"], v["cut_scr"]], start=1):
         p = ndtr(m - cut)
         seen = (rank >= level).mean()
-        assert abs(seen - p.mean()) <= 4 * np.sqrt(p.mean() * (1 - p.mean()) / len(p)), mm.RESPONSES[level]
+        assert abs(seen - p.mean()) <= 4 * np.sqrt(p.mean() * (1 - p.mean()) / len(p)), (
+            myeloma_scenario.model.graph.node("best_response").levels[level]
+        )
     assert ((rank >= 1) == obs.objective_response).all()
     assert ((rank >= 3) == obs.cr_or_better).all()
     assert not (obs.mrd_negative & ~obs.cr_or_better).any()  # MRD is assessed in CR
@@ -136,7 +138,7 @@ def test_imwg_categories_follow_the_cut_points(myeloma_scenario):
 def test_oracle_survival_is_the_documented_weibull(myeloma_scenario):
     """The true S(t | x) at 18 months, averaged, matches the uncensored times (4 SE, n = 100,000)."""
     c = generate(myeloma_scenario, 100_000, seed=8)
-    s18 = mm.oracle(c.truth, c.parameters, np.array([18.0]))["survival"][:, 0]
+    s18 = myeloma_scenario.model.oracle(c.truth, c.parameters, np.array([18.0]))["survival"][:, 0]
     seen = (c.truth.pfs_months_uncensored > 18).to_numpy()
     assert abs(seen.mean() - s18.mean()) <= 4 * np.sqrt(s18.mean() * (1 - s18.mean()) / len(s18))
 
@@ -192,7 +194,7 @@ def test_targets_hold_at_population_scale(myeloma_scenario):
 
 def test_biomarker_effects_are_the_coefficients_times_the_arms_iqr(myeloma_scenario):
     from synthetic import generate
-    from synthetic.models.myeloma_bmm import NULL_BIOMARKERS, biomarker_effects
+    from tests.myeloma_truth import NULL_BIOMARKERS, biomarker_effects
 
     cohort = generate(myeloma_scenario, 6000, seed=3)
     values = cohort.parameters

@@ -37,17 +37,27 @@ def _write(tmp_path, text):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda s: s.replace("[scenario]", "[scenarioo]"), r"section \[scenario\] is missing"),
+        (lambda s: s.replace("[scenario]", "[scenarioo]"), r"\[scenario\]: the section is missing"),
         (lambda s: s.replace('kind = "free"\nid', 'kind = "freee"\nid', 1), "kind 'freee' is not one of"),
         (lambda s: s.replace("bounds = [0.1, 2.5]", "bounds = [2.5, 0.1]"), "needs 'bounds"),
-        (lambda s: s.replace("[parameters.age_sd]", "[parameters.age_sdd]"), "needs parameter"),
+        (
+            lambda s: s.replace("[parameters.age_sd]", "[parameters.age_sdd]"),
+            "unknown name 'age_sd'; did you mean 'age_sdd'",
+        ),
         (lambda s: s.replace('statistic = "rate"', 'statistic = "mode"', 1), "statistic 'mode'"),
         (lambda s: s.replace('contrast = "difference"\n', ""), "need 'contrast'"),
         (lambda s: s.replace('dtype = "float"', 'dtype = "real"', 1), r"\[columns\].*dtype 'real'"),
         (lambda s: s.replace("NSCLC = 0.40,", "NSCLC = 0.60,"), "sum to 1"),
         (lambda s: s.replace("default_n = 927", "default_n = -3"), "default_n"),
         (lambda s: s + "\n[[targets]\n", "not valid TOML"),
-        (lambda s: s.replace('model = "icb_bone_opn"', 'model = "nope"'), "unknown model 'nope'"),
+        (
+            lambda s: s.replace('distribution = "lognormal"', 'distribution = "lognorm"', 1),
+            "distribution 'lognorm' is not one of",
+        ),
+        (lambda s: s.replace("clip = [18, 95]", "clip = [95, 18]"), r"\[nodes.age_years\] clip: low must be <= high"),
+        (lambda s: s.replace('p = "male_share"', 'p = "male_share * 3"'), r"\[nodes.sex\] p: must be a probability"),
+        (lambda s: s.replace('mean = "resp_lp"', 'mean = "resp_lp + best_pct_change"'), "reads its own value"),
+        (lambda s: s.replace('p = "where(bone_agent_given,', 'p = "where(opn_ng_ml > 50,'), "in a cycle: .*opn_ng_ml"),
     ],
 )
 def test_malformed_scenario_files(tmp_path, scenario_text, edit, message):
@@ -118,3 +128,26 @@ def test_target_column_may_be_an_expression_but_must_make_sense(myeloma_scenario
     assert got == pytest.approx((obs.bcma_methylation_pct[rr] > 70).mean())
     with pytest.raises(ScenarioError, match="target 'M7' column: unknown name 'no_such_column'"):
         evaluate_targets(myeloma_scenario, obs, targets=[replace(m7, column="no_such_column > 70")])
+
+
+def test_five_planted_mistakes_give_five_messages_in_one_run(tmp_path, scenario_text):
+    changed = (
+        scenario_text.replace('distribution = "lognormal"', 'distribution = "lognorm"', 1)
+        .replace('p = "male_share"', 'p = "male_sharee"')
+        .replace("NSCLC = 0.40,", "NSCLC = 0.60,")
+        .replace('statistic = "rate"', 'statistic = "mode"', 1)
+        .replace('where = "bone_metastasis & (opn_ng_ml > 85)"', 'where = "opn_ng_ml.to_csv(1)"')
+    )
+    path = _write(tmp_path, changed)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert "5 problems" in message, message
+    for rule in (
+        r"\[nodes.tmb_mut_per_mb\]: distribution 'lognorm'",
+        r"\[nodes.sex\] p: unknown name 'male_sharee'; did you mean 'male_share'",
+        r"\[nodes.tumour_type\] probabilities: 'tumour_type_share' must be shares >= 0 that sum to 1",
+        "statistic 'mode' is not one of",
+        "target 'B8.high' where: attribute access",
+    ):
+        assert re.search(rule, message), rule

@@ -120,7 +120,7 @@ def myeloma_shipped_30k():
 
     import predictor.training as stages
     from predictor.config.experiment import load_experiment
-    from synthetic.models.myeloma_bmm import biomarker_effects
+    from tests.myeloma_truth import biomarker_effects
 
     exp = load_experiment("myeloma_bmm")
     exp = replace(

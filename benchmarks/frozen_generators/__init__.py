@@ -1,3 +1,5 @@
+# Frozen copy (2026-12-02) of the hand-written generators the scenario files replaced; kept only so that
+# bench_generate.py and tests/synthetic/test_declared.py can compare the declared generators with them.
 """Generators behind the scenarios. Each module exposes the same small interface:
 
 ``PARAMETERS``
