@@ -197,8 +197,8 @@ def _node_symbols(raw_nodes: Mapping[str, Any], values: Mapping[str, Any], probl
     for name, spec in raw_nodes.items():
         if not isinstance(spec, Mapping):
             continue
-        levels = spec.get("levels")
-        is_factor = isinstance(levels, list) and (
+        levels = spec.get("levels") or []
+        is_factor = isinstance(levels, list) and bool(levels) and (
             spec.get("distribution") in ("bernoulli", "categorical", "deterministic")
             or spec.get("outcome") == "ordinal"
         )

@@ -111,9 +111,9 @@ def _categorical(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n:
     if node.allocation == "exact":
         return _exact(u, np.asarray(shares, dtype=float))
     if all(np.ndim(p) == 0 for p in shares):
-        cum = np.cumsum(np.asarray(shares, dtype=float))
-        cum[-1] = 1.0 + 1e-12
-        return np.searchsorted(cum, u, side="right").astype(np.int8)
+        bounds = np.cumsum(np.asarray(shares, dtype=float))
+        bounds[-1] = 1.0 + 1e-12
+        return np.searchsorted(bounds, u, side="right").astype(np.int8)
     cum: Any = 0.0
     code = np.zeros(n, dtype=np.int8)
     for p in shares[:-1]:
