@@ -131,7 +131,8 @@ class Node:
     @property
     def deps(self) -> set[str]:
         """The names its expressions read."""
-        return set().union(*(e.names for e in self.exprs.values())) if self.exprs else set()
+        names: set[str] = set().union(*(e.names for e in self.exprs.values())) if self.exprs else set()
+        return names | ({self.probabilities} if self.probabilities else set())
 
 
 @dataclass(frozen=True)
@@ -198,9 +199,13 @@ def _node_symbols(raw_nodes: Mapping[str, Any], values: Mapping[str, Any], probl
         if not isinstance(spec, Mapping):
             continue
         levels = spec.get("levels") or []
-        is_factor = isinstance(levels, list) and bool(levels) and (
-            spec.get("distribution") in ("bernoulli", "categorical", "deterministic")
-            or spec.get("outcome") == "ordinal"
+        is_factor = (
+            isinstance(levels, list)
+            and bool(levels)
+            and (
+                spec.get("distribution") in ("bernoulli", "categorical", "deterministic")
+                or spec.get("outcome") == "ordinal"
+            )
         )
         out[name] = Symbol("factor", tuple(map(str, levels))) if is_factor else Symbol("value")
         indicators = spec.get("indicators", {})

@@ -24,6 +24,37 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenario_check(args: argparse.Namespace) -> int:
+    """Load a scenario file (every problem at once), print its graph and which targets identify
+    each free parameter; exit 1 when a free parameter or a target is not identified."""
+    from synthetic.identifiability import identifiability  # late: only this command needs it
+
+    scenario = load_scenario(args.scenario)
+    print(f"scenario '{scenario.name}': {scenario.title}")
+    print(f"  file: {scenario.path}")
+    print("\ngraph (random draws in this order; each node with what it reads):")
+    graph = scenario.model.graph
+    for node in graph.nodes:
+        kind = f"{'outcome' if node.is_outcome else 'variable'} {node.kind}"
+        reads = ", ".join(sorted(node.deps)) or "-"
+        print(f"  {node.name:28s} {kind:24s} <- {reads}")
+    for column in graph.truth:
+        print(f"  {column.name:28s} {'truth':24s} <- {', '.join(sorted(column.expr.names))}")
+    found = identifiability(scenario, n=args.n)
+    print("\nfree parameters and the targets that move them (tolerances across the bounds):")
+    for p in scenario.free:
+        moved = found.identified_by(p.name)
+        sizes = ", ".join(f"{t} ({found.sensitivity.loc[t, p.name]:+.0f})" for t in moved) or "none"
+        print(f"  {p.name:32s} {sizes}")
+    if found.problems:
+        print(f"\n{len(found.problems)} problem(s):")
+        for line in found.problems:
+            print(f"  - {line}")
+        return EXIT_TARGET_MISSED
+    print("\nno problems: every free parameter is moved by a target, every target by a free parameter")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)

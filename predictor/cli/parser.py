@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from predictor.cli.common import UI_PORT, positive_int, seed_arg
-from predictor.cli.data import cmd_calibrate, cmd_generate, cmd_scenarios
+from predictor.cli.data import cmd_calibrate, cmd_generate, cmd_scenario_check, cmd_scenarios
 from predictor.cli.models import cmd_evaluate, cmd_predict, cmd_train
 from predictor.cli.study import cmd_study
 from predictor.cli.ui import cmd_ui
@@ -33,6 +33,13 @@ def _add_data_commands(sub: Any) -> None:
     """``scenarios``, ``generate``, ``calibrate``."""
     p = sub.add_parser("scenarios", help="list the shipped scenarios")
     p.set_defaults(func=cmd_scenarios)
+
+    p = sub.add_parser("scenario", help="work with a scenario file: 'check' it")
+    checks = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = checks.add_parser("check", help="load a scenario file, print its graph, free parameters and every problem")
+    p.add_argument("scenario", help="scenario name or a scenario .toml file")
+    p.add_argument("--n", type=positive_int, default=100_000, help="patients for the sensitivity check (100,000)")
+    p.set_defaults(func=cmd_scenario_check)
 
     p = sub.add_parser("generate", help="generate a synthetic cohort (observed + truth Parquet files)")
     p.add_argument("scenario", help="scenario name (see 'predictor scenarios') or a scenario .toml file")

@@ -25,6 +25,7 @@ import tomllib
 from predictor.config.keys import Key, KeyTable, parse_section, stored
 from predictor.errors import ExperimentError
 from predictor.models.boosters import BOOSTERS
+from synthetic import ScenarioError, load_scenario
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -370,6 +371,31 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
     return _resolved(where, path, sections, "outcomes" in raw, raw.get("models", {}), columns)
 
 
+def _scenario_path(path: Path, cohort: CohortSection) -> CohortSection:
+    """A scenario file named by path is read relative to the experiment file."""
+    name = str(cohort.scenario)
+    if not (name.endswith(".toml") or "/" in name) or Path(name).is_absolute():
+        return cohort
+    return replace(cohort, scenario=str((path.parent / name).resolve()))
+
+
+def scenario_outcomes(where: str, scenario: str) -> OutcomesSection:
+    """The outcomes a scenario declares: its first observed binary outcome (or indicator) is the
+    response, its time-to-event outcome the survival endpoint (:data:`SCENARIO_OUTCOMES` for the
+    shipped scenarios)."""
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise ExperimentError(f"{where} [cohort] scenario: {exc}") from None
+    binary = [b for b in sc.model.binary_names() if b in sc.schema]
+    survival = sc.model.survival
+    return OutcomesSection(
+        response=binary[0] if binary else None,
+        time=survival[0] if survival else None,
+        event=survival[1] if survival else None,
+    )
+
+
 def _resolved(
     where: str, path: Path, s: dict[str, Any], outcomes_given: bool, models_given: Mapping, columns: dict[str, Any]
 ) -> Experiment:
@@ -390,12 +416,14 @@ def _resolved(
             else Path(validation.path),
         )
     if cohort.scenario is not None:
+        cohort = _scenario_path(path, cohort)
         given = {
             f.name: getattr(outcomes, f.name)
             for f in fields(outcomes)
             if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)
         }
-        outcomes = replace(SCENARIO_OUTCOMES, **given) if outcomes_given else SCENARIO_OUTCOMES
+        declared = scenario_outcomes(where, cohort.scenario)
+        outcomes = replace(declared, **given) if outcomes_given else declared
     else:
         cohort, validation, models = _user_cohort(
             where, path, cohort, validation, outcomes, models, models_given, columns
