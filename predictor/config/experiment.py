@@ -422,7 +422,7 @@ def _resolved(
             for f in fields(outcomes)
             if getattr(outcomes, f.name) != getattr(OutcomesSection(), f.name)
         }
-        declared = scenario_outcomes(where, cohort.scenario)
+        declared = scenario_outcomes(where, str(cohort.scenario))
         outcomes = replace(declared, **given) if outcomes_given else declared
     else:
         cohort, validation, models = _user_cohort(
