@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.optimize import least_squares
+from scipy.stats import rankdata
 
 from .declared import DeclaredModel
 from .errors import CalibrationError, ScenarioError
@@ -90,10 +91,20 @@ def cox_hazard_ratio(
 
 
 def _stat(
-    target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray, model: DeclaredModel, fast: bool
+    target: Target,
+    observed: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    mask: np.ndarray,
+    model: DeclaredModel,
+    fast: bool,
 ) -> float:
     if not mask.any():
         return float("nan")
+    if target.statistic in ("truth_auc", "km_curve"):
+        return _curve_or_auc(target, observed, truth, mask, model, fast)
+    if fast and truth is None:
+        raise ScenarioError("fast target statistics need the truth frame")
+    truth = truth if truth is not None else pd.DataFrame()  # read only when fast
     if target.statistic == "median_pfs":
         time_col, event_col, uncensored_col = _survival(model)
         if fast:
@@ -110,6 +121,56 @@ def _stat(
     if expected is not None:
         return float(truth[expected].to_numpy()[mask].mean())
     return float(_column(observed, col, target.id)[mask].astype(float).mean())
+
+
+def _curve_or_auc(
+    target: Target,
+    observed: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    mask: np.ndarray,
+    model: DeclaredModel,
+    fast: bool,
+) -> float:
+    """``truth_auc``: the C-statistic of the true probability (nan without the truth frame);
+    ``km_curve``: the weighted RMS distance of the cohort's survival from the digitised curve."""
+    if target.statistic == "truth_auc":
+        if truth is None:
+            return float("nan")
+        col = _given(target.column, f"target '{target.id}'")
+        p = truth[model.graph_truth(col)].to_numpy()[mask]
+        return expected_auc(p) if fast else rank_auc(observed[col].to_numpy()[mask].astype(bool), p)
+    time_col, event_col, uncensored_col = _survival(model)
+    times = np.asarray(target.times)
+    if fast:
+        assert truth is not None
+        t = np.sort(truth[uncensored_col].to_numpy()[mask])
+        got = 1.0 - np.searchsorted(t, times, side="right") / len(t)
+    else:
+        kmf = KaplanMeierFitter().fit(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
+        got = kmf.survival_function_at_times(times).to_numpy()
+    weights = np.asarray(target.at_risk) if target.at_risk else np.ones(len(times))
+    return float(np.sqrt(np.sum(weights * (got - np.asarray(target.survival)) ** 2) / np.sum(weights)))
+
+
+def rank_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """The C-statistic (area under the ROC curve) of ``score`` for ``y``, by ranks (ties half);
+    the Mann-Whitney form, so that the package's lowest layer needs no scikit-learn."""
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def expected_auc(p: np.ndarray) -> float:
+    r"""The C-statistic that true probabilities ``p`` reach on average over outcomes drawn from
+    them: :math:`\sum_{i \ne j} p_i (1 - p_j) [p_i > p_j] / \sum_{i \ne j} p_i (1 - p_j)`,
+    a smooth function of the parameters for the solver (sorting, O(n log n))."""
+    p = np.sort(np.asarray(p, dtype=float))
+    below = np.concatenate([[0.0], np.cumsum(1.0 - p)[:-1]])  # sum of (1 - p_j) over p_j below p_i
+    pairs = p.sum() * (1.0 - p).sum() - np.sum(p * (1.0 - p))
+    return float(np.sum(p * below) / pairs) if pairs > 0 else float("nan")
 
 
 def _column(observed: pd.DataFrame, col: str, target_id: str) -> np.ndarray:

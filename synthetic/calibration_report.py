@@ -153,7 +153,7 @@ def report(
     reps: list[dict[str, float]] = []
     for r in range(replicates):
         c = generate(scenario, replicate_n, replicate_seed + r)
-        reps.append(evaluate_targets(scenario, c.observed))
+        reps.append(evaluate_targets(scenario, c.observed, c.truth))
         if progress:
             progress("replicates", r + 1, replicates)
     rep = pd.DataFrame(reps)

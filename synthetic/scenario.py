@@ -48,14 +48,11 @@ from .declared import DeclaredModel
 from .errors import ScenarioError
 from .expressions import Symbol, compile_expression
 from .graph import Problems, parse_graph
+from .targets import Target, parse_target
 
 __all__ = ["Parameter", "Target", "Scenario", "load_scenario", "available_scenarios", "write_values"]
 
 PARAMETER_KINDS = ("assumption", "free", "mechanism")
-STATISTICS = ("median_pfs", "survival_at", "rate", "mean", "cox_hr")
-TOLERANCE_TYPES = ("absolute", "relative", "at_least")
-CONTRASTS = ("difference", "ratio", "relative_reduction")
-TARGET_KINDS = ("target", "check")
 
 
 @dataclass(frozen=True)
@@ -69,61 +66,6 @@ class Parameter:
     reason: str
     unit: str | None = None
     bounds: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """One published figure the generator must reproduce (or a derived figure it checks).
-
-    Attributes
-    ----------
-    id : str
-        Stable id, the SEED_STATISTICS.md id with a suffix (``"B2.bone"``).
-    statistic : str
-        ``median_pfs`` (Kaplan-Meier median), ``survival_at`` (Kaplan-Meier probability of
-        being event-free at ``time``), ``rate`` (share of True in ``column``),
-        ``mean`` (mean of ``column``) or ``cox_hr`` (multivariable Cox hazard ratio of
-        ``covariate`` adjusted for ``adjust``; ``value`` is then the least share of
-        n-sized replicates in which HR > 1 with p < 0.05).
-    where : tuple of str
-        One subgroup expression, or two combined by ``contrast``.
-    """
-
-    id: str
-    label: str
-    statistic: str
-    value: float
-    tolerance: float
-    tolerance_type: str = "absolute"
-    where: tuple[str, ...] = ("",)
-    contrast: str | None = None
-    column: str | None = None
-    covariate: str | None = None
-    adjust: tuple[str, ...] = ()
-    kind: str = "target"
-    note: str = ""
-    time: float | None = None
-    unit: str | None = None
-
-    def within(self, achieved: float) -> bool:
-        """Whether ``achieved`` is within this target's tolerance."""
-        if self.statistic == "cox_hr":
-            return achieved >= self.value
-        if self.tolerance_type == "at_least":
-            return achieved >= self.value - self.tolerance - 1e-12
-        allowed = self.tolerance * (abs(self.value) if self.tolerance_type == "relative" else 1.0)
-        return abs(achieved - self.value) <= allowed + 1e-12
-
-    @property
-    def tolerance_text(self) -> str:
-        """The tolerance in words, for tables."""
-        if self.statistic == "cox_hr":
-            return f">= {self.value:.0%} of replicates"
-        if self.tolerance_type == "at_least":
-            return "at least" if self.tolerance == 0 else f"at least, -{self.tolerance:g}"
-        if self.tolerance_type == "relative":
-            return f"±{self.tolerance:.1%}"
-        return f"±{self.tolerance:g}"
 
 
 @dataclass(frozen=True)
@@ -207,80 +149,6 @@ def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
     )
 
 
-#: The keys a ``[[targets]]`` table may hold.
-_TARGET_KEYS = {
-    *("id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast", "column"),
-    *("covariate", "adjust", "kind", "note", "time", "unit"),
-}
-
-
-def _target_groups(w: str, stat: str, spec: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
-    """A target's subgroup(s) (``where``: one, or two with a ``contrast``), checked with the
-    keys its statistic needs."""
-    where_ = spec.get("where", "")
-    where_t = (where_,) if isinstance(where_, str) else tuple(where_)
-    if not all(isinstance(x, str) for x in where_t) or len(where_t) not in (1, 2):
-        raise _fail(w, "'where' must be one expression or a list of two")
-    contrast = spec.get("contrast")
-    if len(where_t) == 2 and contrast not in CONTRASTS:
-        raise _fail(w, f"two 'where' expressions need 'contrast', one of {CONTRASTS}")
-    if len(where_t) == 1 and contrast is not None:
-        raise _fail(w, "'contrast' needs two 'where' expressions")
-    if stat in ("rate", "mean") and not spec.get("column"):
-        raise _fail(w, f"statistic '{stat}' needs 'column'")
-    if stat == "cox_hr" and not spec.get("covariate"):
-        raise _fail(w, "statistic 'cox_hr' needs 'covariate'")
-    return where_t, contrast
-
-
-def _parse_target(where: str, i: int, spec: Any) -> Target:
-    w = f"{where} [[targets]] #{i + 1}"
-    if not isinstance(spec, dict):
-        raise _fail(w, "must be a table")
-    if "id" in spec:
-        w = f"{where} target '{spec['id']}'"
-    for key in ("id", "label", "statistic", "value", "tolerance"):
-        if key not in spec:
-            raise _fail(w, f"'{key}' is required")
-    unknown = set(spec) - _TARGET_KEYS
-    if unknown:
-        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
-    stat = spec["statistic"]
-    if stat not in STATISTICS:
-        raise _fail(w, f"statistic {stat!r} is not one of {STATISTICS}")
-    if not isinstance(spec["value"], (int, float)) or not isinstance(spec["tolerance"], (int, float)):
-        raise _fail(w, "'value' and 'tolerance' must be numbers")
-    where_t, contrast = _target_groups(w, stat, spec)
-    time = spec.get("time")
-    if stat == "survival_at" and (isinstance(time, bool) or not isinstance(time, (int, float)) or not time > 0):
-        raise _fail(w, "statistic 'survival_at' needs 'time', a number > 0")
-    if stat != "survival_at" and time is not None:
-        raise _fail(w, "'time' belongs to statistic 'survival_at' only")
-    ttype = spec.get("tolerance_type", "absolute")
-    if ttype not in TOLERANCE_TYPES:
-        raise _fail(w, f"tolerance_type must be one of {TOLERANCE_TYPES}")
-    kind = spec.get("kind", "target")
-    if kind not in TARGET_KINDS:
-        raise _fail(w, f"kind {kind!r} is not one of {TARGET_KINDS}")
-    return Target(
-        id=str(spec["id"]),
-        label=str(spec["label"]),
-        statistic=stat,
-        value=float(spec["value"]),
-        tolerance=float(spec["tolerance"]),
-        tolerance_type=ttype,
-        where=where_t,
-        contrast=contrast,
-        column=spec.get("column"),
-        covariate=spec.get("covariate"),
-        adjust=tuple(spec.get("adjust", ())),
-        kind=kind,
-        note=str(spec.get("note", "")),
-        time=float(time) if time is not None else None,
-        unit=str(spec["unit"]) if "unit" in spec else None,
-    )
-
-
 def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: Schema, problems: Problems) -> None:
     """Compile every target's ``where`` and ``column`` against the declared columns, so that a
     bad expression is reported when the file loads (:mod:`synthetic.expressions`)."""
@@ -360,7 +228,7 @@ def _targets(raw: Any, where: str, problems: Problems) -> tuple[Target, ...]:
     targets = []
     for i, spec in enumerate(raw):
         try:
-            targets.append(_parse_target(where, i, spec))
+            targets.append(parse_target(where, i, spec))
         except ScenarioError as exc:
             problems.take(exc)
     ids = [t.id for t in targets]

@@ -7,7 +7,7 @@ import pytest
 
 from synthetic.expressions import FUNCTIONS
 from synthetic.graph import DISTRIBUTIONS, OUTCOMES
-from synthetic.scenario import _TARGET_KEYS
+from synthetic.targets import _TARGET_KEYS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenario_format.md").read_text(encoding="utf-8")
 
