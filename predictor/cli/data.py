@@ -91,7 +91,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _solve(args: argparse.Namespace, scenario: Any) -> Any:
-    """``--solve`` (and ``--write``): the scenario with its free parameters solved."""
+    """``--solve`` (and ``--write``): the scenario with its free parameters solved, once every
+    free parameter is moved by a target (else the solver would leave it where it starts)."""
+    from synthetic.identifiability import identifiability  # late: only solving needs it
+
+    problems = identifiability(scenario, n=min(args.solve_n, 100_000)).problems
+    if problems:
+        where = scenario.path or scenario.name
+        raise UsageError(f"{where}: cannot solve: {'; '.join(problems)} (details: predictor scenario check)")
     start = time.perf_counter()
     with progress_bar(None, f"solving {len(scenario.free)} free parameters", "evals", not args.quiet) as bar:
 

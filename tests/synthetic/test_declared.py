@@ -188,3 +188,18 @@ def test_a_weibull_outcomes_hazard_ratios_shape_and_median_are_recovered(recover
         part.loc[part["group"] == 0, "pfs_months"] * np.exp(0.6 / 1.3 * part.loc[part["group"] == 0, "x"])
     )
     assert median == pytest.approx(10, rel=0.01)
+
+
+def test_identifiability_names_a_free_parameter_no_target_moves(icb_scenario):
+    """With every PFS target only checked, the PFS free parameters are moved by no solvable target."""
+    from dataclasses import replace
+
+    from synthetic.identifiability import identifiability
+
+    pfs = ("median_pfs", "survival_at")
+    targets = tuple(replace(t, kind="check") if t.statistic in pfs or t.id == "B5" else t for t in icb_scenario.targets)
+    found = identifiability(replace(icb_scenario, targets=targets), n=20_000)
+    unmoved = {line.split("'")[1] for line in found.problems}
+    assert {"pfs_baseline_median", "pfs_log_hr_nsclc", "pfs_per_log2_opn", "pfs_bone_direct"} <= unmoved
+    assert "resp_intercept" not in unmoved
+    assert found.identified_by("resp_intercept")
