@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import ScenarioError
 
-__all__ = ["Target", "parse_target", "STATISTICS", "TOLERANCE_TYPES", "CONTRASTS", "TARGET_KINDS"]
+__all__ = ["Target", "parse_target", "TARGET_KEYS", "STATISTICS", "TOLERANCE_TYPES", "CONTRASTS", "TARGET_KINDS"]
 
 STATISTICS = ("median_pfs", "survival_at", "rate", "mean", "cox_hr", "truth_auc", "km_curve")
 TOLERANCE_TYPES = ("absolute", "relative", "at_least")
@@ -91,7 +91,7 @@ class Target:
 
 
 #: The keys a ``[[targets]]`` table may hold.
-_TARGET_KEYS = {
+TARGET_KEYS = {
     *("id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast", "column"),
     *("covariate", "adjust", "kind", "note", "time", "unit", "events", "n", "ci", "times", "survival", "at_risk"),
 }
@@ -125,7 +125,7 @@ def parse_target(where: str, i: int, spec: Any) -> Target:
     for key in ("id", "label", "statistic"):
         if key not in spec:
             raise _fail(w, f"'{key}' is required")
-    unknown = set(spec) - _TARGET_KEYS
+    unknown = set(spec) - TARGET_KEYS
     if unknown:
         raise _fail(w, f"unknown key(s) {sorted(unknown)}")
     stat = spec["statistic"]

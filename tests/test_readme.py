@@ -1,5 +1,6 @@
-"""The README's Python examples run as written: in an empty folder, after the README's main job
-(`predictor train`, which the prediction example says to run first)."""
+"""The Python examples of the README and of the user guide's pages run as written: in an empty
+folder, after the README's main job (`predictor train`, which the prediction example says to run
+first). The gallery's examples run when the documentation builds (tests/e2e/test_docs.py)."""
 
 import os
 import re
@@ -11,12 +12,18 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCKS = [
+    (page.relative_to(ROOT), block)
+    for page in PAGES
+    for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+]
 
 
-def test_the_readme_has_python_examples():
+def test_the_readme_and_the_guide_have_python_examples():
     assert len(BLOCKS) >= 3
+    assert any(str(page) == "README.md" for page, _ in BLOCKS)
 
 
 @pytest.fixture(scope="module")
@@ -40,4 +47,5 @@ def trained_folder(tmp_path_factory):
 def test_readme_python_example_runs(trained_folder, monkeypatch, number):
     monkeypatch.chdir(trained_folder)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    exec(compile(BLOCKS[number], f"README.md python example {number + 1}", "exec"), {"__name__": "readme"})
+    page, block = BLOCKS[number]
+    exec(compile(block, f"{page} python example {number + 1}", "exec"), {"__name__": "readme"})

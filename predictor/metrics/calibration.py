@@ -50,7 +50,7 @@ class FlexibleCalibration:
     restricted cubic spline of logit(p) with knots at the 5th, 35th, 65th and 95th percentiles
     (Harrell's default; Austin & Steyerberg 2019, Stat Med 38:4051, use it beside loess).
 
-    ``ici`` is the integrated calibration index: the mean over patients of |observed(p) - p|;
+    ``ici`` is the integrated calibration index: the mean over patients of :math:`|\\mathrm{observed}(p) - p|`;
     ``e50`` and ``e90`` its median and 90th percentile, ``emax`` its largest value. All 0 for a
     perfectly calibrated model.
     """
@@ -196,7 +196,7 @@ class SurvivalCalibration:
     & van Klaveren 2020, Stat Med 39:2714): a Cox model of the outcome on a restricted cubic
     spline (3 knots) of log(-log(1 - p)), whose predicted probability of an event by h for each
     patient is the observed probability at that patient's p. ``ici``: the mean over patients of
-    |observed - predicted|; ``e50``, ``e90``: its median and 90th percentile."""
+    :math:`|\\mathrm{observed} - \\mathrm{predicted}|`; ``e50``, ``e90``: its median and 90th percentile."""
 
     horizon: float
     predicted: np.ndarray

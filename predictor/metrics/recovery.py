@@ -16,7 +16,7 @@ def shap_recovery(importance_by: pd.DataFrame, effects: pd.DataFrame, min_effect
     Parameters
     ----------
     importance_by : DataFrame
-        Mean |SHAP| within each group: input columns x groups
+        Mean absolute SHAP within each group: input columns x groups
         (:attr:`predictor.training.Explanation.importance_by`).
     effects : DataFrame
         The true effect of each biomarker within each group (the linear predictor's change

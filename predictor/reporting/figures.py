@@ -53,7 +53,7 @@ def shap_bar(importance: pd.Series, title: str):
 
 
 def shap_bar_by(table: pd.DataFrame, title: str, by: str, max_display: int = 15):
-    """Grouped bars: mean |SHAP| of each input column (rows of ``table``) within each group (columns)."""
+    """Grouped bars: mean absolute SHAP of each input column (rows of ``table``) within each group (columns)."""
     t = table.iloc[:max_display].iloc[::-1]
     groups = list(t.columns)
     height = 0.8 / max(len(groups), 1)
@@ -73,7 +73,7 @@ def shap_beeswarm(
     values: pd.DataFrame, data: pd.DataFrame, base: float, title: str, max_display: int = 15, random_state: int = 0
 ):
     """SHAP values patient by patient (shap's beeswarm summary plot): one row per model input,
-    ranked by mean |SHAP|, the rest summed into a last row; each dot is a patient at its SHAP
+    ranked by mean absolute SHAP, the rest summed into a last row; each dot is a patient at its SHAP
     value, piled up where patients crowd, coloured by the input's value (blue low, red high,
     between its 5th and 95th percentiles; grey missing).
 

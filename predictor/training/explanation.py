@@ -25,7 +25,7 @@ class Explanation:
     """SHAP values of one task's model on the explained patients.
 
     ``values``: patients x model features, with a leading ``patient_id`` column; ``data``: those
-    patients' model input; ``importance``: mean |SHAP| per input column; ``importance_by``: the
+    patients' model input; ``importance``: mean absolute SHAP per input column; ``importance_by``: the
     same within each group of ``by`` (input columns x groups), or None.
     """
 
@@ -40,7 +40,7 @@ class Explanation:
 
 
 def shap_importance(values: pd.DataFrame, features: CohortFeatures) -> pd.Series:
-    """Mean |SHAP| per input column (one-hot levels and cutoff flags summed per patient first)."""
+    """Mean absolute SHAP per input column (one-hot levels and cutoff flags summed per patient first)."""
     return features.sum_by_source(values).abs().mean().sort_values(ascending=False)
 
 
@@ -55,7 +55,7 @@ def shap_importance_by(
     n_background: int = 200,
     random_state: int = 0,
 ) -> pd.DataFrame:
-    """Mean |SHAP| per input column *within* each group (a therapy arm): input columns x groups.
+    """Mean absolute SHAP per input column *within* each group (a therapy arm): input columns x groups.
 
     Plain SHAP values split an arm-by-biomarker interaction between the arm and the biomarker, so
     a biomarker that acts in one arm only still gets credit in the others. Here each group's

@@ -7,11 +7,11 @@ import pytest
 
 from synthetic.expressions import FUNCTIONS
 from synthetic.graph import DISTRIBUTIONS, OUTCOMES
-from synthetic.targets import _TARGET_KEYS
+from synthetic.targets import TARGET_KEYS
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenario_format.md").read_text(encoding="utf-8")
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "user_guide" / "scenario_format.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", [*DISTRIBUTIONS, *OUTCOMES, *FUNCTIONS, *sorted(_TARGET_KEYS)])
+@pytest.mark.parametrize("name", [*DISTRIBUTIONS, *OUTCOMES, *FUNCTIONS, *sorted(TARGET_KEYS)])
 def test_the_reference_names_it(name):
     assert f"`{name}`" in DOC

@@ -1,0 +1,170 @@
+"""The reference of every key of experiment, study and scenario files, written from the code's own
+constraint tables and field defaults, so that it cannot drift from what the parsers accept.
+
+The documentation build calls :func:`write_reference`; a test checks that every key of every
+table appears.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from predictor.config.experiment import CONSTRAINTS
+from predictor.config.keys import Key, KeyTable
+from predictor.config.study import STUDY_CONSTRAINTS
+from synthetic.graph import DISTRIBUTIONS, LINKS, OUTCOMES
+from synthetic.targets import CONTRASTS, STATISTICS, TARGET_KEYS, TARGET_KINDS, TOLERANCE_TYPES
+
+__all__ = ["key_reference", "write_reference", "all_keys"]
+
+
+def _types(key: Key) -> str:
+    types = key.types if isinstance(key.types, tuple) else (key.types,)
+    names = {str: "string", int: "integer", float: "number", bool: "true/false", list: "list", dict: "table"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _default(cls: type, name: str) -> str:
+    for f in fields(cls):
+        if f.name == name:
+            if f.default is not MISSING:
+                return "(none)" if f.default is None else f"``{f.default!r}``"
+            if f.default_factory is not MISSING:
+                return f"``{f.default_factory()!r}``"
+            return "required"
+    return "(derived)"
+
+
+def _table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        out.append(f"   * - {row[0]}")
+        out.extend(f"     - {cell}" for cell in row[1:])
+    return [*out, ""]
+
+
+def _key_table(title: str, table: KeyTable, intro: str) -> list[str]:
+    lines = [title, "-" * len(title), "", intro, ""]
+    for section, (cls, keys) in table.items():
+        head = f"``[{section}]``"
+        doc = inspect.getdoc(cls) or ""
+        lines += [head, "~" * len(head), "", doc.split("\n\n")[0], ""]
+        rows = [(f"``{name}``", _types(key), key.rule or "-", _default(cls, name)) for name, key in keys.items()]
+        lines += _table(rows, ("key", "type", "rule", "default"))
+    return lines
+
+
+def _heading(title: str) -> list[str]:
+    return [title, "~" * len(title), ""]
+
+
+def _scenario_lines() -> list[str]:
+    title = "Scenario files"
+    lines = [
+        title,
+        "-" * len(title),
+        "",
+        "The format is explained, with a walk-through, in :doc:`/user_guide/scenario_format`.",
+        "",
+    ]
+    node_rows = [
+        (
+            f"``{name}``",
+            ", ".join(f"``{k}``" for k in keys) or "-",
+            {"u": "one uniform", "z": "one normal", "": "none"}[noise],
+        )
+        for name, (keys, noise) in DISTRIBUTIONS.items()
+    ]
+    lines += _heading("``[nodes.NAME]`` variables (``distribution = ...``)")
+    lines += _table(node_rows, ("distribution", "keys", "random numbers"))
+    outcome_rows = [
+        (
+            f"``{name}``",
+            ", ".join(f"``{k}``" for k in req),
+            ", ".join(f"``{k}``" for k in opt) or "-",
+            ", ".join(f"``{k}``" for k in truth),
+        )
+        for name, (req, opt, truth) in OUTCOMES.items()
+    ]
+    lines += _heading("``[nodes.NAME]`` outcomes (``outcome = ...``)")
+    lines += _table(outcome_rows, ("outcome", "keys", "optional", "truth columns"))
+    lines += [
+        f"Every node also takes ``description``, ``levels``, ``clip``, ``round``, ``link`` (one of "
+        f"{', '.join(f'``{x}``' for x in LINKS)}), ``truth`` and ``unit``; a categorical takes "
+        "``probabilities`` and ``allocation``; an ordinal ``cuts`` and ``indicators``; a continuous outcome "
+        "``indicators``; a time-to-event outcome ``time``, ``event`` and ``followup``.",
+        "",
+        *_heading("``[[targets]]``"),
+        f"Keys: {', '.join(f'``{k}``' for k in sorted(TARGET_KEYS))}. ``statistic`` is one of "
+        f"{', '.join(f'``{s}``' for s in STATISTICS)}; ``tolerance_type`` one of "
+        f"{', '.join(f'``{s}``' for s in TOLERANCE_TYPES)}; ``contrast`` one of "
+        f"{', '.join(f'``{s}``' for s in CONTRASTS)}; ``kind`` one of {', '.join(f'``{s}``' for s in TARGET_KINDS)}.",
+        "",
+        *_heading("``[scenario]``, ``[parameters.NAME]``, ``[truth]``, ``[columns.NAME]``"),
+        "``[scenario]``: ``name``, ``title``, ``source``, ``default_n``, ``calibration_seed``, ``notes``. "
+        "``[parameters.NAME]``: ``value``, ``kind`` (``assumption``, ``free``, ``mechanism``), ``id``, "
+        '``reason``, ``unit``, ``bounds``. ``[truth]``: ``NAME = "expression"`` or ``value``, '
+        "``expectation_of``, ``description``. ``[columns.NAME]``: ``dtype``, ``role``, ``unit``, "
+        "``description``, ``min``, ``max``, ``categories``, ``nullable``.",
+        "",
+    ]
+    return lines
+
+
+def key_reference() -> str:
+    """The reference page, as reStructuredText."""
+    lines = [
+        "Every key of every file",
+        "=======================",
+        "",
+        ".. This page is generated by predictor.config.reference when the documentation builds; do not edit it.",
+        "",
+        "Generated from the parsers' own constraint tables and the sections' field defaults when the site "
+        "builds. A key not listed here is refused, with the file, the section and the known keys.",
+        "",
+    ]
+    lines += _key_table(
+        "Experiment files", CONSTRAINTS, "``experiments/NAME.toml`` or any ``.toml`` given to ``predictor train``."
+    )
+    lines += [
+        "``[columns.NAME]`` (a user's own cohort) declares each column as the scenario files' ``[columns]`` do.",
+        "",
+    ]
+    lines += _key_table(
+        "Study files",
+        STUDY_CONSTRAINTS,
+        "Given to ``predictor study``. ``[panels.NAME]`` takes ``columns`` or ``drop``; "
+        "``[scenarios.NAME]`` overrides scenario parameters by name.",
+    )
+    lines += _scenario_lines()
+    return "\n".join(lines) + "\n"
+
+
+def write_reference(path: str | Path) -> Path:
+    """Write :func:`key_reference` to ``path`` (only when it changed, so Sphinx rebuilds only then)."""
+    path = Path(path)
+    text = key_reference()
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def all_keys() -> Mapping[str, list[str]]:
+    """Every key of the three file kinds, by file kind (what the reference must list)."""
+    out: dict[str, Any] = {
+        "experiment": [k for _, keys in CONSTRAINTS.values() for k in keys],
+        "study": [k for _, keys in STUDY_CONSTRAINTS.values() for k in keys],
+        "scenario": [
+            *DISTRIBUTIONS,
+            *OUTCOMES,
+            *(k for keys, _ in DISTRIBUTIONS.values() for k in keys),
+            *(k for req, opt, _ in OUTCOMES.values() for k in (*req, *opt)),
+            *TARGET_KEYS,
+        ],
+    }
+    return out
