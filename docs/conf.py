@@ -34,7 +34,6 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples/*.py", "examples/README.txt", "auto_examples/*.ipynb", "auto_examples/*.py"]
 myst_heading_anchors = 3
-suppress_warnings = ["myst.xref_missing"]
 
 html_theme = "pydata_sphinx_theme"
 html_title = "immunoresponse"
