@@ -5,8 +5,11 @@ it is for rather than by its position in the grid, so no result depends on the o
 cells run, on the number of workers, or on which other cells the grid holds:
 
 * the validation cohort: ``SeedSequence(seed, spawn_key=(0,))`` (the same for every variant);
-* replicate ``r`` at size ``n``: ``SeedSequence(seed, spawn_key=(1, r, n))``, the same cohort
-  seed for every model family, panel and scenario variant (common random numbers).
+* replicate ``r``: ``SeedSequence(seed, spawn_key=(1, r))``, the same cohort seed for every size,
+  model family, panel and scenario variant (common random numbers). A replicate's cohorts are
+  nested: its cohort of ``n`` is the first ``n`` patients of one cohort of the study's largest
+  size, so that the difference between two sizes is paired (the same first patients), and a
+  learning curve's steps are not blurred by unrelated cohorts.
 
 A cell's cache key hashes everything that determines its result.
 """
@@ -51,9 +54,10 @@ class Cell:
         return f"{self.scenario}/n={self.n}/replicate {self.replicate}/{self.model}/{self.panel}"
 
 
-def cell_seed(study_seed: int, replicate: int, n: int) -> int:
-    """The development cohort's seed of replicate ``replicate`` at size ``n`` (see the module's docstring)."""
-    return int(np.random.SeedSequence(study_seed, spawn_key=(1, replicate, n)).generate_state(1)[0])
+def cell_seed(study_seed: int, replicate: int) -> int:
+    """The seed of replicate ``replicate``'s cohort, which every size takes its first patients from
+    (see the module's docstring)."""
+    return int(np.random.SeedSequence(study_seed, spawn_key=(1, replicate)).generate_state(1)[0])
 
 
 def validation_seed(study_seed: int) -> int:
@@ -65,7 +69,7 @@ def plan_cells(study: Study) -> list[Cell]:
     """Every cell of the grid, smallest cohorts first within each variant."""
     s = study.study
     return [
-        Cell(scenario=v.name, n=n, replicate=r, model=m, panel=p.name, seed=cell_seed(s.seed, r, n))
+        Cell(scenario=v.name, n=n, replicate=r, model=m, panel=p.name, seed=cell_seed(s.seed, r))
         for v in study.variants
         for n in sorted(s.n)
         for r in range(s.replicates)

@@ -12,7 +12,7 @@ task is. Nothing here talks to MLflow.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -170,11 +170,16 @@ def _cohort(
     return cohort.observed, cohort.truth, scenario.schema, source, info
 
 
-def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress) -> Data:
+def development_data(
+    exp: Experiment, scenario: Any, say: Progress = no_progress, *, nested_in: int | None = None
+) -> Data:
     """A synthetic development cohort of ``exp.cohort.n`` patients from ``scenario`` (a
     :class:`synthetic.Scenario`, possibly with parameters overridden) and seed
     ``exp.cohort.seed``, every patient a training row: what a simulation study fits, to be scored
     on a separate large validation cohort rather than on a test split (``test`` is empty).
+
+    With ``nested_in``, the cohort is the first ``exp.cohort.n`` patients of a cohort of
+    ``nested_in`` from the same seed: a study's sizes are then nested within each replicate.
 
     Raises
     ------
@@ -183,7 +188,10 @@ def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress
     """
 
     say(f"generating development cohort (n={exp.cohort.n}, seed {exp.cohort.seed})")
-    cohort = generate(scenario, exp.cohort.n, exp.cohort.seed)
+    n = int(exp.cohort.n or scenario.default_n)
+    cohort = generate(scenario, max(n, nested_in or 0), exp.cohort.seed)
+    if len(cohort.observed) > n:
+        cohort = replace(cohort, observed=cohort.observed.iloc[:n], truth=cohort.truth.iloc[:n])
     observed, schema = cohort.observed, scenario.schema
     tasks = _checked_tasks(exp, schema, observed, "to train")
     source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)
