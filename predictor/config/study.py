@@ -45,6 +45,9 @@ MODEL_FAMILIES: dict[str, tuple[str, ...] | None] = {
     "gbtree": ("gbtree",),
     "gblinear": ("gblinear",),
     "baseline": None,
+    # unpenalised logistic / Cox regression (maximum likelihood): the model closed-form sample
+    # size criteria (Riley's) are derived for
+    "unpenalised": None,
 }
 
 

@@ -1,6 +1,6 @@
 """The estimators: XGBoost's tree and linear boosters for response and survival, and the classical baselines."""
 
-from predictor.models.baselines import CoxPHBaseline
+from predictor.models.baselines import CoxPHBaseline, FullRankDesign
 from predictor.models.boosters import BOOSTERS, XGBResponseClassifier, XGBSurvival
 from predictor.models.target import make_surv, median_from_survival, surv_arrays
 
@@ -12,4 +12,5 @@ __all__ = [
     "XGBResponseClassifier",
     "XGBSurvival",
     "CoxPHBaseline",
+    "FullRankDesign",
 ]

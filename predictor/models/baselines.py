@@ -17,7 +17,32 @@ from sklearn.utils.validation import check_is_fitted
 from predictor.errors import ModelInputError
 from predictor.models.target import as_frame, surv_arrays
 
-__all__ = ["CoxPHBaseline"]
+__all__ = ["CoxPHBaseline", "FullRankDesign"]
+
+
+class FullRankDesign(BaseEstimator):
+    """Keep a full-rank design beside an intercept: drop constant columns and the first level of
+    each one-hot group (columns named ``"column=level"``). A maximum-likelihood regression needs
+    it; a ridge-penalised one does not. Pandas in, pandas out.
+
+    scikit-learn's ``OneHotEncoder(drop="first")`` does this inside an encoder; the baseline
+    preprocessor's one-hot columns come from the feature pipeline, so the selection is made here.
+    """
+
+    def fit(self, X, y=None):  # noqa: ANN001, ANN201 - scikit-learn's signature
+        X = as_frame(X)
+        first = {c.split("=", 1)[0]: c for c in reversed(X.columns) if "=" in str(c)}.values()
+        varying = X.std() > 0
+        self.columns_ = [c for c in X.columns if varying[c] and c not in set(first)]
+        return self
+
+    def transform(self, X):  # noqa: ANN001, ANN201 - scikit-learn's signature
+        check_is_fitted(self, "columns_")
+        return as_frame(X)[self.columns_]
+
+    def get_feature_names_out(self, input_features=None):  # noqa: ANN001, ANN201
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.columns_, dtype=object)
 
 
 class CoxPHBaseline(RegressorMixin, BaseEstimator):

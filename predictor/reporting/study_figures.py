@@ -120,4 +120,10 @@ def study_figures(result) -> dict[str, Any]:
     return out
 
 
-_FAMILY_STYLE = {"xgboost": "#1f77b4", "gbtree": "#2ca02c", "gblinear": "#9467bd", "baseline": "#ff7f0e"}
+_FAMILY_STYLE = {
+    "xgboost": "#1f77b4",
+    "gbtree": "#2ca02c",
+    "gblinear": "#9467bd",
+    "baseline": "#ff7f0e",
+    "unpenalised": "#8c564b",
+}

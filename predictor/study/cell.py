@@ -209,18 +209,17 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
         data = development_data(exp, validation.source.scenario, nested_in=max(study.study.n))
         features = fit_features(exp, data)
         X = features.transform(data.train.frame)
-        X_val = (
-            None if cell.model == "baseline" else features.transform(validation.part.frame)
-        )  # the baseline reads raw columns
+        classical = cell.model in ("baseline", "unpenalised")
+        X_val = None if classical else features.transform(validation.part.frame)  # regressions read raw columns
         lap("data")
         records, power = [], []
         for task in data.tasks:
             y = task.target(data.train.frame)
-            if cell.model == "baseline":
-                baseline = fit_baseline(task, exp, data, features, y)
+            if classical:
+                baseline = fit_baseline(task, exp, data, features, y, penalised=cell.model == "baseline")
                 lap("fit")
                 prediction = task.predict_baseline(baseline, validation.part.frame)
-                if study.power.covariate is not None:
+                if study.power.covariate is not None and cell.model == "baseline":
                     power.append(
                         (task.name, *task.coefficient_test(baseline, data.train.frame, y, study.power.covariate))
                     )

@@ -171,9 +171,12 @@ def fit_xgboost(task: Task, chosen: SearchResult, seed: int, X: pd.DataFrame, y:
     return model.fit(X, y)
 
 
-def fit_baseline(task: Task, exp: Experiment, data: Data, features: CohortFeatures, y: np.ndarray):
-    """The task's classical baseline (logistic regression, Cox PH) on the training rows."""
-    return task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y)
+def fit_baseline(
+    task: Task, exp: Experiment, data: Data, features: CohortFeatures, y: np.ndarray, *, penalised: bool = True
+):
+    """The task's classical baseline (logistic regression, Cox PH) on the training rows; by
+    maximum likelihood with ``penalised=False`` (a study's ``unpenalised`` family)."""
+    return task.fit_baseline(_baseline_preprocessor(exp, data, features), data.train.frame, y, penalised=penalised)
 
 
 def _baseline_preprocessor(exp: Experiment, data: Data, features: CohortFeatures):

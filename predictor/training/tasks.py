@@ -36,7 +36,7 @@ from predictor.metrics.scores import (
     TrainingReference,
     response_metrics,
 )
-from predictor.models.baselines import CoxPHBaseline
+from predictor.models.baselines import CoxPHBaseline, FullRankDesign
 from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
 from predictor.models.target import make_surv
 from synthetic import Cohort, oracle, survival_columns, true_probability
@@ -155,9 +155,10 @@ class Task(ABC):
         """An unfitted XGBoost estimator with the search's ``params``."""
 
     @abstractmethod
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray, *, penalised: bool = True) -> Pipeline:
         """The classical baseline fitted on raw columns ``df``: a scikit-learn :class:`Pipeline`
-        of the unfitted ``preprocessor`` and the task's regression (the same shape for every task)."""
+        of the unfitted ``preprocessor`` and the task's regression (the same shape for every task);
+        ridge-penalised (the default), or by maximum likelihood with ``penalised=False``."""
 
     @abstractmethod
     def coefficient_test(
@@ -261,8 +262,10 @@ class BinaryTask(Task):
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBResponseClassifier:
         return XGBResponseClassifier(random_state=random_state, **params)
 
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
-        return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray, *, penalised: bool = True) -> Pipeline:
+        if penalised:
+            return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
+        return make_pipeline(preprocessor, FullRankDesign(), LogisticRegression(penalty=None, max_iter=5000)).fit(df, y)
 
     def coefficient_test(
         self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str
@@ -366,8 +369,10 @@ class SurvivalTask(Task):
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBSurvival:
         return XGBSurvival(objective=self.objective, random_state=random_state, **params)
 
-    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray) -> Pipeline:
-        return make_pipeline(preprocessor, CoxPHBaseline()).fit(df, y)
+    def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray, *, penalised: bool = True) -> Pipeline:
+        if penalised:
+            return make_pipeline(preprocessor, CoxPHBaseline()).fit(df, y)
+        return make_pipeline(preprocessor, FullRankDesign(), CoxPHBaseline(penalizer=0.0)).fit(df, y)
 
     def coefficient_test(
         self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str
