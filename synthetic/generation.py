@@ -16,11 +16,13 @@ from .cohort import Cohort
 from .errors import GenerationError
 from .scenario import Scenario, load_scenario
 
-__all__ = ["generate", "draw_noise", "simulate", "CHUNK_SIZE", "package_version"]
+__all__ = ["generate", "generate_nested", "draw_noise", "simulate", "CHUNK_SIZE", "NESTED_BLOCK", "package_version"]
 
 #: Patients per chunk. Each chunk draws from its own child of ``SeedSequence(seed)``, so a cohort
 #: depends on (seed, n) alone, and the progress display can advance chunk by chunk.
 CHUNK_SIZE = 250_000
+#: Patients per block of :func:`generate_nested`.
+NESTED_BLOCK = 200
 #: Most threads used to generate chunks.
 MAX_WORKERS = 8
 
@@ -135,5 +137,35 @@ def generate(
         scenario=sc.name,
         seed=seed,
         parameters=values,
+        package_version=package_version(),
+    )
+
+
+def generate_nested(scenario: str | Scenario, n: int, seed: int = 0) -> Cohort:
+    """The first ``n`` patients of an endless cohort drawn in blocks of :data:`NESTED_BLOCK`,
+    block ``b`` from ``SeedSequence(seed, spawn_key=(b,))``: a smaller cohort is always the start
+    of a larger one with the same seed, whatever the larger size (a study's paired sizes).
+
+    Returns
+    -------
+    Cohort
+        ``patient_id`` runs 1..n.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    n, seed = _check(n, seed)
+    blocks = -(-n // NESTED_BLOCK)
+    states = [int(np.random.SeedSequence(seed, spawn_key=(b,)).generate_state(1)[0]) for b in range(blocks)]
+    parts = [generate(sc, NESTED_BLOCK, s) for s in states]
+    observed = pd.concat([p.observed for p in parts], ignore_index=True).iloc[:n]
+    truth = pd.concat([p.truth for p in parts], ignore_index=True).iloc[:n]
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    observed["patient_id"] = ids
+    truth["patient_id"] = ids
+    return Cohort(
+        observed=observed,
+        truth=truth,
+        scenario=sc.name,
+        seed=seed,
+        parameters=sc.values(),
         package_version=package_version(),
     )

@@ -206,7 +206,7 @@ def run_cell(study: Study, cell: Cell, validation: ValidationSet) -> CellResult:
 
     try:
         exp = cell_experiment(study, cell)
-        data = development_data(exp, validation.source.scenario, nested_in=max(study.study.n))
+        data = development_data(exp, validation.source.scenario, nested=True)
         features = fit_features(exp, data)
         X = features.transform(data.train.frame)
         classical = cell.model in ("baseline", "unpenalised")

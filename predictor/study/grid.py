@@ -7,9 +7,10 @@ cells run, on the number of workers, or on which other cells the grid holds:
 * the validation cohort: ``SeedSequence(seed, spawn_key=(0,))`` (the same for every variant);
 * replicate ``r``: ``SeedSequence(seed, spawn_key=(1, r))``, the same cohort seed for every size,
   model family, panel and scenario variant (common random numbers). A replicate's cohorts are
-  nested: its cohort of ``n`` is the first ``n`` patients of one cohort of the study's largest
-  size, so that the difference between two sizes is paired (the same first patients), and a
-  learning curve's steps are not blurred by unrelated cohorts.
+  nested: its cohort of ``n`` is the first ``n`` patients of one endless cohort
+  (:func:`synthetic.generation.generate_nested`), so that the difference between two sizes is
+  paired (the same first patients), a learning curve's steps are not blurred by unrelated
+  cohorts, and a grid grown later still reuses every cell computed.
 
 A cell's cache key hashes everything that determines its result.
 """

@@ -12,7 +12,7 @@ task is. Nothing here talks to MLflow.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from predictor.training.tasks import (
 )
 from synthetic import evaluate_targets, generate, load_scenario
 from synthetic.errors import SyntheticError
+from synthetic.generation import generate_nested
 
 __all__ = [
     "Progress",
@@ -170,16 +171,15 @@ def _cohort(
     return cohort.observed, cohort.truth, scenario.schema, source, info
 
 
-def development_data(
-    exp: Experiment, scenario: Any, say: Progress = no_progress, *, nested_in: int | None = None
-) -> Data:
+def development_data(exp: Experiment, scenario: Any, say: Progress = no_progress, *, nested: bool = False) -> Data:
     """A synthetic development cohort of ``exp.cohort.n`` patients from ``scenario`` (a
     :class:`synthetic.Scenario`, possibly with parameters overridden) and seed
     ``exp.cohort.seed``, every patient a training row: what a simulation study fits, to be scored
     on a separate large validation cohort rather than on a test split (``test`` is empty).
 
-    With ``nested_in``, the cohort is the first ``exp.cohort.n`` patients of a cohort of
-    ``nested_in`` from the same seed: a study's sizes are then nested within each replicate.
+    With ``nested``, the cohort comes from :func:`synthetic.generation.generate_nested`: the first
+    ``exp.cohort.n`` patients of one endless cohort per seed, so that a study's sizes are nested
+    within each replicate.
 
     Raises
     ------
@@ -188,10 +188,8 @@ def development_data(
     """
 
     say(f"generating development cohort (n={exp.cohort.n}, seed {exp.cohort.seed})")
-    n = int(exp.cohort.n or scenario.default_n)
-    cohort = generate(scenario, max(n, nested_in or 0), exp.cohort.seed)
-    if len(cohort.observed) > n:
-        cohort = replace(cohort, observed=cohort.observed.iloc[:n], truth=cohort.truth.iloc[:n])
+    draw = generate_nested if nested else generate
+    cohort = draw(scenario, exp.cohort.n or scenario.default_n, exp.cohort.seed)
     observed, schema = cohort.observed, scenario.schema
     tasks = _checked_tasks(exp, schema, observed, "to train")
     source = Synthetic(scenario=scenario, seed=exp.cohort.seed, parameters=cohort.parameters)

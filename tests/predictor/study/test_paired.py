@@ -17,8 +17,8 @@ from tests.study_files import small_study
 def test_a_smaller_cohort_is_the_first_patients_of_the_larger_one():
     exp = load_experiment("icb_bone_opn")
     scenario = load_scenario("icb_bone_opn")
-    small = development_data(replace(exp, cohort=replace(exp.cohort, n=150, seed=9)), scenario, nested_in=600)
-    large = development_data(replace(exp, cohort=replace(exp.cohort, n=600, seed=9)), scenario, nested_in=600)
+    small = development_data(replace(exp, cohort=replace(exp.cohort, n=150, seed=9)), scenario, nested=True)
+    large = development_data(replace(exp, cohort=replace(exp.cohort, n=650, seed=9)), scenario, nested=True)
     assert small.observed.equals(large.observed.iloc[:150])
     assert small.train.truth.equals(large.train.truth.iloc[:150])
 
