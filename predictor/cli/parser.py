@@ -135,6 +135,13 @@ def _add_study_commands(sub: Any) -> None:
         "--timeout", type=float, default=10.0, help="seconds to wait for the scheduler to answer (default 10)"
     )
     p.add_argument("--every", type=float, default=5.0, help="seconds between progress lines (default 5)")
+    p.add_argument(
+        "--at",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="only the expected performance at N patients (its replicates; cached cells reused; no MLflow run)",
+    )
     _tracking_uri(p)
     p.set_defaults(func=cmd_study)
 

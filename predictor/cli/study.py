@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
+from features import atomic_write
 from predictor.cli.common import clock, print_page, progress_lines
-from predictor.config.study import load_study
+from predictor.config.study import Study, load_study
 from predictor.reporting.tables import study_text
 from predictor.study.driver import run_study
+from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import plan_cells
 from predictor.study.scheduling import ClusterSpec, probe
 from predictor.tracking import (
@@ -33,6 +36,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     )
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
+    if args.at is not None:
+        return _expected_at(args.at, study, cluster, say)
 
     def connected(conn) -> None:
         where = "LocalCluster" if conn.local else f"scheduler {args.scheduler}"
@@ -70,4 +75,42 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(f"results: {', '.join(str(p) for p in written)}")
     print(f"run {logged.run_id} in experiment '{study.name}' ({logged.children} child runs, one per grid point)")
     print_page(logged, uri, args.tracking_uri)
+    return 0
+
+
+def _expected_at(n: int, study: Study, cluster: ClusterSpec, say) -> int:  # noqa: ANN001 - a progress printer
+    """``--at N``: the study's replicates at N patients only (cached cells reused), and the
+    expected performance table; written to ``<output>/expected_at_<N>.csv``, no MLflow run."""
+    at = replace(study, study=replace(study.study, n=(n,)))
+    say(f"expected performance at n = {n}: {len(plan_cells(at))} cells")
+
+    def progress(p) -> None:
+        if p.done == p.total or p.error is not None:
+            say(f"cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed)")
+
+    result = run_study(at, cluster, progress=progress)
+    table = expected_performance(result.table, n, study.criteria.gap)
+    path = study.output / f"expected_at_{n}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        table.to_csv(tmp, index=False)
+    lo, hi = SLOPE_RANGE
+    print(
+        f"\nexpected performance at n = {n} ({study.study.replicates} replicates; MC SE = Monte Carlo standard error)"
+    )
+    print(f"P(slope ok): {lo} < calibration slope < {hi}; P(both ok): that, and a gap <= {study.criteria.gap}")
+    shown = table.assign(
+        metric=table["metric"]
+        + " "
+        + table["mean"].map("{:.3f}".format)
+        + " (SD "
+        + table["sd"].map("{:.3f}".format)
+        + ")",
+        gap=table["gap_mean"].map("{:.3f}".format),
+        slope=table["slope_mean"].map("{:.2f}".format) + " (SD " + table["slope_sd"].map("{:.2f}".format) + ")",
+        p_slope=table["p_slope_ok"].map("{:.2f}".format) + " +- " + table["p_slope_ok_se"].map("{:.2f}".format),
+        p_both=table["p_both_ok"].map("{:.2f}".format) + " +- " + table["p_both_ok_se"].map("{:.2f}".format),
+    )[["scenario", "model", "panel", "task", "metric", "gap", "slope", "p_slope", "p_both"]]
+    print(shown.to_string(index=False))
+    print(f"\nwritten: {path}")
     return 0

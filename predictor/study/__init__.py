@@ -22,6 +22,7 @@ from predictor.study.cell import (
     run_cell,
 )
 from predictor.study.driver import run_study
+from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import (
     Cell,
     cell_key,
@@ -45,6 +46,8 @@ from predictor.study.sample_size import (
 from predictor.study.scheduling import ClusterSpec, Connection, Job, connect, probe
 
 __all__ = [
+    "SLOPE_RANGE",
+    "expected_performance",
     "Study",
     "load_study",
     "Cell",
