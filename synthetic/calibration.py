@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.optimize import least_squares
-from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
 
 from .declared import DeclaredModel
 from .errors import CalibrationError, ScenarioError
@@ -153,14 +153,12 @@ def _curve_or_auc(
 
 
 def rank_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """The C-statistic (area under the ROC curve) of ``score`` for ``y``, by ranks (ties half);
-    the Mann-Whitney form, so that the package's lowest layer needs no scikit-learn."""
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
+    """The C-statistic (area under the ROC curve) of ``score`` for ``y`` (scikit-learn's), nan
+    when ``y`` holds one class only."""
+    y = np.asarray(y, dtype=bool)
+    if y.all() or not y.any():
         return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(roc_auc_score(y, score))
 
 
 def expected_auc(p: np.ndarray) -> float:
