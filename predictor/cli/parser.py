@@ -136,6 +136,9 @@ def _add_study_commands(sub: Any) -> None:
     )
     p.add_argument("--every", type=float, default=5.0, help="seconds between progress lines (default 5)")
     p.add_argument(
+        "--plan", action="store_true", help="print the cells, what the cache holds and a time estimate; run nothing"
+    )
+    p.add_argument(
         "--at",
         type=positive_int,
         default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from predictor.reporting.tables import study_text
 from predictor.study.driver import run_study
 from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import plan_cells
+from predictor.study.plan import plan_study
 from predictor.study.scheduling import ClusterSpec, probe
 from predictor.tracking import (
     resolve_tracking_uri,
@@ -34,6 +36,8 @@ def cmd_study(args: argparse.Namespace) -> int:
         f"x models {', '.join(grid['models'])} "
         f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells"
     )
+    if args.plan:
+        return _plan(study, args.workers)
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
     if args.at is not None:
@@ -113,4 +117,22 @@ def _expected_at(n: int, study: Study, cluster: ClusterSpec, say) -> int:  # noq
     )[["scenario", "model", "panel", "task", "metric", "gap", "slope", "p_slope", "p_both"]]
     print(shown.to_string(index=False))
     print(f"\nwritten: {path}")
+    return 0
+
+
+def _plan(study: Study, workers: int | None) -> int:
+    """``--plan``: the cells the cache lacks and an estimate of their time; nothing runs."""
+    plan = plan_study(study)
+    workers = workers or os.cpu_count() or 1
+    print(f"{len(plan.todo)} cell(s) to compute, {plan.cached} in the cache ({study.output / 'cells'})")
+    for model, seconds in sorted(plan.seconds_per_cell.items()):
+        print(f"  {model}: {seconds:.1f} s per cell (the mean of its cached cells)")
+    left = plan.estimate(workers)
+    if not plan.todo:
+        print("nothing to compute: the study would only analyse its cache")
+    elif left == left:  # not nan
+        print(f"estimate: about {clock(left)} on {workers} worker(s), MLflow logging and the analysis aside")
+    else:
+        print("no estimate yet: a model family to compute has no cached cell to time it by (run a small grid first)")
+    print("nothing was run")
     return 0

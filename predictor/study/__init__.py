@@ -31,6 +31,7 @@ from predictor.study.grid import (
     validation_key,
     validation_seed,
 )
+from predictor.study.plan import StudyPlan, plan_study
 from predictor.study.result import StudyProgress, StudyResult
 from predictor.study.sample_size import (
     Z95,
@@ -46,6 +47,8 @@ from predictor.study.sample_size import (
 from predictor.study.scheduling import ClusterSpec, Connection, Job, connect, probe
 
 __all__ = [
+    "StudyPlan",
+    "plan_study",
     "SLOPE_RANGE",
     "expected_performance",
     "Study",

@@ -29,3 +29,26 @@ def test_expected_performance_counts_acceptable_replicates():
     assert row.p_slope_ok == pytest.approx(np.mean(inside))  # 0.9, 1.0, 1.1
     assert row.p_both_ok == pytest.approx(0.4)  # 1.0 and 1.1 with a gap <= 0.02
     assert row.p_both_ok_se == pytest.approx(np.sqrt(0.4 * 0.6 / 5))
+
+
+def test_a_plan_reads_the_cache_and_estimates_from_its_timings(tmp_path):
+    from predictor.config.study import load_study
+    from predictor.study import CellCache, CellResult, cell_key, plan_cells, plan_study
+    from tests.study_files import small_study
+
+    path = tmp_path / "study.toml"
+    path.write_text(small_study("plan", tmp_path / "out"), encoding="utf-8")
+    study = load_study(path)
+    cells = plan_cells(study)
+    assert plan_study(study).cached == 0 and np.isnan(plan_study(study).estimate(2))
+    cache = CellCache(study.output / "cells")
+    for cell in cells[:4]:  # two gblinear and two baseline cells of the first size, with timings
+        cache.put(
+            cell_key(study, cell),
+            CellResult(cell=cell, timings={"fit": 2.0 if cell.model == "baseline" else 6.0}).to_json(),
+        )
+    plan = plan_study(study)
+    assert plan.cached == 4 and len(plan.todo) == len(cells) - 4
+    assert plan.seconds_per_cell == {"baseline": 2.0, "gblinear": 6.0}
+    expected = sum(2.0 if c.model == "baseline" else 6.0 for c in plan.todo) / 2
+    assert plan.estimate(2) == pytest.approx(expected)
