@@ -280,9 +280,14 @@ class BinaryTask(Task):
         # Full rank beside the intercept: constant columns out, and the first level of each one-hot group.
         first_levels = {c.split("=", 1)[0]: c for c in reversed(Z.columns) if "=" in c}.values()
         Z = Z.loc[:, (Z.std() > 0) & ~Z.columns.isin(list(first_levels))]
+        logit = sm.Logit(np.asarray(y, dtype=float), sm.add_constant(Z, has_constant="add"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a fit that does not converge is reported as NaN below
-            fit = sm.Logit(np.asarray(y, dtype=float), sm.add_constant(Z, has_constant="add")).fit(disp=0, maxiter=100)
+            fit = logit.fit(disp=0, maxiter=100)
+            if not fit.mle_retvals.get("converged", False):
+                # Newton's steps can stall on statsmodels' own convergence test where a
+                # quasi-Newton search converges to the same estimates (seen on 240 patients).
+                fit = logit.fit(disp=0, maxiter=1000, method="bfgs")
         row = _design_column(Z.columns, covariate)
         if not fit.mle_retvals.get("converged", False):
             return math.nan, math.nan
