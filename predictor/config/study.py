@@ -81,13 +81,19 @@ class SearchOverrides:
 
 @dataclass(frozen=True)
 class CriteriaSection:
-    """``[criteria]``: the smallest n is where the median gap to the oracle of the task's headline
-    metric is at most ``gap`` and the median calibration slope at least ``slope`` (Riley's
-    shrinkage criterion); its interval comes from ``bootstrap`` resamples of the replicates."""
+    """``[criteria]``: the smallest n is where the gap to the oracle of the task's headline metric
+    is at most ``gap`` and the calibration slope at least ``slope`` (Riley's shrinkage criterion),
+    over the replicates by their ``statistic``: ``median``, ``mean`` (E(S) >= slope, as
+    samplesizedev targets it) or ``assurance`` (at least ``assurance`` of the replicates have a gap
+    at most ``gap`` and a slope inside ``slope_range``); its interval comes from ``bootstrap``
+    resamples of the replicates."""
 
     gap: float = 0.02
     slope: float = 0.9
     bootstrap: int = 1000
+    statistic: str = "median"
+    assurance: float = 0.8
+    slope_range: tuple[float, float] = (0.85, 1.15)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,15 @@ STUDY_CONSTRAINTS: KeyTable = {
             "gap": Key(float, lambda v: 0 < v < 1, "must be within 0-1"),
             "slope": Key(float, lambda v: 0 < v <= 1, "must be within 0-1"),
             "bootstrap": Key(int, lambda v: v >= 100, "must be >= 100"),
+            "statistic": Key(
+                str, lambda v: v in ("median", "mean", "assurance"), 'must be "median", "mean" or "assurance"'
+            ),
+            "assurance": Key(float, lambda v: 0 < v < 1, "must be within 0-1"),
+            "slope_range": Key(
+                list,
+                lambda v: len(v) == 2 and all(_number(x) for x in v) and 0 < v[0] < 1 < v[1],
+                "must be [low, high] around 1",
+            ),
         },
     ),
     "power": (

@@ -260,9 +260,18 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def study_criteria(result) -> str:
     """One sentence: what the study's minimum n means, and Riley's."""
     c = result.study.criteria
+    if c.statistic == "assurance":
+        lo, hi = c.slope_range
+        rule = (
+            f"at least {c.assurance:.0%} of the replicates have a gap to the oracle <= {c.gap:g} and a calibration "
+            f"slope within {lo:g}-{hi:g}"
+        )
+    else:
+        what = c.statistic
+        rule = f"the {what} gap to the oracle is <= {c.gap:g} and the {what} calibration slope >= {c.slope:g}"
     return (
-        f"study min n: the smallest n of the grid from which on the median gap to the oracle is <= {c.gap:g} and the "
-        f"median calibration slope >= {c.slope:g} (95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
+        f"study min n: the smallest n of the grid from which on {rule} "
+        f"(95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
         f"Riley n: the closed-form criteria of pmsampsize (1: shrinkage {c.slope:g}; 2: optimism in R2 <= 0.05; "
         "3: precise overall risk) for p predictor parameters and the oracle's R2."
     )

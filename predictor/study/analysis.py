@@ -212,7 +212,16 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
             keys = ["model", "panel", "n", "replicate"]
             both = headline[keys + ["gap"]].merge(slopes[keys + ["value"]].rename(columns={"value": "slope"}), on=keys)
             for (model, panel), curve in both.groupby(["model", "panel"], sort=True):
-                found = minimum_n(curve, gap=c.gap, slope=c.slope, n_boot=c.bootstrap, random_state=study.study.seed)
+                found = minimum_n(
+                    curve,
+                    gap=c.gap,
+                    slope=c.slope,
+                    n_boot=c.bootstrap,
+                    random_state=study.study.seed,
+                    criterion=c.statistic,
+                    assurance=c.assurance,
+                    slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
+                )
                 p = parameters[panel]
                 riley = _riley(facts, oracle.get(task.headline, math.nan), p, c.slope)
                 rows.append(

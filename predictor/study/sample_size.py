@@ -150,34 +150,57 @@ def cox_snell_from_c(c: float, prevalence: float, nodes: int = 200) -> float:
 
 
 # ------------------------------------------------------------------------------ learning curves
+#: How a size's replicates are judged: ``median`` and ``mean`` gap at most ``gap`` and slope at
+#: least ``slope``; ``assurance``: the share of replicates whose gap is at most ``gap`` and whose
+#: slope is inside ``slope_range`` (two-sided: penalised and tree models can over-shrink) at least
+#: ``assurance`` (the probability of acceptable performance).
+CRITERIA = ("median", "mean", "assurance")
+
+
 @dataclass(frozen=True)
 class MinimumN:
-    """The smallest n of the grid from which on the median gap to the oracle is at most ``gap``
-    and the median calibration slope at least ``slope``; ``low`` / ``high``: the 95% interval
-    over bootstrap resamples of the replicates (inf: not reached within the grid)."""
+    """The smallest n of the grid from which on the criterion holds at every size (``criterion``
+    of :data:`CRITERIA`); ``low`` / ``high``: the 95% interval over bootstrap resamples of the
+    replicates (inf: not reached within the grid)."""
 
     n: float
     low: float
     high: float
 
 
-def minimum_n(curve: pd.DataFrame, *, gap: float, slope: float, n_boot: int = 1000, random_state: int = 0) -> MinimumN:
+def minimum_n(
+    curve: pd.DataFrame,
+    *,
+    gap: float,
+    slope: float,
+    n_boot: int = 1000,
+    random_state: int = 0,
+    criterion: str = "median",
+    assurance: float = 0.8,
+    slope_range: tuple[float, float] = (0.85, 1.15),
+) -> MinimumN:
     """:class:`MinimumN` of one learning curve: ``curve`` has columns ``n``, ``replicate``,
     ``gap`` (of the headline metric) and ``slope`` (the calibration slope), one row per replicate."""
     sizes = np.sort(curve["n"].unique())
     groups = [curve.loc[curve.n == n, ["gap", "slope"]].to_numpy(float) for n in sizes]
 
-    def first(medians: np.ndarray) -> float:
-        ok = (medians[:, 0] <= gap) & (medians[:, 1] >= slope)
+    def holds(g: np.ndarray) -> bool:
+        if criterion == "assurance":
+            fine = (g[:, 0] <= gap) & (g[:, 1] > slope_range[0]) & (g[:, 1] < slope_range[1])
+            return bool(fine.mean() >= assurance)
+        centre = np.median(g, axis=0) if criterion == "median" else g.mean(axis=0)
+        return bool(centre[0] <= gap and centre[1] >= slope)
+
+    def first(ok: np.ndarray) -> float:
         # from this n on: the smallest n whose criteria hold at it and at every larger size
         tail = np.flip(np.cumprod(np.flip(ok)).astype(bool))
         return float(sizes[np.argmax(tail)]) if tail.any() else math.inf
 
-    point = first(np.array([np.median(g, axis=0) for g in groups]))
+    point = first(np.array([holds(g) for g in groups]))
     rng = np.random.default_rng(random_state)
     draws = np.empty(n_boot)
     for b in range(n_boot):
-        draws[b] = first(np.array([np.median(g[rng.integers(0, len(g), len(g))], axis=0) for g in groups]))
+        draws[b] = first(np.array([holds(g[rng.integers(0, len(g), len(g))]) for g in groups]))
     low, high = np.quantile(draws, [0.025, 0.975], method="lower"), np.quantile(draws, [0.025, 0.975], method="higher")
     return MinimumN(n=point, low=float(low[0]), high=float(high[1]))
 

@@ -104,3 +104,24 @@ def test_power_counts_significant_tests_with_the_expected_sign():
     assert got.loc["response", "power"] == 0.5  # replicates 0 and 3
     assert got.loc["survival", "power"] == 0.5  # replicates 0 and 1
     assert (got.low < got.power).all() and (got.power < got.high).all()
+
+
+def test_the_mean_and_assurance_criteria_judge_the_replicates_their_own_way():
+    # At 200 the median slope is 0.91 but one replicate over-shrinks badly: the median criterion
+    # holds from 200, the mean (E(S) = 0.80) only from 400; assurance (80% of replicates with a gap
+    # <= 0.02 and 0.85 < S < 1.15) from 800, where four of five replicates are acceptable.
+    gaps = {
+        200: [0.01, 0.01, 0.01, 0.01, 0.01],
+        400: [0.01, 0.01, 0.01, 0.03, 0.03],
+        800: [0.01, 0.01, 0.01, 0.01, 0.03],
+    }
+    slopes = {
+        200: [0.91, 0.92, 0.95, 0.30, 0.91],
+        400: [0.92, 0.95, 0.96, 0.97, 0.90],
+        800: [0.95, 1.0, 0.97, 0.99, 1.2],
+    }
+    curve = _curve(gaps, slopes)
+    assert minimum_n(curve, gap=0.02, slope=0.9, n_boot=100).n == 200
+    assert minimum_n(curve, gap=0.02, slope=0.9, n_boot=100, criterion="mean").n == 400
+    assert minimum_n(curve, gap=0.02, slope=0.9, n_boot=100, criterion="assurance", assurance=0.8).n == 800
+    assert minimum_n(curve, gap=0.02, slope=0.9, n_boot=100, criterion="assurance", assurance=0.9).n == float("inf")
