@@ -139,6 +139,11 @@ def _add_study_commands(sub: Any) -> None:
         "--plan", action="store_true", help="print the cells, what the cache holds and a time estimate; run nothing"
     )
     p.add_argument(
+        "--verify",
+        action="store_true",
+        help="then simulate each minimum n again with fresh replicates and check the criterion on them",
+    )
+    p.add_argument(
         "--at",
         type=positive_int,
         default=None,

@@ -16,6 +16,7 @@ from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import plan_cells
 from predictor.study.plan import plan_study
 from predictor.study.scheduling import ClusterSpec, probe
+from predictor.study.verify import verify
 from predictor.tracking import (
     resolve_tracking_uri,
     run_study_and_log,
@@ -79,6 +80,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(f"results: {', '.join(str(p) for p in written)}")
     print(f"run {logged.run_id} in experiment '{study.name}' ({logged.children} child runs, one per grid point)")
     print_page(logged, uri, args.tracking_uri)
+    if args.verify:
+        _verify(study, result, cluster)
     return 0
 
 
@@ -136,3 +139,23 @@ def _plan(study: Study, workers: int | None) -> int:
         print("no estimate yet: a model family to compute has no cached cell to time it by (run a small grid first)")
     print("nothing was run")
     return 0
+
+
+def _verify(study: Study, result, cluster: ClusterSpec) -> None:  # noqa: ANN001 - a StudyResult
+    """``--verify``: every finite minimum n simulated again with fresh replicates."""
+    checked = verify(study, result, lambda s: run_study(s, cluster))
+    if checked.empty:
+        print("\nverification: no minimum n was reached within the grid, nothing to verify")
+        return
+    path = study.output / "verification.csv"
+    with atomic_write(path) as tmp:
+        checked.to_csv(tmp, index=False)
+    what = study.criteria.statistic
+    print(f"\nverification: each minimum n again, {study.study.replicates} fresh replicates ({what}; 95% CI)")
+    for r in checked.itertuples():
+        print(
+            f"  {r.scenario}/{r.task}/{r.model}/{r.panel}: n = {r.study_n}: gap {r.gap:.3f} [{r.gap_low:.3f}, "
+            f"{r.gap_high:.3f}], slope {r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}]: "
+            f"{'holds' if r.holds else 'does NOT hold'}"
+        )
+    print(f"written: {path}")

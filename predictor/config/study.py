@@ -69,6 +69,7 @@ class StudySection:
     models: tuple[str, ...] = ("xgboost", "baseline")
     validation_n: int = 20000
     output: str | None = None
+    first_replicate: int = 0  # not a file key: verification runs fresh replicates after the study's own
 
 
 @dataclass(frozen=True)

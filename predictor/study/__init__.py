@@ -45,8 +45,10 @@ from predictor.study.sample_size import (
     riley_survival,
 )
 from predictor.study.scheduling import ClusterSpec, Connection, Job, connect, probe
+from predictor.study.verify import verify
 
 __all__ = [
+    "verify",
     "StudyPlan",
     "plan_study",
     "SLOPE_RANGE",

@@ -73,7 +73,7 @@ def plan_cells(study: Study) -> list[Cell]:
         Cell(scenario=v.name, n=n, replicate=r, model=m, panel=p.name, seed=cell_seed(s.seed, r))
         for v in study.variants
         for n in sorted(s.n)
-        for r in range(s.replicates)
+        for r in range(s.first_replicate, s.first_replicate + s.replicates)
         for m in s.models
         for p in study.panels
     ]
