@@ -156,8 +156,8 @@ def generate_nested(scenario: str | Scenario, n: int, seed: int = 0) -> Cohort:
     blocks = -(-n // NESTED_BLOCK)
     states = [int(np.random.SeedSequence(seed, spawn_key=(b,)).generate_state(1)[0]) for b in range(blocks)]
     parts = [generate(sc, NESTED_BLOCK, s) for s in states]
-    observed = pd.concat([p.observed for p in parts], ignore_index=True).iloc[:n]
-    truth = pd.concat([p.truth for p in parts], ignore_index=True).iloc[:n]
+    observed = pd.concat([p.observed for p in parts], ignore_index=True).iloc[:n].copy()
+    truth = pd.concat([p.truth for p in parts], ignore_index=True).iloc[:n].copy()
     ids = np.arange(1, n + 1, dtype=np.int64)
     observed["patient_id"] = ids
     truth["patient_id"] = ids
