@@ -80,8 +80,10 @@ def _draw(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for (size, _), (obs, tru) in zip(chunks, pool.map(one, chunks), strict=True):
             if offset:
-                obs["patient_id"] += offset
-                tru["patient_id"] += offset
+                # New arrays, not "+=": a generator may hand both frames the same id array, which
+                # an in-place add would then shift twice.
+                obs["patient_id"] = obs["patient_id"].to_numpy() + offset
+                tru["patient_id"] = tru["patient_id"].to_numpy() + offset
             observed.append(obs)
             truth.append(tru)
             offset += size

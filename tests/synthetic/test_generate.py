@@ -113,3 +113,16 @@ def test_result_does_not_depend_on_the_number_of_threads(icb_scenario, monkeypat
     monkeypatch.setattr(gen, "MAX_WORKERS", 1)
     serial = generate(icb_scenario, n, seed=8).observed
     pd.testing.assert_frame_equal(parallel, serial)
+
+
+def test_patient_ids_run_on_across_chunks_in_both_frames():
+    """Above one chunk (250,000 patients) the observed and truth frames keep the same ids 1..n
+    (the generator hands both frames one id array; the chunk offset must not shift it twice)."""
+    import numpy as np
+
+    from synthetic.generation import CHUNK_SIZE
+
+    cohort = generate("icb_bone_opn", CHUNK_SIZE + 10, seed=1)
+    ids = np.arange(1, CHUNK_SIZE + 11)
+    assert (cohort.observed["patient_id"].to_numpy() == ids).all()
+    assert (cohort.truth["patient_id"].to_numpy() == ids).all()
