@@ -156,13 +156,13 @@ def generate_nested(scenario: str | Scenario, n: int, seed: int = 0) -> Cohort:
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     n, seed = _check(n, seed)
     blocks = -(-n // NESTED_BLOCK)
+    # Block b is the single chunk that generate(sc, NESTED_BLOCK, state_b) would draw, all drawn
+    # in one pass (one thread pool, patient ids running on).
     states = [int(np.random.SeedSequence(seed, spawn_key=(b,)).generate_state(1)[0]) for b in range(blocks)]
-    parts = [generate(sc, NESTED_BLOCK, s) for s in states]
-    observed = pd.concat([p.observed for p in parts], ignore_index=True).iloc[:n].copy()
-    truth = pd.concat([p.truth for p in parts], ignore_index=True).iloc[:n].copy()
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    observed["patient_id"] = ids
-    truth["patient_id"] = ids
+    chunks = [(NESTED_BLOCK, _chunks(NESTED_BLOCK, state)[0][1]) for state in states]
+    observed_parts, truth_parts = _draw(sc.model, sc.values(), chunks, None)
+    observed = pd.concat(observed_parts, ignore_index=True).iloc[:n].copy()
+    truth = pd.concat(truth_parts, ignore_index=True).iloc[:n].copy()
     return Cohort(
         observed=observed,
         truth=truth,
