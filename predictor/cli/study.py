@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from dataclasses import replace
+
+import numpy as np
 
 from features import atomic_write
 from predictor.cli.common import clock, print_page, progress_lines
@@ -29,14 +32,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     start = time.perf_counter()
     say = progress_lines(args, start)
-    grid = study.grid()
-    cells = len(plan_cells(study))
-    say(f"study '{study.name}' ({study.path}) -> MLflow store {uri}, results in {study.output}/")
-    say(
-        f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates "
-        f"x models {', '.join(grid['models'])} "
-        f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells"
-    )
+    _announce(study, args, uri, say)
     if args.plan:
         return _plan(study, args.workers)
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
@@ -57,7 +53,8 @@ def cmd_study(args: argparse.Namespace) -> int:
         if p.done == p.total or now - last[0] >= args.every or p.last is None:
             last[0] = now
             left = "" if p.left != p.left else f", about {clock(p.left)} left"
-            say(f"cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
+            where = f"round {p.round}: " if study.adaptive is not None else ""
+            say(f"{where}cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
 
     logged = run_study_and_log(
         study, lambda s: run_study(s, cluster, progress=progress, connected=connected), tracking_uri=uri
@@ -85,10 +82,30 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _announce(study: Study, args: argparse.Namespace, uri: str, say) -> None:  # noqa: ANN001 - a progress printer
+    """The study's first lines: where it writes, its grid and, for an adaptive study, its search."""
+    grid = study.grid()
+    cells = len(plan_cells(study))
+    say(f"study '{study.name}' ({study.path}) -> MLflow store {uri}, results in {study.output}/")
+    say(
+        f"grid: n = {', '.join(map(str, grid['n']))} x {grid['replicates']} replicates "
+        f"x models {', '.join(grid['models'])} "
+        f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells"
+    )
+    a = study.adaptive
+    if a is not None and args.at is None:
+        say(
+            f"adaptive: then up to {a.rounds} round(s) of {a.batch} replicates at each learning curve's predicted n*, "
+            f"until its 95% interval is within +-{a.precision:.0%} (budget: {a.max_cells} cells"
+            + (f", {clock(a.max_seconds)}" if a.max_seconds else "")
+            + ")"
+        )
+
+
 def _expected_at(n: int, study: Study, cluster: ClusterSpec, say) -> int:  # noqa: ANN001 - a progress printer
     """``--at N``: the study's replicates at N patients only (cached cells reused), and the
     expected performance table; written to ``<output>/expected_at_<N>.csv``, no MLflow run."""
-    at = replace(study, study=replace(study.study, n=(n,)))
+    at = replace(study, study=replace(study.study, n=(n,)), adaptive=None)
     say(f"expected performance at n = {n}: {len(plan_cells(at))} cells")
 
     def progress(p) -> None:
@@ -131,6 +148,8 @@ def _plan(study: Study, workers: int | None) -> int:
     for model, seconds in sorted(plan.seconds_per_cell.items()):
         print(f"  {model}: {seconds:.1f} s per cell (the mean of its cached cells)")
     left = plan.estimate(workers)
+    if study.adaptive is not None:
+        _plan_rounds(study, plan, workers)
     if not plan.todo:
         print("nothing to compute: the study would only analyse its cache")
     elif left == left:  # not nan
@@ -139,6 +158,28 @@ def _plan(study: Study, workers: int | None) -> int:
         print("no estimate yet: a model family to compute has no cached cell to time it by (run a small grid first)")
     print("nothing was run")
     return 0
+
+
+def _plan_rounds(study: Study, plan, workers: int) -> None:  # noqa: ANN001 - a StudyPlan
+    """An adaptive study's rounds: in the cache, next, and expected after it."""
+    a = study.adaptive
+    assert a is not None
+    print(
+        f"adaptive: {plan.rounds_cached} round(s) in the cache (the grid is round 1); "
+        f"the next computes {len(plan.todo)} cell(s)"
+    )
+    if plan.rounds_left is None or plan.cells_left is None:
+        print(
+            f"  then at most {a.rounds} adaptive round(s), {a.max_cells} cells in all; how many rounds each curve "
+            "needs is estimated once the grid is in the cache"
+        )
+        return
+    per = float(np.mean(list(plan.seconds_per_cell.values()))) if plan.seconds_per_cell else math.nan
+    more = f", about {clock(plan.cells_left * per / workers)}" if per == per else ""
+    print(
+        f"  then about {plan.rounds_left} more round(s) and {plan.cells_left} more cell(s){more} (each curve's "
+        "interval narrowing as 1/sqrt(replicates) to its precision)"
+    )
 
 
 def _verify(study: Study, result, cluster: ClusterSpec) -> None:  # noqa: ANN001 - a StudyResult
@@ -156,6 +197,6 @@ def _verify(study: Study, result, cluster: ClusterSpec) -> None:  # noqa: ANN001
         print(
             f"  {r.scenario}/{r.task}/{r.model}/{r.panel}: n = {r.study_n}: gap {r.gap:.3f} [{r.gap_low:.3f}, "
             f"{r.gap_high:.3f}], slope {r.slope:.2f} [{r.slope_low:.2f}, {r.slope_high:.2f}]: "
-            f"{'holds' if r.holds else 'does NOT hold'}"
+            f"{'holds' if r.holds else 'consistent with the target' if r.consistent else 'does NOT hold'}"
         )
     print(f"written: {path}")

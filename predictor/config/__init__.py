@@ -24,6 +24,7 @@ from predictor.config.keys import Key, KeyTable, parse_section
 from predictor.config.study import (
     MODEL_FAMILIES,
     STUDY_CONSTRAINTS,
+    AdaptiveSection,
     CriteriaSection,
     Panel,
     PowerSection,
@@ -61,6 +62,7 @@ __all__ = [
     "SearchOverrides",
     "CriteriaSection",
     "PowerSection",
+    "AdaptiveSection",
     "Panel",
     "Variant",
     "STUDY_CONSTRAINTS",

@@ -30,6 +30,7 @@ __all__ = [
     "SearchOverrides",
     "CriteriaSection",
     "PowerSection",
+    "AdaptiveSection",
     "Panel",
     "Variant",
     "STUDY_CONSTRAINTS",
@@ -104,6 +105,26 @@ class PowerSection:
 
     covariate: str | None = None
     direction: str = "worse"
+
+
+@dataclass(frozen=True)
+class AdaptiveSection:
+    """``[adaptive]``: search for each minimum n instead of reading it off the grid.
+
+    The grid's ``n`` and ``replicates`` are the start; then, round after round, a learning curve
+    is fitted to every scenario x task x model x panel (:mod:`predictor.study.learning_curve`)
+    and ``batch`` new replicates are placed at its predicted crossing of the criterion, until the
+    95% interval of each n* lies within ``precision`` (relative, either side) of n*, or a budget
+    runs out: ``rounds``, ``max_cells`` (cells in all, the start's included) or ``max_seconds``
+    (checked between rounds: a time budget makes the answer depend on the machine's speed, a
+    cell budget does not). No replicate is placed above ``max_n`` patients."""
+
+    precision: float = 0.2
+    batch: int = 10
+    rounds: int = 6
+    max_cells: int = 1000
+    max_seconds: float | None = None
+    max_n: int = 20000
 
 
 @dataclass(frozen=True)
@@ -184,6 +205,17 @@ STUDY_CONSTRAINTS: KeyTable = {
             "direction": Key(str, lambda v: v in ("worse", "better"), 'must be "worse" or "better"'),
         },
     ),
+    "adaptive": (
+        AdaptiveSection,
+        {
+            "precision": Key(float, lambda v: 0 < v < 1, "must be within 0-1 (0.2: n* +- 20%)"),
+            "batch": Key(int, lambda v: v >= 2, "must be >= 2 (replicates per round at a crossing)"),
+            "rounds": Key(int, lambda v: v >= 1, "must be >= 1"),
+            "max_cells": Key(int, lambda v: v > 0, "must be > 0"),
+            "max_seconds": Key(float, lambda v: v > 0, "must be > 0"),
+            "max_n": Key(int, lambda v: v > 0, "must be > 0"),
+        },
+    ),
 }
 
 
@@ -204,6 +236,7 @@ class Study:
     base: Experiment
     scenario: Any  # synthetic.Scenario of the base experiment
     path: Path | None = None
+    adaptive: AdaptiveSection | None = None  # None: the grid's minimum n (no [adaptive] section)
 
     @property
     def name(self) -> str:
@@ -236,6 +269,8 @@ class Study:
         out |= {f"search.{k}": v for k, v in asdict(self.search).items()}
         out |= {f"criteria.{k}": v for k, v in asdict(self.criteria).items()}
         out |= {f"power.{k}": v for k, v in asdict(self.power).items()}
+        if self.adaptive is not None:
+            out |= {f"adaptive.{k}": v for k, v in asdict(self.adaptive).items()}
         out |= {f"panel.{p.name}": "all" if p.columns is None else ", ".join(p.columns) for p in self.panels}
         out |= {
             f"scenario.{v.name}": json.dumps({**v.set, **{f"{k} x": f for k, f in v.scale.items()}})
@@ -295,6 +330,7 @@ def load_study(path: str | Path) -> Study:
         base=base,
         scenario=scenario,
         path=p,
+        adaptive=sections["adaptive"] if "adaptive" in raw else None,
     )
     _check_grid(where, study)
     return study
@@ -393,6 +429,16 @@ def _check_grid(where: str, study: Study) -> None:
         )
     if len(set(study.study.n)) != len(study.study.n):
         raise StudyError(f"{where} [study]: n lists a size twice")
+    if study.adaptive is not None:
+        if len(study.study.n) < 3:
+            raise StudyError(
+                f"{where} [study]: an adaptive study starts from at least 3 sizes in n (a learning curve "
+                f"has 3 parameters); n = {list(study.study.n)}"
+            )
+        if study.study.replicates < 2:
+            raise StudyError(f"{where} [study]: an adaptive study needs replicates >= 2 (the spread at each size)")
+        if study.adaptive.max_n < max(study.study.n):
+            raise StudyError(f"{where} [adaptive]: max_n = {study.adaptive.max_n} is below the grid's largest n")
     if study.power.covariate is not None:
         if study.power.covariate not in study.scenario.schema:
             raise StudyError(

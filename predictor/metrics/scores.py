@@ -32,10 +32,20 @@ from predictor.metrics.fast import (
 )
 from predictor.models.target import surv_arrays
 
-__all__ = ["HORIZONS", "response_metrics", "TrainingReference", "SurvivalMetrics", "survival_metrics"]
+__all__ = [
+    "HORIZONS",
+    "LOWER_IS_BETTER",
+    "response_metrics",
+    "TrainingReference",
+    "SurvivalMetrics",
+    "survival_metrics",
+]
 
 #: Months at which time-dependent metrics are reported.
 HORIZONS = (6.0, 12.0, 24.0)
+
+#: Metrics where smaller is better (a model's gap to the oracle is model - oracle; else oracle - model).
+LOWER_IS_BETTER = ("brier", "ibs", "ibs_km", "ici", "e50", "e90")
 
 
 def response_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:

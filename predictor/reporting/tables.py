@@ -200,26 +200,32 @@ def _interval(low: float, high: float, largest: int) -> str:
 
 
 def study_rows(result) -> tuple[list[str], list[list[str]]]:
-    """The sample-size table of a study (:class:`predictor.study.StudyResult`): header and rows."""
+    """The sample-size table of a study (:class:`predictor.study.StudyResult`): header and rows;
+    an adaptive study's with each answer's status and the isotonic cross-check."""
     s = result.sample_size
-    largest = max(result.study.study.n)
-    header = ["scenario", "task", "model", "panel", "study min n [95% CI]", "Riley n (1 / 2 / 3)", "p", "oracle"]
-    rows = [
-        [
-            r.scenario,
-            r.task,
-            r.model,
-            r.panel,
+    adaptive = result.study.adaptive is not None
+    largest = int(result.table.n.max()) if len(result.table) else max(result.study.study.n)
+    what = "study n* [95% CI]" if adaptive else "study min n [95% CI]"
+    header = ["scenario", "task", "model", "panel", what, "status"]
+    header += ["isotonic"] if adaptive else []
+    header += ["Riley n (1 / 2 / 3)", "p", "oracle"]
+    rows = []
+    for r in s.itertuples():
+        row = [r.scenario, r.task, r.model, r.panel]
+        row.append(
             f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} "
-            f"{_interval(r.study_low, r.study_high, largest)}",
+            f"{_interval(r.study_low, r.study_high, largest)}"
+        )
+        row.append(r.status)
+        if adaptive:
+            row.append(f"{int(r.isotonic_n):,}" if np.isfinite(r.isotonic_n) else f"> {largest:,}")
+        row.append(
             "-"
             if not np.isfinite(r.riley_n)
-            else f"{int(r.riley_n):,} ({int(r.riley_1):,} / {int(r.riley_2):,} / {int(r.riley_3):,})",
-            str(int(r.parameters)),
-            f"{metric_label(r.metric)} {r.oracle:.3f}",
-        ]
-        for r in s.itertuples()
-    ]
+            else f"{int(r.riley_n):,} ({int(r.riley_1):,} / {int(r.riley_2):,} / {int(r.riley_3):,})"
+        )
+        row += [str(int(r.parameters)), f"{metric_label(r.metric)} {r.oracle:.3f}"]
+        rows.append(row)
     return header, rows
 
 
@@ -229,6 +235,8 @@ def power_rows(result) -> tuple[list[str], list[list[str]]]:
     if p.empty:
         return [], []
     sizes = sorted(p.n.unique())
+    if result.study.adaptive is not None:  # the grid's sizes: the rounds add sizes only where a curve needed them
+        sizes = [n for n in sizes if n in result.study.study.n]
     header = ["scenario", "panel", "task", *[f"n={n:,}" for n in sizes]]
     rows = []
     s = result.study
@@ -258,8 +266,8 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def study_criteria(result) -> str:
-    """One sentence: what the study's minimum n means, and Riley's."""
-    c = result.study.criteria
+    """What the study's minimum n means, and Riley's."""
+    c, a = result.study.criteria, result.study.adaptive
     if c.statistic == "assurance":
         lo, hi = c.slope_range
         rule = (
@@ -269,11 +277,24 @@ def study_criteria(result) -> str:
     else:
         what = c.statistic
         rule = f"the {what} gap to the oracle is <= {c.gap:g} and the {what} calibration slope >= {c.slope:g}"
-    return (
-        f"study min n: the smallest n of the grid from which on {rule} "
-        f"(95% CI: {c.bootstrap} bootstrap resamples of the replicates); "
+    riley = (
         f"Riley n: the closed-form criteria of pmsampsize (1: shrinkage {c.slope:g}; 2: optimism in R2 <= 0.05; "
         "3: precise overall risk) for p predictor parameters and the oracle's R2."
+    )
+    if a is None:
+        return (
+            f"study min n: the smallest n of the grid from which on {rule} "
+            f"(95% CI: {c.bootstrap} bootstrap resamples of the replicates); status beyond: never within the grid; "
+            + riley
+        )
+    return (
+        f"study n*: where the fitted learning curve says {rule} (95% CI: the curve refitted to {c.bootstrap} "
+        f"bootstrap resamples of the replicates), after {result.rounds - 1} adaptive round(s). "
+        f"status ok: the interval is within +-{a.precision:.0%} of n*; budget: not yet when the budget "
+        f"(rounds {a.rounds}, cells {a.max_cells}"
+        + (f", {a.max_seconds:g} s" if a.max_seconds else "")
+        + f") ran out; below: met at every size tried; beyond: above max_n ({a.max_n:,}); unreachable: "
+        "a plateau misses the target. isotonic: the smallest size tried where a monotone fit meets it. " + riley
     )
 
 

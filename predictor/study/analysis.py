@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ import pandas as pd
 
 from features.pipeline import CohortFeatures
 from predictor.config.study import Study
+from predictor.metrics.scores import LOWER_IS_BETTER
+from predictor.study.adaptive import CurveData, answer, curve_data
 from predictor.study.cell import CellResult, OutcomeFacts, ValidationSet
 from predictor.study.result import StudyResult
 from predictor.study.sample_size import (
@@ -36,10 +39,6 @@ __all__ = [
     "analyse",
     "sample_size_table",
 ]
-
-
-#: Metrics where smaller is better: their gap to the oracle is model - oracle (else oracle - model).
-LOWER_IS_BETTER = ("brier", "ibs", "ibs_km", "ici", "e50", "e90")
 
 
 #: Metrics whose ideal is a value (1 or 0), not the oracle's: no gap.
@@ -188,59 +187,84 @@ def _riley(facts: OutcomeFacts, oracle_headline: float, parameters: int, slope: 
 
 #: The columns of :func:`sample_size_table`.
 SAMPLE_SIZE_COLUMNS = [
-    *("scenario", "task", "metric", "model", "panel", "study_n", "study_low", "study_high"),
+    *("scenario", "task", "metric", "model", "panel", "study_n", "study_low", "study_high", "status"),
     *("riley_n", "riley_1", "riley_2", "riley_3", "parameters", "r2_cs", "oracle"),
+    *("sizes", "replicates", "isotonic_n", "gap_a", "gap_b", "gap_c", "slope_a", "slope_b", "slope_c"),
+    *("assurance_alpha", "assurance_beta"),
 ]
 
 
 def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[str, ValidationSet]) -> pd.DataFrame:
-    """Per scenario, task, model and panel: the study's minimum n with its bootstrap interval,
-    beside Riley's closed-form n (each criterion) for the same outcome and panel."""
+    """Per scenario, task, model and panel: the study's minimum n with its 95% interval and
+    status, beside Riley's closed-form n (each criterion) for the same outcome and panel.
+
+    A grid study reads n off its grid (:func:`predictor.study.sample_size.minimum_n`; status
+    ``ok``, or ``beyond`` where the grid never meets the criterion); an adaptive study fits each
+    learning curve (:mod:`predictor.study.learning_curve`: n*, its interval, the status, the
+    isotonic cross-check and the fitted curves' parameters; a curve still imprecise when the
+    search stopped has the status ``budget``)."""
 
     c = study.criteria
     parameters = panel_parameters(study)
-    ok = table[table.status == "ok"]
+    headlines = {t.name: t.headline for v in validations.values() for t in v.tasks}
     rows = []
-    for v in study.variants:
-        val = validations.get(v.name)
-        if val is None:
-            continue
-        for task in val.tasks:
-            facts, oracle = val.facts[task.name], val.oracle.get(task.name, {})
-            headline = ok[(ok.scenario == v.name) & (ok.task == task.name) & (ok.metric == task.headline)]
-            slopes = ok[(ok.scenario == v.name) & (ok.task == task.name) & (ok.metric == "cal_slope")]
-            keys = ["model", "panel", "n", "replicate"]
-            both = headline[keys + ["gap"]].merge(slopes[keys + ["value"]].rename(columns={"value": "slope"}), on=keys)
-            for (model, panel), curve in both.groupby(["model", "panel"], sort=True):
-                found = minimum_n(
-                    curve,
-                    gap=c.gap,
-                    slope=c.slope,
-                    n_boot=c.bootstrap,
-                    random_state=study.study.seed,
-                    criterion=c.statistic,
-                    assurance=c.assurance,
-                    slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
-                )
-                p = parameters[panel]
-                riley = _riley(facts, oracle.get(task.headline, math.nan), p, c.slope)
-                rows.append(
-                    {
-                        "scenario": v.name,
-                        "task": task.name,
-                        "metric": task.headline,
-                        "model": model,
-                        "panel": panel,
-                        "study_n": found.n,
-                        "study_low": found.low,
-                        "study_high": found.high,
-                        "riley_n": riley.n if riley else math.nan,
-                        "riley_1": riley.criterion_1 if riley else math.nan,
-                        "riley_2": riley.criterion_2 if riley else math.nan,
-                        "riley_3": riley.criterion_3 if riley else math.nan,
-                        "parameters": p,
-                        "r2_cs": riley.r2_cs if riley else math.nan,
-                        "oracle": oracle.get(task.headline, math.nan),
-                    }
-                )
-    return pd.DataFrame(rows, columns=SAMPLE_SIZE_COLUMNS)
+    for data in curve_data(table, headlines):
+        val = validations[data.scenario]
+        facts, oracle = val.facts[data.task], val.oracle.get(data.task, {})
+        p = parameters[data.panel]
+        riley = _riley(facts, oracle.get(data.metric, math.nan), p, c.slope)
+        found = _found(study, data)
+        rows.append(
+            {
+                "scenario": data.scenario,
+                "task": data.task,
+                "metric": data.metric,
+                "model": data.model,
+                "panel": data.panel,
+                **found,
+                "riley_n": riley.n if riley else math.nan,
+                "riley_1": riley.criterion_1 if riley else math.nan,
+                "riley_2": riley.criterion_2 if riley else math.nan,
+                "riley_3": riley.criterion_3 if riley else math.nan,
+                "parameters": p,
+                "r2_cs": riley.r2_cs if riley else math.nan,
+                "oracle": oracle.get(data.metric, math.nan),
+                "sizes": data.frame["n"].nunique(),
+                "replicates": len(data.frame),
+            }
+        )
+    order = {v.name: i for i, v in enumerate(study.variants)}
+    out = pd.DataFrame(rows, columns=SAMPLE_SIZE_COLUMNS)
+    return out.sort_values(
+        ["scenario", "task"], key=lambda col: col.map(order) if col.name == "scenario" else col, kind="stable"
+    ).reset_index(drop=True)
+
+
+def _found(study: Study, data: CurveData) -> dict[str, Any]:
+    """The minimum n of one curve, as the grid or the adaptive search finds it."""
+    c = study.criteria
+    if study.adaptive is None or data.frame["n"].nunique() < 3:
+        grid = minimum_n(
+            data.frame,
+            gap=c.gap,
+            slope=c.slope,
+            n_boot=c.bootstrap,
+            random_state=study.study.seed,
+            criterion=c.statistic,
+            assurance=c.assurance,
+            slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
+        )
+        status = "ok" if math.isfinite(grid.n) else "beyond"
+        return {"study_n": grid.n, "study_low": grid.low, "study_high": grid.high, "status": status}
+    found = answer(study, data)
+    fits: dict[str, float] = {}
+    for name, curve in found.fits.items():
+        fits |= {f"{name}_{k}": v for k, v in asdict(curve).items()}
+    return {
+        "study_n": found.n,
+        "study_low": found.low,
+        "study_high": found.high,
+        "status": "budget" if found.status == "imprecise" else found.status,
+        "isotonic_n": found.isotonic_n,
+        **fits,
+    }

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,7 +47,8 @@ import pandas as pd
 from predictor.config.study import Study, Variant
 from predictor.errors import StudyError
 from predictor.study import scheduling
-from predictor.study.analysis import analyse
+from predictor.study.adaptive import CurveData, answer, curve_data, next_cells
+from predictor.study.analysis import analyse, results_table
 from predictor.study.cache import CellCache
 from predictor.study.cell import (
     CellResult,
@@ -62,10 +64,11 @@ from predictor.study.grid import (
     validation_key,
     validation_seed,
 )
+from predictor.study.learning_curve import CurveAnswer
 from predictor.study.result import StudyProgress, StudyResult
 from predictor.training.data import Part, Synthetic, make_tasks
 
-__all__ = ["run_study"]
+__all__ = ["run_study", "Replay", "replay"]
 
 
 def run_study(
@@ -75,14 +78,15 @@ def run_study(
     connected: Callable[[Any], None] | None = None,
 ) -> StudyResult:
     """Run every cell of ``study`` that its cache lacks, on Dask (:mod:`predictor.study.scheduling`),
-    and analyse the whole grid.
+    and analyse the whole grid; an adaptive study (``[adaptive]``) then runs its rounds
+    (:mod:`predictor.study.adaptive`) on the same cluster.
 
     Parameters
     ----------
     cluster : predictor.study.scheduling.ClusterSpec, optional
         Where cells run (default: a LocalCluster on this machine's cores).
     progress : callable, optional
-        Called with a :class:`StudyProgress` after each cell (and once before the first).
+        Called with a :class:`StudyProgress` after each cell (and once before each round).
     connected : callable, optional
         Called with the :class:`~predictor.study.scheduling.Connection` once the cluster answers (its
         worker count and dashboard address).
@@ -92,74 +96,166 @@ def run_study(
     StudyError
         The cluster cannot be reached (before any cell runs).
     """
-    run = _StudyRun(study, progress or (lambda p: None))
-    run.take_cached()
-    if run.todo or run.missing:
-        run.compute(cluster or scheduling.ClusterSpec(), connected)
+    run = _StudyRun(study, progress or (lambda p: None), cluster or scheduling.ClusterSpec(), connected)
+    with run.stack:
+        run.round(plan_cells(study))
+        if study.adaptive is not None:
+            _search(run)
     return run.analysed()
 
 
-class _StudyRun:
-    """One run of a study's driver: what the cache holds, what is left, and the tally of cells
-    as they come back (only the driver writes the cache)."""
+@dataclass(frozen=True)
+class Replay:
+    """Where a study stands by its cache alone (:func:`replay`): the ``rounds`` whose cells are all
+    cached, the ``cached`` cells, the cells the next round would compute (``todo``; empty: the
+    study is complete) and, once the grid is cached, each learning curve's answer (``curves``)."""
 
-    def __init__(self, study: Study, say: Callable[[StudyProgress], None]):
-        self.study, self.say = study, say
+    rounds: int
+    cached: int
+    todo: tuple[Cell, ...]
+    curves: tuple[tuple[CurveData, CurveAnswer], ...]
+
+
+class _Offline(Exception):
+    """A replayed round needs cells the cache lacks."""
+
+    def __init__(self, todo: list[Cell]):
+        self.todo = todo
+
+
+def replay(study: Study) -> Replay:
+    """The study's rounds as far as its cache holds them: what the driver would take from the
+    cache, what it would compute next, and the curves' answers so far; nothing runs."""
+    run = _StudyRun(study, lambda p: None, scheduling.ClusterSpec(), None, offline=True)
+    todo: list[Cell] = []
+    try:
+        run.round(plan_cells(study))
+        if study.adaptive is not None:
+            _search(run)
+    except _Offline as stop:
+        todo = stop.todo
+    complete = run.rounds - (1 if todo else 0)
+    curves: tuple[tuple[CurveData, CurveAnswer], ...] = ()
+    if complete >= 1 and study.adaptive is not None:
+        headlines = {t.name: t.headline for v in run.validations.values() for t in v.tasks}
+        curves = tuple((d, answer(study, d)) for d in curve_data(run.table(), headlines) if d.frame.n.nunique() >= 3)
+    return Replay(rounds=complete, cached=run.cached, todo=tuple(todo), curves=curves)
+
+
+def _search(run: _StudyRun) -> None:
+    """The adaptive rounds after the start (see :mod:`predictor.study.adaptive`)."""
+    a = run.study.adaptive
+    assert a is not None
+    headlines = {t.name: t.headline for v in run.validations.values() for t in v.tasks}
+    for _ in range(a.rounds):
+        if a.max_seconds is not None and time.perf_counter() - run.start > a.max_seconds:
+            return
+        curves = [(d, answer(run.study, d)) for d in curve_data(run.table(), headlines)]
+        cells = next_cells(run.study, curves, run.cells, a.max_cells - len(run.cells))
+        if not cells:
+            return
+        run.round(cells)
+
+
+class _StudyRun:
+    """One run of a study's driver: its cells round after round, what the cache holds, and the
+    tally of cells as they come back (only the driver writes the cache). The cluster is
+    connected to when a round first has something to compute, and stays until ``stack`` closes."""
+
+    def __init__(
+        self,
+        study: Study,
+        say: Callable[[StudyProgress], None],
+        cluster: scheduling.ClusterSpec,
+        connected: Callable[[Any], None] | None,
+        offline: bool = False,
+    ):
+        self.study, self.say, self.cluster, self.connected = study, say, cluster, connected
+        self.offline = offline  # replay the cache only: a round with cells to compute stops (_Offline)
         self.start = time.perf_counter()
-        self.cells = plan_cells(study)
-        self.keys = {cell: cell_key(study, cell) for cell in self.cells}
+        self.stack = ExitStack()
+        self.conn: scheduling.Connection | None = None
+        self.cells: list[Cell] = []
+        self.keys: dict[Cell, str] = {}
         self.shared_key = {v.name: validation_key(study, v) for v in study.variants}
         self.cache = CellCache(study.output / "cells")
         self.results: dict[str, CellResult] = {}
         self.validations: dict[str, ValidationSet] = {}
-        self.cached = self.computed = self.failed = self.workers = 0
+        self.cached = self.computed = self.failed = self.workers = self.rounds = 0
         self.dashboard: str | None = None
-        self.todo: list[Cell] = []
-        self.missing: list[Variant] = []
 
-    def take_cached(self) -> None:
+    def round(self, cells: list[Cell]) -> None:
+        """Add ``cells`` to the study: take what the cache holds, compute the rest."""
+        self.rounds += 1
+        self.cells += cells
+        self.keys |= {cell: cell_key(self.study, cell) for cell in cells}
+        todo, missing = self._take_cached(cells)
+        if (todo or missing) and self.offline:
+            raise _Offline(todo)
+        if todo or missing:
+            self._compute(todo, missing)
+
+    def _take_cached(self, cells: list[Cell]) -> tuple[list[Cell], list[Variant]]:
         """The cells and validation summaries already in the cache; what is left to compute."""
-        for key in self.keys.values():
-            hit = self.cache.get(key)
+        for cell in cells:
+            hit = self.cache.get(self.keys[cell])
             if hit is not None:
-                self.results[key] = CellResult.from_json(hit)
+                self.results[self.keys[cell]] = CellResult.from_json(hit)
+                self.cached += 1
         for v in self.study.variants:
-            hit = self.cache.get(self.shared_key[v.name])
+            hit = self.cache.get(self.shared_key[v.name]) if v.name not in self.validations else None
             if hit is not None:
                 self.validations[v.name] = _validation_from_json(self.study, hit)
-        self.cached = len(self.results)
-        self.todo = [c for c in self.cells if self.keys[c] not in self.results]
-        self.missing = [v for v in self.study.variants if v.name not in self.validations]
-        self.say(
-            StudyProgress(
-                done=self.cached, total=len(self.cells), cached=self.cached, failed=0, elapsed=0.0, left=math.nan
-            )
-        )
+        todo = [c for c in cells if self.keys[c] not in self.results]
+        missing = [v for v in self.study.variants if v.name not in self.validations]
+        self.say(self._progress(left=math.nan))
+        return todo, missing
 
-    def compute(self, cluster: scheduling.ClusterSpec, connected: Callable[[Any], None] | None) -> None:
-        """Every missing cell and validation summary, on the cluster, as they finish."""
+    def _connection(self) -> scheduling.Connection:
+        if self.conn is None:
+            self.conn = self.stack.enter_context(scheduling.connect(self.cluster))
+            self.workers, self.dashboard = self.conn.workers, self.conn.dashboard
+            if self.connected is not None:
+                self.connected(self.conn)
+        return self.conn
+
+    def _compute(self, todo: list[Cell], missing: list[Variant]) -> None:
+        """The round's missing cells and validation summaries, on the cluster, as they finish."""
         shared = {self.shared_key[v.name]: _ValidationMaker(self.study, v.name) for v in self.study.variants}
         jobs = [
             scheduling.Job(key=f"summary-{self.shared_key[v.name]}", shared=self.shared_key[v.name], fn=_summarise)
-            for v in self.missing
+            for v in missing
         ]
         jobs += [
             scheduling.Job(
                 key=f"cell-{self.keys[c]}", shared=self.shared_key[c.scenario], fn=_CellRunner(self.study, c)
             )
-            for c in self.todo
+            for c in todo
         ]
-        by_key = {f"cell-{self.keys[c]}": c for c in self.todo}
-        with scheduling.connect(cluster) as conn:
-            self.workers, self.dashboard = conn.workers, conn.dashboard
-            if connected is not None:
-                connected(conn)
-            compute_start = time.perf_counter()
-            for key, result in conn.run(shared, jobs):
-                if key.startswith("summary-"):
-                    self._take_summary(key.removeprefix("summary-"), result)
-                else:
-                    self._take_cell(by_key[key], key.removeprefix("cell-"), result, compute_start)
+        by_key = {f"cell-{self.keys[c]}": c for c in todo}
+        conn = self._connection()
+        compute_start, computed = time.perf_counter(), 0
+        for key, result in conn.run(shared, jobs):
+            if key.startswith("summary-"):
+                self._take_summary(key.removeprefix("summary-"), result)
+                continue
+            self._take_cell(by_key[key], key.removeprefix("cell-"), result)
+            computed += 1
+            left = (time.perf_counter() - compute_start) / computed * (len(todo) - computed)
+            self.say(self._progress(left=left, last=by_key[key], error=self.results[key.removeprefix("cell-")].error))
+
+    def _progress(self, left: float, last: Cell | None = None, error: str | None = None) -> StudyProgress:
+        return StudyProgress(
+            done=len(self.results),
+            total=len(self.cells),
+            cached=self.cached,
+            failed=self.failed,
+            elapsed=time.perf_counter() - self.start,
+            left=left,
+            last=last,
+            error=error,
+            round=self.rounds,
+        )
 
     def _take_summary(self, key: str, result: Any) -> None:
         if isinstance(result, BaseException):
@@ -167,7 +263,7 @@ class _StudyRun:
         self.validations[result.variant] = result
         self.cache.put(key, _validation_to_json(result))
 
-    def _take_cell(self, cell: Cell, key: str, result: Any, compute_start: float) -> None:
+    def _take_cell(self, cell: Cell, key: str, result: Any) -> None:
         if isinstance(result, BaseException):  # the cluster could not run it (a worker lost too often)
             result = CellResult(cell=cell, error=f"{type(result).__name__}: {result}")
         if result.ok:
@@ -176,22 +272,14 @@ class _StudyRun:
             self.failed += 1
         self.results[key] = result
         self.computed += 1
-        elapsed = time.perf_counter() - compute_start
-        self.say(
-            StudyProgress(
-                done=self.cached + self.computed,
-                total=len(self.cells),
-                cached=self.cached,
-                failed=self.failed,
-                elapsed=time.perf_counter() - self.start,
-                left=elapsed / self.computed * (len(self.todo) - self.computed),
-                last=cell,
-                error=result.error,
-            )
-        )
+
+    def table(self) -> pd.DataFrame:
+        """The tidy results of every cell so far."""
+        done = [self.results[self.keys[c]] for c in self.cells if self.keys[c] in self.results]
+        return results_table(done, self.validations)
 
     def analysed(self) -> StudyResult:
-        """The study's tables from every cell, in the grid's order."""
+        """The study's tables from every cell, in the order of the grid and then the rounds."""
         return analyse(
             self.study,
             [self.results[self.keys[c]] for c in self.cells],
@@ -201,6 +289,7 @@ class _StudyRun:
             workers=self.workers,
             dashboard=self.dashboard,
             wall_s=time.perf_counter() - self.start,
+            rounds=self.rounds,
         )
 
 

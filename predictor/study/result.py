@@ -22,8 +22,8 @@ __all__ = ["StudyProgress", "StudyResult"]
 class StudyProgress:
     """Where a running study stands: cells ``done`` of ``total`` (``cached`` of them from an
     earlier run, ``failed`` with an error), seconds ``elapsed`` and an estimate of the seconds
-    ``left`` (NaN until a cell has been computed); ``last``: the cell just finished, and its
-    ``error`` if it failed."""
+    ``left`` in this round (NaN until a cell has been computed); ``last``: the cell just finished,
+    and its ``error`` if it failed; ``round``: 1 for the grid, then an adaptive study's rounds."""
 
     done: int
     total: int
@@ -33,6 +33,7 @@ class StudyProgress:
     left: float
     last: Cell | None = None
     error: str | None = None
+    round: int = 1
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class StudyResult:
     """A finished study: the tidy ``table`` (:func:`results_table`), the learning ``curves``
     (:func:`predictor.study.sample_size.curve_summary`), the ``sample_size`` table (the study's minimum
     n beside Riley's), the ``power`` table (replicates) and its summary ``power_summary``, the
-    validation cohorts' summaries, the cells' stage ``timings`` (seconds, summed) and how many
-    cells were ``computed`` here and taken from the cache."""
+    validation cohorts' summaries, the cells' stage ``timings`` (seconds, summed), how many
+    cells were ``computed`` here and taken from the cache, and the ``rounds`` run (1: the grid;
+    an adaptive study's rounds after it)."""
 
     study: Study
     table: pd.DataFrame
@@ -56,6 +58,7 @@ class StudyResult:
     workers: int = 0
     dashboard: str | None = None
     wall_s: float = 0.0
+    rounds: int = 1
 
     @property
     def failed(self) -> pd.DataFrame:

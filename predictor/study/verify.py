@@ -33,15 +33,19 @@ def verify(study: Study, result: StudyResult, run: Callable[[Study], StudyResult
     pandas.DataFrame
         Per scenario, task, model and panel: ``study_n``, the criterion's statistic of the gap and
         the slope over the fresh replicates (``gap``, ``slope``; for assurance, the share of
-        acceptable replicates), their 95% bootstrap intervals, and ``holds`` (whether the
-        criterion holds at ``study_n`` on the fresh replicates).
+        acceptable replicates), their 95% bootstrap intervals, ``holds`` (whether the
+        criterion holds at ``study_n`` on the fresh replicates) and ``consistent`` (it holds, or
+        the targets lie within the intervals: at an adaptive study's n*, the crossing of the
+        curve, the statistic is expected at the target itself).
     """
     rows = result.sample_size[np.isfinite(result.sample_size["study_n"])]
     if rows.empty:
         return pd.DataFrame()
     sizes = tuple(sorted({int(n) for n in rows["study_n"]}))
     s = study.study
-    fresh = replace(study, study=replace(s, n=sizes, first_replicate=s.first_replicate + s.replicates))
+    used = int(result.table["replicate"].max()) + 1 if len(result.table) else s.first_replicate + s.replicates
+    # fresh cohorts: replicate indices after every one the study (and its adaptive rounds) used
+    fresh = replace(study, study=replace(s, n=sizes, first_replicate=used), adaptive=None)
     table = (run or run_study)(fresh).table
     return pd.DataFrame([_checked(study, table, row) for row in rows.itertuples()])
 
@@ -80,7 +84,15 @@ def _checked(study: Study, table: pd.DataFrame, row: Any) -> dict[str, Any]:
         "slope_low": low[1],
         "slope_high": high[1],
         "holds": bool(holds),
+        "consistent": bool(holds) or _covers(c, low, high),
     }
+
+
+def _covers(c: Any, low: np.ndarray, high: np.ndarray) -> bool:
+    """Whether the 95% intervals of the median/mean gap and slope reach the criterion's targets."""
+    if c.statistic == "assurance":
+        return False
+    return bool(low[0] <= c.gap and high[1] >= c.slope)
 
 
 def _statistic(criterion: str, gap: float, slope_range: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:

@@ -265,7 +265,7 @@ class BinaryTask(Task):
     def fit_baseline(self, preprocessor, df: pd.DataFrame, y: np.ndarray, *, penalised: bool = True) -> Pipeline:
         if penalised:
             return make_pipeline(preprocessor, LogisticRegression(max_iter=5000)).fit(df, y)
-        return make_pipeline(preprocessor, FullRankDesign(), LogisticRegression(penalty=None, max_iter=5000)).fit(df, y)
+        return make_pipeline(preprocessor, FullRankDesign(), LogisticRegression(C=np.inf, max_iter=5000)).fit(df, y)
 
     def coefficient_test(
         self, baseline: Pipeline, df: pd.DataFrame, y: np.ndarray, covariate: str

@@ -110,6 +110,22 @@ def test_the_panel_and_overrides_reach_the_cell(small):
             "not in panel 'p'",
         ),
         ("[study\nname = 'x'", "not valid TOML"),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200, 400]\n[adaptive]",
+            "an adaptive study starts from at least 3 sizes in n",
+        ),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200, 400, 800]\n[adaptive]\nmax_n = 500",
+            "[adaptive]: max_n = 500 is below the grid's largest n",
+        ),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200, 400, 800]\n[adaptive]\nprecision = 2",
+            "[adaptive]: 'precision' must be within 0-1",
+        ),
+        (
+            "[study]\nname = 'x'\nexperiment = 'icb_bone_opn'\nn = [200, 400, 800]\n[adaptive]\nbatch = 1",
+            "'batch' must be >= 2",
+        ),
     ],
 )
 def test_bad_study_files_name_the_key_and_rule(tmp_path, change, message):
