@@ -150,6 +150,12 @@ def _add_study_commands(sub: Any) -> None:
         metavar="N",
         help="only the expected performance at N patients (its replicates; cached cells reused; no MLflow run)",
     )
+    p.add_argument(
+        "--validation-size",
+        action="store_true",
+        help="only how many patients an external validation needs (Riley's closed form for a model as good as "
+        "the oracle, and the interval widths simulated at that n); runs no cell",
+    )
     _tracking_uri(p)
     p.set_defaults(func=cmd_study)
 

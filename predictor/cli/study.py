@@ -19,6 +19,7 @@ from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import plan_cells
 from predictor.study.plan import plan_study
 from predictor.study.scheduling import ClusterSpec, probe
+from predictor.study.validation_size import validation_size_table
 from predictor.study.verify import verify
 from predictor.tracking import (
     resolve_tracking_uri,
@@ -35,6 +36,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     _announce(study, args, uri, say)
     if args.plan:
         return _plan(study, args.workers)
+    if args.validation_size:
+        return _validation_size(study)
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
     if args.at is not None:
@@ -157,6 +160,35 @@ def _plan(study: Study, workers: int | None) -> int:
     else:
         print("no estimate yet: a model family to compute has no cached cell to time it by (run a small grid first)")
     print("nothing was run")
+    return 0
+
+
+def _validation_size(study: Study) -> int:
+    """``--validation-size``: Riley's external-validation sample size per variant and binary task,
+    with the widths simulated at it; written to ``<output>/validation_size.csv``."""
+    table = validation_size_table(study)
+    if table.empty:
+        print(
+            "no binary outcome with an oracle: nothing to size (Riley's validation criteria here are for "
+            "binary outcomes)"
+        )
+        return 0
+    path = study.output / "validation_size.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        table.to_csv(tmp, index=False)
+    print("external validation of a model as good as the oracle: Riley et al. 2021's minimum n per criterion,")
+    print("and the 95% interval width simulated at that n (200 validation cohorts) beside the width asked for")
+    shown = table.assign(
+        n=table.riley_n.map("{:,}".format),
+        asked=table.target_width.map("{:.2f}".format),
+        simulated=table.simulated_width.map("{:.3f}".format),
+    )[["scenario", "task", "criterion", "n", "asked", "simulated"]]
+    print(shown.to_string(index=False))
+    for (scenario, task), g in table.groupby(["scenario", "task"], sort=False):
+        n = int(g.riley_n.max())
+        print(f"{scenario}/{task}: {n:,} patients ({int(np.ceil(n * g.prevalence.iloc[0])):,} events)")
+    print(f"written: {path}")
     return 0
 
 

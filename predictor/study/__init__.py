@@ -2,6 +2,7 @@
 
 from predictor.config.study import Study, load_study
 from predictor.study import scheduling
+from predictor.study.adaptive import CurveData, curve_data, next_cells
 from predictor.study.analysis import (
     ALPHA,
     LOWER_IS_BETTER,
@@ -21,7 +22,7 @@ from predictor.study.cell import (
     make_validation,
     run_cell,
 )
-from predictor.study.driver import run_study
+from predictor.study.driver import Replay, replay, run_study
 from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import (
     Cell,
@@ -31,6 +32,7 @@ from predictor.study.grid import (
     validation_key,
     validation_seed,
 )
+from predictor.study.learning_curve import STATUSES, CurveAnswer, LogisticCurve, PowerLaw, answer_curve, round_size
 from predictor.study.plan import StudyPlan, plan_study
 from predictor.study.result import StudyProgress, StudyResult
 from predictor.study.sample_size import (
@@ -45,9 +47,30 @@ from predictor.study.sample_size import (
     riley_survival,
 )
 from predictor.study.scheduling import ClusterSpec, Connection, Job, connect, probe
+from predictor.study.validation_size import (
+    ValidationSize,
+    riley_validation_binary,
+    simulated_widths,
+    validation_size_table,
+)
 from predictor.study.verify import verify
 
 __all__ = [
+    "CurveData",
+    "curve_data",
+    "next_cells",
+    "Replay",
+    "replay",
+    "STATUSES",
+    "CurveAnswer",
+    "PowerLaw",
+    "LogisticCurve",
+    "answer_curve",
+    "round_size",
+    "ValidationSize",
+    "riley_validation_binary",
+    "simulated_widths",
+    "validation_size_table",
     "verify",
     "StudyPlan",
     "plan_study",
