@@ -212,10 +212,14 @@ def study_rows(result) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in s.itertuples():
         row = [r.scenario, r.task, r.model, r.panel]
-        row.append(
-            f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} "
-            f"{_interval(r.study_low, r.study_high, largest)}"
-        )
+        if adaptive:  # a curve's n* is infinite where its plateau misses the target: never
+            never = lambda v: f"{int(v):,}" if np.isfinite(v) else "never"
+            row.append(f"{never(r.study_n)} [{never(r.study_low)}, {never(r.study_high)}]")
+        else:
+            row.append(
+                f"{_n(r.study_n) if np.isfinite(r.study_n) else f'> {largest:,}'} "
+                f"{_interval(r.study_low, r.study_high, largest)}"
+            )
         row.append(r.status)
         if adaptive:
             row.append(f"{int(r.isotonic_n):,}" if np.isfinite(r.isotonic_n) else f"> {largest:,}")

@@ -150,7 +150,8 @@ def _search(run: _StudyRun) -> None:
     for _ in range(a.rounds):
         if a.max_seconds is not None and time.perf_counter() - run.start > a.max_seconds:
             return
-        curves = [(d, answer(run.study, d)) for d in curve_data(run.table(), headlines)]
+        # a curve with fewer than 3 sizes (its cells failed) cannot be fitted: it asks for nothing
+        curves = [(d, answer(run.study, d)) for d in curve_data(run.table(), headlines) if d.frame.n.nunique() >= 3]
         cells = next_cells(run.study, curves, run.cells, a.max_cells - len(run.cells))
         if not cells:
             return
