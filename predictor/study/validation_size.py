@@ -38,8 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from predictor.config.study import Study
+from predictor.study.cell import make_validation
 from predictor.study.sample_size import Z95
 
 __all__ = ["ValidationSize", "riley_validation_binary", "simulated_widths", "validation_size_table"]
@@ -195,9 +198,6 @@ def simulated_widths(
     ln O/E (as the O/E interval's width at O/E = 1), the calibration slope, the C-statistic and,
     with a ``threshold``, the standardised net benefit, for a model whose linear predictor is a
     draw from ``lp`` and whose outcomes follow its own risk (the oracle, validated)."""
-    from sklearn.linear_model import LogisticRegression  # lazy: only a simulation of widths needs it
-    from sklearn.metrics import roc_auc_score
-
     rng = np.random.default_rng(random_state)
     lp = np.asarray(lp, float)
     phi = float(expit(lp).mean())  # the population's prevalence: net benefit is standardised by it
@@ -235,8 +235,6 @@ def validation_size_table(
     the interval width simulated at that n (``replicates`` validation cohorts of the oracle)
     beside the width asked for (the defaults of :func:`riley_validation_binary`; net benefit at
     ``threshold`` when one is given)."""
-    from predictor.study.cell import make_validation  # here: cell imports the training stages (start-up)
-
     rows = []
     for v in study.variants:
         val = make_validation(study, v.name)
