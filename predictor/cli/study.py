@@ -96,7 +96,7 @@ def _announce(study: Study, args: argparse.Namespace, uri: str, say) -> None:  #
         f"x panels {', '.join(grid['panels'])} x scenarios {', '.join(grid['scenarios'])} = {cells} cells"
     )
     a = study.adaptive
-    if a is not None and args.at is None:
+    if a is not None and args.at is None and not args.validation_size:
         say(
             f"adaptive: then up to {a.rounds} round(s) of {a.batch} replicates at each learning curve's predicted n*, "
             f"until its 95% interval is within +-{a.precision:.0%} (budget: {a.max_cells} cells"

@@ -50,6 +50,11 @@ def test_the_rounds_add_cells_where_the_curves_need_them(reference):
     assert reference.rounds >= 2 and len(cells) > grid
     assert set(reference.sample_size.status) <= {"ok", "budget", "below", "beyond", "unreachable"}
     assert (reference.table.status == "ok").all()
+    # --plan replays the cache: every round is there, nothing left to compute
+    from predictor.study import plan_study
+
+    plan = plan_study(reference.study)
+    assert plan.todo == () and plan.rounds_cached == reference.rounds
 
 
 @pytest.mark.slow

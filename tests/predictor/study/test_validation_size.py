@@ -56,3 +56,12 @@ def test_the_closed_form_widths_are_what_simulated_validation_cohorts_show():
         assert width[criterion] == pytest.approx(target, rel=0.12), criterion
     oe = simulated_widths(lp, found.oe, replicates=300, random_state=2)["oe"]
     assert 0.8 * 0.2 <= oe <= 0.2 * 1.04
+
+
+def test_a_study_sizes_the_validation_of_its_oracle(small_adaptive):
+    from predictor.study import validation_size_table
+
+    table = validation_size_table(small_adaptive, replicates=40)
+    assert set(table.criterion) == {"oe", "slope", "c_statistic"}  # no threshold: no net benefit
+    assert (table.task == "response").all()  # Riley's validation criteria here: binary outcomes only
+    assert (table.riley_n > 0).all() and table.simulated_width.between(0, 1).all()
