@@ -101,4 +101,5 @@ def _expected_rounds(study: Study, r: Replay) -> tuple[int, int]:
     rounds = max(rounds - pending, 0)
     cells = sum(min(k, rounds) for k in need.values()) * a.batch
     spent = r.cached + len(r.todo)
-    return rounds, max(min(cells, a.max_cells - spent), 0)
+    cells = max(min(cells, a.max_cells - spent), 0)
+    return (rounds if cells else 0), cells  # a spent cells budget runs no further round
