@@ -32,6 +32,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def risk_arg(text: str) -> float:
+    """A risk threshold: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be within 0 and 1 (a risk), got {value}")
+    return value
+
+
 def seed_arg(text: str) -> int:
     try:
         value = int(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from predictor.cli.common import UI_PORT, positive_int, seed_arg
+from predictor.cli.common import UI_PORT, positive_int, risk_arg, seed_arg
 from predictor.cli.data import cmd_calibrate, cmd_generate, cmd_scenario_check, cmd_scenarios
 from predictor.cli.models import cmd_evaluate, cmd_predict, cmd_train
 from predictor.cli.study import cmd_study
@@ -155,6 +155,13 @@ def _add_study_commands(sub: Any) -> None:
         action="store_true",
         help="only how many patients an external validation needs (Riley's closed form for a model as good as "
         "the oracle, and the interval widths simulated at that n); runs no cell",
+    )
+    p.add_argument(
+        "--threshold",
+        type=risk_arg,
+        default=None,
+        metavar="RISK",
+        help="with --validation-size: also size the net benefit at this risk threshold (e.g. 0.2)",
     )
     _tracking_uri(p)
     p.set_defaults(func=cmd_study)

@@ -13,6 +13,7 @@ import numpy as np
 from features import atomic_write
 from predictor.cli.common import clock, print_page, progress_lines
 from predictor.config.study import Study, load_study
+from predictor.errors import StudyError
 from predictor.reporting.tables import study_text
 from predictor.study.driver import run_study
 from predictor.study.expected import SLOPE_RANGE, expected_performance
@@ -28,7 +29,8 @@ from predictor.tracking import (
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-
+    if args.threshold is not None and not args.validation_size:
+        raise StudyError("--threshold sizes the net benefit of an external validation: give it with --validation-size")
     study = load_study(args.study)
     uri = resolve_tracking_uri(args.tracking_uri)
     start = time.perf_counter()
@@ -37,7 +39,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.plan:
         return _plan(study, args.workers)
     if args.validation_size:
-        return _validation_size(study)
+        return _validation_size(study, args.threshold)
     cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
     if args.at is not None:
@@ -163,10 +165,10 @@ def _plan(study: Study, workers: int | None) -> int:
     return 0
 
 
-def _validation_size(study: Study) -> int:
+def _validation_size(study: Study, threshold: float | None) -> int:
     """``--validation-size``: Riley's external-validation sample size per variant and binary task,
     with the widths simulated at it; written to ``<output>/validation_size.csv``."""
-    table = validation_size_table(study)
+    table = validation_size_table(study, threshold=threshold)
     if table.empty:
         print(
             "no binary outcome with an oracle: nothing to size (Riley's validation criteria here are for "

@@ -114,3 +114,9 @@ def test_calibrate_exits_non_zero_when_a_target_is_missed(tmp_path, scenario_tex
 def test_calibrate_write_needs_solve(tmp_path):
     proc = run("calibrate", "icb_bone_opn", "--write", str(tmp_path / "x.toml"))
     assert_user_error(proc, "--write needs --solve")
+
+
+def test_a_net_benefit_threshold_needs_validation_size_and_a_risk(tmp_path):
+    assert_user_error(run("study", "--threshold", "0.2", cwd=tmp_path), "--threshold", "--validation-size")
+    bad = run("study", "--validation-size", "--threshold", "2", cwd=tmp_path)
+    assert bad.returncode == 2 and "must be within 0 and 1" in bad.stderr

@@ -165,3 +165,19 @@ def test_an_unreachable_curve_checks_twice_its_largest_size_and_a_done_curve_ask
     assert next_cells(study, [(at_max, far)], [], budget=100) == []
     easy = answer_curve(*simulate(seed=3)[:3], criterion="mean", gap_target=0.5, slope_target=0.1)
     assert next_cells(study, [(_data("gblinear"), easy)], [], budget=100) == []
+
+
+def test_the_plan_expects_rounds_from_how_far_each_interval_is_from_its_precision(small_adaptive):
+    from predictor.study.driver import Replay
+    from predictor.study.plan import _expected_rounds
+
+    study = small_adaptive  # batch 4, precision 0.2, 6 rounds, 1000 cells
+    wide = answer_curve(*simulate(seed=1, replicates=3)[:3], criterion="mean", gap_target=0.02, slope_target=0.9)
+    h = max(wide.n - wide.low, wide.high - wide.n) / wide.n
+    assert wide.status == "imprecise" and h > 0.2
+    replay = Replay(rounds=1, cached=12, todo=(), curves=((_data("baseline"), wide),))
+    rounds, cells = _expected_rounds(study, replay)
+    needed = math.ceil(wide.replicates * ((h / 0.2) ** 2 - 1) / 4) if math.isfinite(h) else 6
+    assert rounds == min(needed, 6) and cells == rounds * 4
+    spent = Replay(rounds=1, cached=1000, todo=(), curves=((_data("baseline"), wide),))
+    assert _expected_rounds(study, spent) == (0, 0)  # a spent cells budget runs no round
