@@ -23,6 +23,7 @@ from predictor.config.experiment import (
 from predictor.config.keys import Key, KeyTable, parse_section
 from predictor.config.study import (
     MODEL_FAMILIES,
+    SLOPE_RANGE,
     STUDY_CONSTRAINTS,
     AdaptiveSection,
     CriteriaSection,
@@ -58,6 +59,7 @@ __all__ = [
     "load_experiment",
     "MIN_PATIENTS",
     "MODEL_FAMILIES",
+    "SLOPE_RANGE",
     "StudySection",
     "SearchOverrides",
     "CriteriaSection",

@@ -26,6 +26,7 @@ from synthetic import load_scenario
 
 __all__ = [
     "MODEL_FAMILIES",
+    "SLOPE_RANGE",
     "StudySection",
     "SearchOverrides",
     "CriteriaSection",
@@ -50,6 +51,11 @@ MODEL_FAMILIES: dict[str, tuple[str, ...] | None] = {
     # size criteria (Riley's) are derived for
     "unpenalised": None,
 }
+
+
+#: Acceptable calibration, two-sided (penalised and tree models can over-shrink): the default of
+#: ``[criteria] slope_range`` and of ``predictor study --at``.
+SLOPE_RANGE = (0.85, 1.15)
 
 
 # ------------------------------------------------------------------------------------ the file
@@ -95,7 +101,12 @@ class CriteriaSection:
     bootstrap: int = 1000
     statistic: str = "median"
     assurance: float = 0.8
-    slope_range: tuple[float, float] = (0.85, 1.15)
+    slope_range: tuple[float, float] = SLOPE_RANGE
+
+    @property
+    def slope_bounds(self) -> tuple[float, float]:
+        """``slope_range`` as two floats (TOML may give whole numbers)."""
+        return float(self.slope_range[0]), float(self.slope_range[1])
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def answer(study: Study, data: CurveData) -> CurveAnswer:
         gap_target=c.gap,
         slope_target=c.slope,
         assurance=c.assurance,
-        slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
+        slope_range=c.slope_bounds,
         precision=a.precision if a is not None else 0.2,
         max_n=a.max_n if a is not None else math.inf,
         bootstrap=c.bootstrap,

@@ -252,7 +252,7 @@ def _found(study: Study, data: CurveData) -> dict[str, Any]:
             random_state=study.study.seed,
             criterion=c.statistic,
             assurance=c.assurance,
-            slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
+            slope_range=c.slope_bounds,
         )
         status = "ok" if math.isfinite(grid.n) else "beyond"
         return {"study_n": grid.n, "study_low": grid.low, "study_high": grid.high, "status": status}

@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from predictor.config.study import SLOPE_RANGE
+from predictor.study.sample_size import acceptable
+
 __all__ = ["SLOPE_RANGE", "expected_performance"]
 
 #: The calibration slopes counted as acceptable (samplesizedev's two-sided range).
-SLOPE_RANGE = (0.85, 1.15)
 
 _HEADLINE = ("auc", "harrell_c")
 _KEYS = ["scenario", "model", "panel", "task"]
@@ -49,7 +51,7 @@ def expected_performance(table: pd.DataFrame, n: int, max_gap: float) -> pd.Data
         slope = g[("value", "cal_slope")].to_numpy(float)
         k = len(value)
         slope_ok = (slope > SLOPE_RANGE[0]) & (slope < SLOPE_RANGE[1])
-        both_ok = slope_ok & (gap <= max_gap)
+        both_ok = acceptable(gap, slope, gap=max_gap)
         out.append(
             {
                 **dict(zip(_KEYS, keys, strict=True)),

@@ -53,6 +53,9 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
+from predictor.config.study import SLOPE_RANGE
+from predictor.study.sample_size import acceptable
+
 __all__ = [
     "STATUSES",
     "PowerLaw",
@@ -133,7 +136,7 @@ def answer_curve(
     gap_target: float,
     slope_target: float,
     assurance: float = 0.8,
-    slope_range: tuple[float, float] = (0.85, 1.15),
+    slope_range: tuple[float, float] = SLOPE_RANGE,
     precision: float = 0.2,
     max_n: float = math.inf,
     bootstrap: int = 1000,
@@ -154,7 +157,7 @@ def answer_curve(
     rng = np.random.default_rng(random_state)
     draws = [np.vstack([np.arange(len(g)), rng.integers(0, len(g), (bootstrap, len(g)))]) for g in groups]
     if criterion == "assurance":
-        fine = (gap <= gap_target) & (slope > slope_range[0]) & (slope < slope_range[1])
+        fine = acceptable(gap, slope, gap=gap_target, slope_range=slope_range)
         crossing, fits = _assurance_crossings(sizes, fine, groups, draws, assurance)
         iso = _isotonic_first(n, fine.astype(float), assurance, increasing=True)
     else:

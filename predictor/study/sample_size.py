@@ -32,12 +32,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from predictor.config.study import SLOPE_RANGE
+
 __all__ = [
     "Z95",
     "RileySize",
     "riley_binary",
     "riley_survival",
     "cox_snell_from_c",
+    "acceptable",
     "MinimumN",
     "minimum_n",
     "curve_summary",
@@ -157,6 +160,14 @@ def cox_snell_from_c(c: float, prevalence: float, nodes: int = 200) -> float:
 CRITERIA = ("median", "mean", "assurance")
 
 
+def acceptable(
+    gaps: np.ndarray, slopes: np.ndarray, *, gap: float, slope_range: tuple[float, float] = SLOPE_RANGE
+) -> np.ndarray:
+    """Which replicates perform acceptably: a gap to the oracle at most ``gap`` and a calibration
+    slope strictly inside ``slope_range`` (the assurance criterion's event)."""
+    return (gaps <= gap) & (slopes > slope_range[0]) & (slopes < slope_range[1])
+
+
 @dataclass(frozen=True)
 class MinimumN:
     """The smallest n of the grid from which on the criterion holds at every size (``criterion``
@@ -177,7 +188,7 @@ def minimum_n(
     random_state: int = 0,
     criterion: str = "median",
     assurance: float = 0.8,
-    slope_range: tuple[float, float] = (0.85, 1.15),
+    slope_range: tuple[float, float] = SLOPE_RANGE,
 ) -> MinimumN:
     """:class:`MinimumN` of one learning curve: ``curve`` has columns ``n``, ``replicate``,
     ``gap`` (of the headline metric) and ``slope`` (the calibration slope), one row per replicate."""
@@ -186,8 +197,7 @@ def minimum_n(
 
     def holds(g: np.ndarray) -> bool:
         if criterion == "assurance":
-            fine = (g[:, 0] <= gap) & (g[:, 1] > slope_range[0]) & (g[:, 1] < slope_range[1])
-            return bool(fine.mean() >= assurance)
+            return bool(acceptable(g[:, 0], g[:, 1], gap=gap, slope_range=slope_range).mean() >= assurance)
         centre = np.median(g, axis=0) if criterion == "median" else g.mean(axis=0)
         return bool(centre[0] <= gap and centre[1] >= slope)
 

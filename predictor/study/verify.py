@@ -58,7 +58,7 @@ def _checked(study: Study, table: pd.DataFrame, row: Any) -> dict[str, Any]:
     slope = table[keys & (table.metric == "cal_slope")].set_index("replicate")["value"]
     both = pd.DataFrame({"gap": head, "slope": slope}).dropna()
     g = both.to_numpy(float)
-    stat = _statistic(c.statistic, c.gap, c.slope_range)
+    stat = _statistic(c.statistic, c.gap, c.slope_bounds)
     point = stat(g)
     low, high = np.full(2, math.nan), np.full(2, math.nan)
     if len(g):
@@ -68,7 +68,7 @@ def _checked(study: Study, table: pd.DataFrame, row: Any) -> dict[str, Any]:
     curve = both.reset_index().assign(n=row.study_n)
     holds = minimum_n(
         curve, gap=c.gap, slope=c.slope, n_boot=1, criterion=c.statistic, assurance=c.assurance,
-        slope_range=(float(c.slope_range[0]), float(c.slope_range[1])),
+        slope_range=c.slope_bounds,
     ).n == row.study_n  # fmt: skip
     return {
         "scenario": row.scenario,
