@@ -27,6 +27,7 @@ from synthetic import load_scenario
 __all__ = [
     "MODEL_FAMILIES",
     "SLOPE_RANGE",
+    "MIN_SIZES",
     "StudySection",
     "SearchOverrides",
     "CriteriaSection",
@@ -52,6 +53,9 @@ MODEL_FAMILIES: dict[str, tuple[str, ...] | None] = {
     "unpenalised": None,
 }
 
+
+#: The fewest sizes a learning curve (three parameters) is fitted to: an adaptive study's start.
+MIN_SIZES = 3
 
 #: Acceptable calibration, two-sided (penalised and tree models can over-shrink): the default of
 #: ``[criteria] slope_range`` and of ``predictor study --at``.
@@ -441,9 +445,9 @@ def _check_grid(where: str, study: Study) -> None:
     if len(set(study.study.n)) != len(study.study.n):
         raise StudyError(f"{where} [study]: n lists a size twice")
     if study.adaptive is not None:
-        if len(study.study.n) < 3:
+        if len(study.study.n) < MIN_SIZES:
             raise StudyError(
-                f"{where} [study]: an adaptive study starts from at least 3 sizes in n (a learning curve "
+                f"{where} [study]: an adaptive study starts from at least {MIN_SIZES} sizes in n (a learning curve "
                 f"has 3 parameters); n = {list(study.study.n)}"
             )
         if study.study.replicates < 2:

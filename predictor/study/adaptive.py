@@ -28,11 +28,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from predictor.config.experiment import MIN_PATIENTS
-from predictor.config.study import Study
+from predictor.config.study import MIN_SIZES, Study
+from predictor.study.cell import ValidationSet
 from predictor.study.grid import Cell, cell_seed
 from predictor.study.learning_curve import CurveAnswer, answer_curve, round_size
 
-__all__ = ["CurveData", "curve_data", "answer", "smallest_size", "next_cells"]
+__all__ = ["CurveData", "headlines", "curve_data", "answer", "fitted_curves", "smallest_size", "next_cells"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class CurveData:
     model: str
     panel: str
     frame: pd.DataFrame
+
+
+def headlines(validations: Mapping[str, ValidationSet]) -> dict[str, str]:
+    """Task -> its headline metric (the one whose gap to the oracle a curve follows)."""
+    return {t.name: t.headline for v in validations.values() for t in v.tasks}
 
 
 def curve_data(table: pd.DataFrame, headlines: Mapping[str, str]) -> list[CurveData]:
@@ -89,6 +95,17 @@ def answer(study: Study, data: CurveData) -> CurveAnswer:
         bootstrap=c.bootstrap,
         random_state=study.study.seed,
     )
+
+
+def fitted_curves(
+    study: Study, table: pd.DataFrame, validations: Mapping[str, ValidationSet]
+) -> list[tuple[CurveData, CurveAnswer]]:
+    """Every learning curve of ``table`` with its answer; a curve with fewer than
+    :data:`~predictor.config.study.MIN_SIZES` sizes (its cells failed) cannot be fitted and
+    is left out."""
+    return [
+        (d, answer(study, d)) for d in curve_data(table, headlines(validations)) if d.frame.n.nunique() >= MIN_SIZES
+    ]
 
 
 def smallest_size(study: Study) -> int:

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import CohortFeatures
-from predictor.config.study import Study
+from predictor.config.study import MIN_SIZES, Study
 from predictor.metrics.scores import LOWER_IS_BETTER
-from predictor.study.adaptive import CurveData, answer, curve_data
+from predictor.study.adaptive import CurveData, answer, curve_data, headlines
 from predictor.study.cell import CellResult, OutcomeFacts, ValidationSet
 from predictor.study.result import StudyResult
 from predictor.study.sample_size import (
@@ -206,9 +206,8 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
 
     c = study.criteria
     parameters = panel_parameters(study)
-    headlines = {t.name: t.headline for v in validations.values() for t in v.tasks}
     rows = []
-    for data in curve_data(table, headlines):
+    for data in curve_data(table, headlines(validations)):
         val = validations[data.scenario]
         facts, oracle = val.facts[data.task], val.oracle.get(data.task, {})
         p = parameters[data.panel]
@@ -243,7 +242,7 @@ def sample_size_table(study: Study, table: pd.DataFrame, validations: Mapping[st
 def _found(study: Study, data: CurveData) -> dict[str, Any]:
     """The minimum n of one curve, as the grid or the adaptive search finds it."""
     c = study.criteria
-    if study.adaptive is None or data.frame["n"].nunique() < 3:
+    if study.adaptive is None or data.frame["n"].nunique() < MIN_SIZES:  # a grid, or a curve too short to fit
         grid = minimum_n(
             data.frame,
             gap=c.gap,

@@ -47,7 +47,7 @@ import pandas as pd
 from predictor.config.study import Study, Variant
 from predictor.errors import StudyError
 from predictor.study import scheduling
-from predictor.study.adaptive import CurveData, answer, curve_data, next_cells
+from predictor.study.adaptive import CurveData, fitted_curves, next_cells
 from predictor.study.analysis import analyse, results_table
 from predictor.study.cache import CellCache
 from predictor.study.cell import (
@@ -98,9 +98,7 @@ def run_study(
     """
     run = _StudyRun(study, progress or (lambda p: None), cluster or scheduling.ClusterSpec(), connected)
     with run.stack:
-        run.round(plan_cells(study))
-        if study.adaptive is not None:
-            _search(run)
+        _rounds(run)
     return run.analysed()
 
 
@@ -129,29 +127,26 @@ def replay(study: Study) -> Replay:
     run = _StudyRun(study, lambda p: None, scheduling.ClusterSpec(), None, offline=True)
     todo: list[Cell] = []
     try:
-        run.round(plan_cells(study))
-        if study.adaptive is not None:
-            _search(run)
+        _rounds(run)
     except _Offline as stop:
         todo = stop.todo
     complete = run.rounds - (1 if todo else 0)
     curves: tuple[tuple[CurveData, CurveAnswer], ...] = ()
     if complete >= 1 and study.adaptive is not None:
-        headlines = {t.name: t.headline for v in run.validations.values() for t in v.tasks}
-        curves = tuple((d, answer(study, d)) for d in curve_data(run.table(), headlines) if d.frame.n.nunique() >= 3)
+        curves = tuple(fitted_curves(study, run.table(), run.validations))
     return Replay(rounds=complete, cached=run.cached, todo=tuple(todo), curves=curves)
 
 
-def _search(run: _StudyRun) -> None:
-    """The adaptive rounds after the start (see :mod:`predictor.study.adaptive`)."""
+def _rounds(run: _StudyRun) -> None:
+    """The grid, then an adaptive study's rounds (see :mod:`predictor.study.adaptive`)."""
+    run.round(plan_cells(run.study))
     a = run.study.adaptive
-    assert a is not None
-    headlines = {t.name: t.headline for v in run.validations.values() for t in v.tasks}
+    if a is None:
+        return
     for _ in range(a.rounds):
         if a.max_seconds is not None and time.perf_counter() - run.start > a.max_seconds:
             return
-        # a curve with fewer than 3 sizes (its cells failed) cannot be fitted: it asks for nothing
-        curves = [(d, answer(run.study, d)) for d in curve_data(run.table(), headlines) if d.frame.n.nunique() >= 3]
+        curves = fitted_curves(run.study, run.table(), run.validations)  # a curve it cannot fit asks for nothing
         cells = next_cells(run.study, curves, run.cells, a.max_cells - len(run.cells))
         if not cells:
             return

@@ -53,7 +53,7 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-from predictor.config.study import SLOPE_RANGE
+from predictor.config.study import MIN_SIZES, SLOPE_RANGE
 from predictor.study.sample_size import acceptable
 
 __all__ = [
@@ -151,8 +151,8 @@ def answer_curve(
     """
     n, gap, slope = (np.asarray(x, float) for x in (n, gap, slope))
     sizes = np.unique(n)
-    if len(sizes) < 3:
-        raise ValueError(f"a learning curve needs at least 3 sizes, got {len(sizes)}")
+    if len(sizes) < MIN_SIZES:
+        raise ValueError(f"a learning curve needs at least {MIN_SIZES} sizes, got {len(sizes)}")
     groups = [np.flatnonzero(n == s) for s in sizes]
     rng = np.random.default_rng(random_state)
     draws = [np.vstack([np.arange(len(g)), rng.integers(0, len(g), (bootstrap, len(g)))]) for g in groups]
