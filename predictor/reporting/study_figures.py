@@ -44,19 +44,15 @@ def learning_curves(
         if sample_size is None
         else sample_size[(sample_size.scenario == scenario) & (sample_size.task == task)]
     )
+    mine = None if replicates is None else replicates[replicates.scenario.eq(scenario) & replicates.task.eq(task)]
+    span = (float(c.n.min()), float(c.n.max())) if len(c) else (1.0, 1.0)  # the sizes tried
     for j, panel in enumerate(panels):
         for i, m in enumerate((metric, "cal_slope")):
             ax = axes[i, j]
             rows = c[(c.panel == panel) & (c.metric == m)]
-            mine = None if replicates is None else replicates.scenario.eq(scenario) & replicates.task.eq(task)
-            _families(
-                ax,
-                rows,
-                None if replicates is None else replicates[mine & replicates.panel.eq(panel) & replicates.metric.eq(m)],
-            )
+            _families(ax, rows, None if mine is None else mine[mine.panel.eq(panel) & mine.metric.eq(m)])
             oracle = rows.oracle.iloc[0] if len(rows) else np.nan
             for r in found[found.panel == panel].itertuples() if len(found) else ():
-                span = (float(c.n.min()), float(c.n.max()))
                 _fitted(
                     ax, r, "gap" if i == 0 else "slope", oracle, span, higher_is_better=metric not in LOWER_IS_BETTER
                 )

@@ -209,11 +209,11 @@ def study_rows(result) -> tuple[list[str], list[list[str]]]:
     header = ["scenario", "task", "model", "panel", what, "status"]
     header += ["isotonic"] if adaptive else []
     header += ["Riley n (1 / 2 / 3)", "p", "oracle"]
+    never = lambda v: f"{int(v):,}" if np.isfinite(v) else "never"  # an adaptive n* past a plateau
     rows = []
     for r in s.itertuples():
         row = [r.scenario, r.task, r.model, r.panel]
-        if adaptive:  # a curve's n* is infinite where its plateau misses the target: never
-            never = lambda v: f"{int(v):,}" if np.isfinite(v) else "never"
+        if adaptive:
             row.append(f"{never(r.study_n)} [{never(r.study_low)}, {never(r.study_high)}]")
         else:
             row.append(
