@@ -1,7 +1,9 @@
 """Benchmark: training time and SHAP rows per second at 927, 100,000 and 1,000,000 patients.
 
 SHAP is XGBoost's native TreeSHAP (``pred_contribs``, what the package uses), printed beside
-shap's ``TreeExplainer`` on the same booster in the same run (the reference).
+shap's ``TreeExplainer`` on the same booster in the same run (the reference). Then the linear
+booster's coordinate descent (300 rounds) on one thread, what the package trains it on, beside
+the same training on every core (the reference).
 
     python benchmarks/bench_train.py [--sizes 927 100000 1000000] [--shap-rows 100000]
 """
@@ -9,7 +11,10 @@ shap's ``TreeExplainer`` on the same booster in the same run (the reference).
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+import xgboost as xgb
 
 from features.pipeline import CohortFeatures
 from predictor.models.boosters import XGBResponseClassifier, XGBSurvival
@@ -56,6 +61,23 @@ def main() -> None:
             print(
                 f"{n:9,d} {task:9s} {t_fit:8.2f} {model.best_iteration_ + 1:6d} {native:19,.0f} {ref:26,.0f} {native / ref:7.1f}x"
             )
+    linear_threads(sc, args.sizes)
+
+
+def linear_threads(sc, sizes: list[int]) -> None:
+    """Seconds of 300 rounds of XGBoost's coordinate descent (the linear booster's updater, on
+    the response) on 1 thread and on every core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(f"\nlinear booster (coord_descent, 300 rounds): 1 thread (the package) against {cores} (reference)")
+    print(f"{'n':>9s} {'1 thread s':>10s} {f'{cores} threads s':>12s} {'speed-up':>8s}")
+    for n in sizes:
+        obs = generate(sc, n, seed=1).observed
+        X = CohortFeatures(schema=sc.schema).fit(obs).transform(obs)
+        data = xgb.DMatrix(X.to_numpy(float), label=obs.objective_response.to_numpy())
+        params = {"booster": "gblinear", "updater": "coord_descent", "feature_selector": "cyclic"}
+        params |= {"objective": "binary:logistic", "eta": 0.5}
+        seconds = [timed(lambda t=t: xgb.train({**params, "nthread": t}, data, 300))[1] for t in (1, cores)]
+        print(f"{n:9,d} {seconds[0]:10.2f} {seconds[1]:12.2f} {seconds[1] / seconds[0]:7.1f}x")
 
 
 if __name__ == "__main__":

@@ -203,8 +203,9 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
     random_state : int
         Seed of the split and of XGBoost's sampling.
     n_jobs : int
-        Threads used to train (fixed, for the same model on any machine); prediction and SHAP
-        use every core.
+        Threads used to train the trees (fixed, for the same model on any machine; the linear
+        booster trains on one, its coordinate descent being slower on more); prediction and
+        SHAP use every core.
     device : str
         ``"cpu"`` or ``"cuda"``.
 

@@ -80,7 +80,9 @@ class LinearEngine:
     def params(self, est: Any) -> dict[str, Any]:
         # Coordinate descent, one cyclic pass over the features per round: deterministic, and
         # run to convergence (the search turns early stopping off) it reaches the
-        # ridge-penalised maximum-likelihood GLM of the objective.
+        # ridge-penalised maximum-likelihood GLM of the objective. One thread whatever n_jobs
+        # says: XGBoost's coordinate descent ran 5-7 times slower on 2 threads than on 1, from
+        # 2,000 to 100,000 rows (benchmarks/bench_train.py prints both).
         return {
             "booster": "gblinear",
             "eta": est.learning_rate,
@@ -88,7 +90,7 @@ class LinearEngine:
             "updater": "coord_descent",
             "feature_selector": "cyclic",
             "seed": est.random_state,
-            "nthread": est.n_jobs,
+            "nthread": 1,
         }
 
     def design(self, est: Any, X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -31,7 +31,7 @@ def test_bench_generate_runs():
 
 def test_bench_train_runs():
     out = mlflow_run("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
-    assert "rows/s" in out
+    assert "rows/s" in out and "linear booster (coord_descent, 300 rounds)" in out
 
 
 def test_bench_predict_runs_for_both_boosters():
