@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.optimize import least_squares
 from sklearn.metrics import roc_auc_score
 
@@ -62,6 +61,8 @@ def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
 def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
     """Kaplan-Meier probability (lifelines) of being event-free at ``at``."""
 
+    from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
+
     if len(time) == 0:
         return float("nan")
     kmf = KaplanMeierFitter().fit(time, event_observed=event)
@@ -70,6 +71,8 @@ def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
     """Kaplan-Meier median (lifelines): first time the KM curve is at or below 0.5; inf if never."""
+
+    from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
 
     if len(time) == 0:
         return float("nan")
@@ -81,6 +84,8 @@ def cox_hazard_ratio(
     observed: pd.DataFrame, covariate: str, adjust: tuple[str, ...], time: str, event: str
 ) -> tuple[float, float]:
     """Hazard ratio and Wald p-value of ``covariate`` in a Cox model adjusted for ``adjust`` (lifelines)."""
+
+    from lifelines import CoxPHFitter  # lazy: 1 s to import; generating never needs it
 
     x = pd.get_dummies(observed[[covariate, *adjust]], drop_first=True, dtype=float)
     x = x.loc[:, x.std() > 0]
@@ -146,6 +151,8 @@ def _curve_or_auc(
         t = np.sort(truth[uncensored_col].to_numpy()[mask])
         got = 1.0 - np.searchsorted(t, times, side="right") / len(t)
     else:
+        from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
+
         kmf = KaplanMeierFitter().fit(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
         got = kmf.survival_function_at_times(times).to_numpy()
     weights = np.asarray(target.at_risk) if target.at_risk else np.ones(len(times))

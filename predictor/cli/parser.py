@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from predictor.cli.common import UI_PORT, positive_int, risk_arg, seed_arg
-from predictor.cli.data import cmd_calibrate, cmd_generate, cmd_scenario_check, cmd_scenarios
-from predictor.cli.models import cmd_evaluate, cmd_predict, cmd_train
-from predictor.cli.study import cmd_study
-from predictor.cli.ui import cmd_ui
 from synthetic.calibration import POPULATION_N
+
+
+def command(module: str, name: str) -> Callable[[argparse.Namespace], int | None]:
+    """The command ``name`` of :mod:`predictor.cli.<module>`, imported only when it runs: so that
+    ``--help``, a bad argument or a data command answers without first importing MLflow, Dask
+    and matplotlib (seconds of start-up)."""
+
+    def run(args: argparse.Namespace) -> int | None:
+        return getattr(importlib.import_module(f"predictor.cli.{module}"), name)(args)
+
+    run.__name__ = run.__qualname__ = name
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,21 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_commands(sub: Any) -> None:
     """``scenarios``, ``generate``, ``calibrate``."""
     p = sub.add_parser("scenarios", help="list the shipped scenarios")
-    p.set_defaults(func=cmd_scenarios)
+    p.set_defaults(func=command("data", "cmd_scenarios"))
 
     p = sub.add_parser("scenario", help="work with a scenario file: 'check' it")
     checks = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = checks.add_parser("check", help="load a scenario file, print its graph, free parameters and every problem")
     p.add_argument("scenario", help="scenario name or a scenario .toml file")
     p.add_argument("--n", type=positive_int, default=100_000, help="patients for the sensitivity check (100,000)")
-    p.set_defaults(func=cmd_scenario_check)
+    p.set_defaults(func=command("data", "cmd_scenario_check"))
 
     p = sub.add_parser("generate", help="generate a synthetic cohort (observed + truth Parquet files)")
     p.add_argument("scenario", help="scenario name (see 'predictor scenarios') or a scenario .toml file")
     p.add_argument("--n", type=positive_int, default=None, help="number of patients (default: the scenario's)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed; the same seed gives the same cohort (default 0)")
     p.add_argument("--out", required=True, help="observed Parquet file; the truth goes beside it as NAME.truth.parquet")
-    p.set_defaults(func=cmd_generate)
+    p.set_defaults(func=command("data", "cmd_generate"))
 
     p = sub.add_parser("calibrate", help="check (and optionally solve) a scenario against its published targets")
     p.add_argument("scenario", help="scenario name or a scenario .toml file")
@@ -68,7 +78,7 @@ def _add_data_commands(sub: Any) -> None:
     p.add_argument(
         "--write", metavar="FILE", help="with --solve: write the scenario file with the solved values to FILE"
     )
-    p.set_defaults(func=cmd_calibrate)
+    p.set_defaults(func=command("data", "cmd_calibrate"))
 
 
 def _add_model_commands(sub: Any) -> None:
@@ -82,7 +92,7 @@ def _add_model_commands(sub: Any) -> None:
     )
     _tracking_uri(p)
     p.add_argument("--no-register", action="store_true", help="do not register the model")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=command("models", "cmd_train"))
 
     p = sub.add_parser("predict", help="predict response and PFS for the patients of a CSV/Parquet file")
     _model(p)
@@ -92,7 +102,7 @@ def _add_model_commands(sub: Any) -> None:
         "--explain", action="store_true", help="add per-patient SHAP columns (shap_<column>, plus shap_base_value)"
     )
     _tracking_uri(p)
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=command("models", "cmd_predict"))
 
     p = sub.add_parser(
         "evaluate",
@@ -108,7 +118,7 @@ def _add_model_commands(sub: Any) -> None:
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--experiment", default=None, help="MLflow experiment of the run (default: <model name>-validation)")
     _tracking_uri(p)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=command("models", "cmd_evaluate"))
 
 
 def _add_study_commands(sub: Any) -> None:
@@ -164,12 +174,12 @@ def _add_study_commands(sub: Any) -> None:
         help="with --validation-size: also size the net benefit at this risk threshold (e.g. 0.2)",
     )
     _tracking_uri(p)
-    p.set_defaults(func=cmd_study)
+    p.set_defaults(func=command("study", "cmd_study"))
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=UI_PORT)
     _tracking_uri(p)
-    p.set_defaults(func=cmd_ui)
+    p.set_defaults(func=command("ui", "cmd_ui"))
 
 
 def _tracking_uri(p: argparse.ArgumentParser) -> None:

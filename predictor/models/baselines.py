@@ -8,8 +8,6 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from lifelines import CoxPHFitter
-from lifelines.utils import interpolate_at_times
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval  # scikit-learn's own constraint types
 from sklearn.utils.validation import check_is_fitted
@@ -73,6 +71,8 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
         keep = [c for c in X.columns if np.nanstd(X[c].to_numpy(dtype=float)) > 0]
         df = X[keep].astype(float).copy()
         df["__time"], df["__event"] = time, event
+        from lifelines import CoxPHFitter  # lazy: over a second to import, needed only to fit
+
         self.model_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "__time", "__event")
         self.columns_ = keep
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -96,6 +96,8 @@ class CoxPHBaseline(RegressorMixin, BaseEstimator):
         """S(t | x) at ``times`` from hazard ratios already computed (:meth:`hazard_ratio`):
         lifelines' ``predict_survival_function``, exp(-H0(t) v) with its Breslow baseline H0
         interpolated linearly, without recomputing the linear predictor at each call."""
+
+        from lifelines.utils import interpolate_at_times  # lazy: the fitted model_ has imported lifelines
 
         check_is_fitted(self, "model_")
         h0 = interpolate_at_times(self.model_.baseline_cumulative_hazard_, np.atleast_1d(times).astype(float))
