@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--explain-batch", type=int, default=100_000)
     parser.add_argument("--reference-rows", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--train-n", type=int, default=20_000, help="patients the models trained here learn from")
     parser.add_argument("--rounds", type=int, default=3, help="batch calls timed; the fastest is reported")
     parser.add_argument(
         "--booster",
@@ -167,7 +168,7 @@ def main() -> None:
         return
 
     sc = load_scenario("icb_bone_opn")
-    obs = generate(sc, 20_000, seed=1).observed
+    obs = generate(sc, args.train_n, seed=1).observed
     features = CohortFeatures(schema=sc.schema, cutoffs={"opn_ng_ml": [50, 85]}).fit(obs)
     X = features.transform(obs)
     cohort = generate(sc, args.batch, seed=3).observed

@@ -1,14 +1,18 @@
-"""The Python examples of the README and of the user guide's pages run as written: in an empty
-folder, after the README's main job (`predictor train`, which the prediction example says to run
-first). The gallery's examples run when the documentation builds (tests/e2e/test_docs.py)."""
+"""The README's main job and its Python examples as a newcomer meets them: the package installed
+from its wheel into a fresh virtualenv (:mod:`tests.wheel_env`), ``predictor train`` run from
+there in an empty folder (the default experiment comes from the package data, not from the
+checkout), then the Python examples of the README and of the user guide's pages, as written, in
+that folder (the prediction example says to run ``predictor train`` first). The gallery's
+examples run when the documentation builds (tests/e2e/test_docs.py)."""
 
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.wheel_env import install_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +32,41 @@ def test_the_readme_and_the_guide_have_python_examples():
 
 @pytest.fixture(scope="module")
 def trained_folder(tmp_path_factory):
-    """An empty folder where the README's main job has run (a local MLflow store with the model)."""
+    """An empty folder where the README's main job, ``predictor train`` from the installed wheel,
+    has run (a local MLflow store with the registered model); the wheel's virtualenv, the
+    environment it ran in, and what it printed."""
+    bin_, _ = install_wheel(tmp_path_factory.mktemp("wheel"))
     folder = tmp_path_factory.mktemp("readme")
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI", "VIRTUAL_ENV")}
     proc = subprocess.run(
-        [sys.executable, "-m", "predictor", "--quiet", "train"],
+        [bin_ / "predictor", "--quiet", "train"], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return folder, bin_, env, proc
+
+
+def test_the_main_job_runs_from_the_wheel_in_an_empty_folder(trained_folder):
+    folder, bin_, env, proc = trained_folder
+    assert "run " in proc.stdout and "registered model 'icb_bone_opn' version 1" in proc.stdout
+    assert (folder / "mlflow.db").exists()
+    where = subprocess.run(
+        [bin_ / "python", "-c", "import predictor; print(predictor.__file__)"],
         cwd=folder,
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return folder
+    assert str(ROOT) not in where.stdout  # the wheel's code ran, not the checkout's
+    study = subprocess.run(
+        [bin_ / "predictor", "study", "--help"], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert study.returncode == 0 and "icb_bone_opn_sample_size" in study.stdout
 
 
 @pytest.mark.parametrize("number", range(len(BLOCKS)))
 def test_readme_python_example_runs(trained_folder, monkeypatch, number):
-    monkeypatch.chdir(trained_folder)
+    monkeypatch.chdir(trained_folder[0])
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     page, block = BLOCKS[number]
     exec(compile(block, f"{page} python example {number + 1}", "exec"), {"__name__": "readme"})

@@ -36,7 +36,17 @@ def test_bench_train_runs():
 
 def test_bench_predict_runs_for_both_boosters():
     out = mlflow_run(
-        "bench_predict.py", "--batch", "3000", "--explain-batch", "300", "--reference-rows", "100", "--repeats", "3"
+        "bench_predict.py",
+        "--batch",
+        "3000",
+        "--explain-batch",
+        "300",
+        "--reference-rows",
+        "100",
+        "--repeats",
+        "3",
+        "--train-n",
+        "2000",
     )
     for line in (
         "trained here (gbtree)",

@@ -77,11 +77,10 @@ def test_run_page_shows_the_run_and_its_metrics(ui):
     import mlflow
 
     exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
-    dom = _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, "--dump-dom").stdout
+    shot = tmp / "run.png"
+    dom = _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, "--dump-dom", f"--screenshot={shot}").stdout
     assert "uitest-seed3" in dom  # the run name
     assert "validation/response/xgboost/auc" in dom or "validation/survival/xgboost/harrell_c" in dom
-    shot = tmp / "run.png"
-    _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
@@ -92,15 +91,14 @@ def test_artifact_view_shows_the_shap_plot(ui):
 
     exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
     url = f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/shap/response_beeswarm.png"
-    dom = _chromium(url, tmp, "--dump-dom").stdout
+    shot = tmp / "artifact.png"
+    dom = _chromium(url, tmp, "--dump-dom", f"--screenshot={shot}").stdout
     assert "response_beeswarm.png" in dom
     # The image the page shows, fetched as the page fetches it: a PNG.
     png = urllib.request.urlopen(
         f"{base}/get-artifact?path=shap/response_beeswarm.png&run_uuid={run_id}", timeout=10
     ).read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    shot = tmp / "artifact.png"
-    _chromium(url, tmp, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
@@ -144,7 +142,8 @@ def test_artifact_view_renders_the_model_report(ui):
     url = (
         f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/report/model_report.html?workflowType=machine_learning"
     )
-    dom = _chromium(url, tmp, "--dump-dom").stdout
+    shot = tmp / "report.png"
+    dom = _chromium(url, tmp, "--dump-dom", f"--screenshot={shot}").stdout
     # The viewer shows an HTML artifact as a page in a sandboxed frame (a blob: its document is
     # not part of this DOM) ...
     assert "model_report.html" in dom and 'class="mlflow-html-iframe"' in dom
@@ -165,8 +164,6 @@ def test_artifact_view_renders_the_model_report(ui):
     ):
         assert f"<h2>{section}</h2>" in text, section
     assert text.count("data:image/png;base64,") >= 3  # figures embedded: the page stands alone
-    shot = tmp / "report.png"
-    _chromium(url, tmp, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 30_000
 
 
