@@ -139,7 +139,7 @@ def test_nested_cv_refits_the_search_in_every_outer_fold(tmp_path):
     assert f[["xgboost", "baseline", "inner_cv"]].apply(lambda c: c.between(0.3, 1.0)).all().all()
     assert set(f.choice) <= {"gbtree", "gblinear"}
     once = nested_cv(replace(exp, evaluation=replace(exp.evaluation, nested_repeats=1)), data).folds
-    pd.testing.assert_frame_equal(once, f[f.repeat == 1].reset_index(drop=True))
+    pd.testing.assert_frame_equal(once, f[f.repeat == 1].reset_index(drop=True), check_exact=True)
     s = nested.summary().set_index("task")
     response = f[f.task == "response"]
     assert s.loc["response", "xgboost"] == pytest.approx(response.xgboost.mean())
