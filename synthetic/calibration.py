@@ -58,26 +58,27 @@ def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
     return arr
 
 
+def _kaplan_meier(time: np.ndarray, event: np.ndarray) -> Any:
+    """lifelines' Kaplan-Meier fit of ``time`` and ``event``."""
+    from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
+
+    return KaplanMeierFitter().fit(time, event_observed=event)
+
+
 def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
     """Kaplan-Meier probability (lifelines) of being event-free at ``at``."""
 
-    from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
-
     if len(time) == 0:
         return float("nan")
-    kmf = KaplanMeierFitter().fit(time, event_observed=event)
-    return float(kmf.survival_function_at_times(at).iloc[0])
+    return float(_kaplan_meier(time, event).survival_function_at_times(at).iloc[0])
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
     """Kaplan-Meier median (lifelines): first time the KM curve is at or below 0.5; inf if never."""
 
-    from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
-
     if len(time) == 0:
         return float("nan")
-    kmf = KaplanMeierFitter().fit(time, event_observed=event)
-    return float(kmf.median_survival_time_)
+    return float(_kaplan_meier(time, event).median_survival_time_)
 
 
 def cox_hazard_ratio(
@@ -151,9 +152,7 @@ def _curve_or_auc(
         t = np.sort(truth[uncensored_col].to_numpy()[mask])
         got = 1.0 - np.searchsorted(t, times, side="right") / len(t)
     else:
-        from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it
-
-        kmf = KaplanMeierFitter().fit(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
+        kmf = _kaplan_meier(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
         got = kmf.survival_function_at_times(times).to_numpy()
     weights = np.asarray(target.at_risk) if target.at_risk else np.ones(len(times))
     return float(np.sqrt(np.sum(weights * (got - np.asarray(target.survival)) ** 2) / np.sum(weights)))
