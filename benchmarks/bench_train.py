@@ -37,6 +37,8 @@ def main() -> None:
     import shap
 
     sc = load_scenario("icb_bone_opn")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    linear: dict[int, tuple[float, float]] = {}  # n -> coordinate descent's seconds on 1 thread, on every core
     print(
         f"{'n':>9s} {'task':9s} {'fit s':>8s} {'rounds':>6s} {'native SHAP rows/s':>19s} {'shap.TreeExplainer rows/s':>26s} {'speed-up':>8s}"
     )
@@ -61,23 +63,21 @@ def main() -> None:
             print(
                 f"{n:9,d} {task:9s} {t_fit:8.2f} {model.best_iteration_ + 1:6d} {native:19,.0f} {ref:26,.0f} {native / ref:7.1f}x"
             )
-    linear_threads(sc, args.sizes)
-
-
-def linear_threads(sc, sizes: list[int]) -> None:
-    """Seconds of 300 rounds of XGBoost's coordinate descent (the linear booster's updater, on
-    the response) on 1 thread and on every core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        linear[n] = linear_seconds(X, obs.objective_response.to_numpy(), cores)
     print(f"\nlinear booster (coord_descent, 300 rounds): 1 thread (the package) against {cores} (reference)")
     print(f"{'n':>9s} {'1 thread s':>10s} {f'{cores} threads s':>12s} {'speed-up':>8s}")
-    for n in sizes:
-        obs = generate(sc, n, seed=1).observed
-        X = CohortFeatures(schema=sc.schema).fit(obs).transform(obs)
-        data = xgb.DMatrix(X.to_numpy(float), label=obs.objective_response.to_numpy())
-        params = {"booster": "gblinear", "updater": "coord_descent", "feature_selector": "cyclic"}
-        params |= {"objective": "binary:logistic", "eta": 0.5}
-        seconds = [timed(lambda t=t: xgb.train({**params, "nthread": t}, data, 300))[1] for t in (1, cores)]
-        print(f"{n:9,d} {seconds[0]:10.2f} {seconds[1]:12.2f} {seconds[1] / seconds[0]:7.1f}x")
+    for n, (one, every) in linear.items():
+        print(f"{n:9,d} {one:10.2f} {every:12.2f} {every / one:7.1f}x")
+
+
+def linear_seconds(X, y, cores: int) -> tuple[float, float]:
+    """Seconds of 300 rounds of XGBoost's coordinate descent (the linear booster's updater) on
+    ``X`` and the binary ``y``, on 1 thread and on ``cores`` threads."""
+    data = xgb.DMatrix(X.to_numpy(float), label=y)
+    params = {"booster": "gblinear", "updater": "coord_descent", "feature_selector": "cyclic"}
+    params |= {"objective": "binary:logistic", "eta": 0.5}
+    one, every = (timed(lambda t=t: xgb.train({**params, "nthread": t}, data, 300))[1] for t in (1, cores))
+    return one, every
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ class LinearEngine:
         # Coordinate descent, one cyclic pass over the features per round: deterministic, and
         # run to convergence (the search turns early stopping off) it reaches the
         # ridge-penalised maximum-likelihood GLM of the objective. One thread whatever n_jobs
-        # says: XGBoost's coordinate descent ran 5-7 times slower on 2 threads than on 1, from
-        # 2,000 to 100,000 rows (benchmarks/bench_train.py prints both).
+        # says: XGBoost's coordinate descent ran 3.5-7 times slower on 2 threads than on 1, from
+        # 927 to 100,000 rows (benchmarks/bench_train.py prints both).
         return {
             "booster": "gblinear",
             "eta": est.learning_rate,
