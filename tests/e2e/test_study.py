@@ -39,8 +39,29 @@ def run_cli(*args, cwd, timeout=600):
     )
 
 
+def start_cli(*args, cwd) -> subprocess.Popen:
+    """``predictor study ARGS`` started in the background (as :func:`run_cli` runs it)."""
+    return subprocess.Popen(
+        [*PREDICTOR, "study", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+    )
+
+
 def table(folder: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "results.csv")
+
+
+def wait_for_files(proc: subprocess.Popen, cells: Path, count: int, seconds: float = 300) -> None:
+    """Wait until ``cells`` holds ``count`` cached JSON files (cells and the validation summary),
+    the study process ``proc`` still running."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < count:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +139,8 @@ def test_an_interrupted_study_resumes_with_only_what_is_missing(reference, tmp_p
     folder, _ = reference
     path = study_file(tmp_path)
     cells = tmp_path / "out" / "cells"
-    proc = subprocess.Popen(
-        [*PREDICTOR, "study", str(path), "--workers", "1", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ONE_THREAD},
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 4:  # 3 cells and the validation summary
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        time.sleep(0.05)
+    proc = start_cli(str(path), "--workers", "1", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path)
+    wait_for_files(proc, cells, 4)  # 3 cells and the validation summary
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-3000:]
@@ -211,26 +222,10 @@ def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_die
         cluster.wait(2)
         path = study_file(tmp_path / "cli")
         cells = tmp_path / "cli" / "out" / "cells"
-        proc = subprocess.Popen(
-            [
-                *PREDICTOR,
-                "study",
-                str(path),
-                "--scheduler",
-                cluster.address,
-                "--tracking-uri",
-                f"sqlite:///{tmp_path}/mlflow.db",
-            ],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **ONE_THREAD},
+        proc = start_cli(
+            str(path), "--scheduler", cluster.address, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path
         )
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 2:  # a cell and the validation summary
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            time.sleep(0.05)
+        wait_for_files(proc, cells, 2)  # a cell and the validation summary
         cluster.workers[0].send_signal(signal.SIGKILL)
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
