@@ -172,5 +172,10 @@ def test_shap_recovery_separates_acting_from_null_biomarkers_per_group():
     assert r.loc["a", "separated"] and r.loc["a", "weakest_acting"] == "y" and r.loc["a", "strongest_null"] == "z"
     # b: acting z (0.3) > null x (0.25)
     assert r.loc["b", "separated"] and (r.loc["b", "weakest_acting"], r.loc["b", "strongest_null"]) == ("z", "x")
+    assert (r.ranked_pairs == 1.0).all()
     importance.loc["x", "b"] = 0.35
-    assert not shap_recovery(importance, effects).set_index("group").loc["b", "separated"]
+    r = shap_recovery(importance, effects).set_index("group")
+    # b: of the pairs (y, x), (y, w), (z, x), (z, w) only (z, x) is out of order; a tie counts half
+    assert not r.loc["b", "separated"] and r.loc["b", "ranked_pairs"] == 0.75
+    importance.loc["x", "b"] = 0.3
+    assert shap_recovery(importance, effects).set_index("group").loc["b", "ranked_pairs"] == 0.875

@@ -148,12 +148,22 @@ def myeloma_shipped_30k():
 
 @pytest.mark.parametrize("task", ["response", "survival"])
 def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every_arm(myeloma_shipped_30k, task):
-    """Within each arm, every biomarker that moves the response linear predictor by >= 0.1
-    across its IQR there gets a larger mean |SHAP| than every biomarker with no effect there
-    (the null biomarkers, and those whose mechanism does not act on the arm). Seen at this seed:
-    the weakest acting biomarker is 1.6-3x the strongest inert one.
+    """Within each arm, a biomarker that moves the response linear predictor by >= 0.1 across
+    its IQR there ("acting") gets a larger mean |SHAP| than one with no effect there ("inert":
+    the null biomarkers, and those whose mechanism does not act on the arm) in at least 80% of
+    the (acting, inert) pairs of every arm, and in every pair of at least two of the three arms.
 
-    At the shipped size (5,000 patients, 3,750 to fit) no model can promise this: even a
+    The margin, measured on cohort seeds 2-5 (none of them a shipped experiment's), the same
+    search and sizes: the share of pairs ordered was at least 0.857 in each of the 24
+    arm-task pairs (0.99 on average), and every pair was ordered in 20 of the 24, never in fewer
+    than two arms of a task. This seed (2) orders every pair. It is not a promise that every
+    pair orders: the misses are mostly TGF-beta, which acts in the Tal-Tec arm alone, ranked
+    high in the CAR-T arm. The linear booster's ridge penalty prefers one coefficient shared
+    by the arms to an arm-specific one, so a strong effect in one arm leaks into the others,
+    and the microenvironment markers share a latent score, so an inert marker borrows credit
+    from acting ones it correlates with.
+
+    At the shipped size (5,000 patients, 3,750 to fit) no model can promise even this: a
     correctly specified logistic regression on the generator's own transforms, fitted within
     the arm, separates them in 0 of 10 cohorts in the CAR-T arm (511 patients, 90% responders)
     and 3 of 10 in the Dara-KRd arm (README, "Myeloma: options measured")."""
@@ -161,4 +171,5 @@ def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every
 
     explained, effects = myeloma_shipped_30k
     recovery = shap_recovery(explained[task].importance_by, effects)
-    assert len(recovery) == 3 and recovery.separated.all(), recovery.to_string()
+    assert len(recovery) == 3, recovery.to_string()
+    assert (recovery.ranked_pairs >= 0.8).all() and recovery.separated.sum() >= 2, recovery.to_string()
