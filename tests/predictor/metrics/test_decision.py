@@ -34,24 +34,40 @@ def test_binary_net_benefit_is_the_definition_and_dcurves():
     np.testing.assert_array_equal(table.net_benefit.to_numpy(), direct.net_benefit.to_numpy())
 
 
-def test_survival_net_benefit_equals_dcurves_at_the_horizon():
+@pytest.mark.parametrize(
+    "case",
+    ["plain", "tied times and risks of exactly 0 and 1", "the riskiest patients' follow-up ends before the horizon"],
+)
+def test_survival_decision_curve_equals_dcurves_at_the_horizon(case):
+    """Every column of every row equals ``dcurves.dca``'s (which fits lifelines' Kaplan-Meier;
+    this module uses scikit-survival's) to 1e-12, undefined rows (NaN) included."""
     import dcurves
 
     rng = np.random.default_rng(1)
-    t = rng.exponential(12, 300)
-    e = rng.uniform(size=300) < 0.7
-    risk = rng.uniform(size=300)
-    table = decision_curve(e, {"m": risk}, time=t, horizon=12.0)
+    n = 300
+    t = rng.exponential(12, n)
+    e = rng.uniform(size=n) < 0.7
+    risks = {"m": rng.uniform(size=n), "other": rng.beta(2, 5, size=n)}
+    if case.startswith("tied"):
+        t = np.round(t)
+        risks["m"][:20], risks["m"][20:40] = 0.0, 1.0
+    elif case.startswith("the riskiest"):
+        t[risks["m"] >= 0.8] = np.minimum(t[risks["m"] >= 0.8], 11.0)
+    table = decision_curve(e, risks, time=t, horizon=12.0)
     direct = dcurves.dca(
-        data=pd.DataFrame({"outcome": e.astype(int), "m": risk, "time": t}),
+        data=pd.DataFrame({"outcome": e.astype(int), **risks, "time": t}),
         outcome="outcome",
-        modelnames=["m"],
+        modelnames=list(risks),
         thresholds=list(THRESHOLDS),
         time=12.0,
         time_to_outcome_col="time",
     )
-    np.testing.assert_array_equal(table.net_benefit.to_numpy(), direct.net_benefit.to_numpy())
-    assert set(table.model) == {"m", "all", "none"}
+    assert list(table.model) == list(direct.model) and set(table.model) == {"m", "other", "all", "none"}
+    for column in table.columns.drop("model"):
+        np.testing.assert_allclose(
+            table[column].to_numpy(float), direct[column].to_numpy(float), rtol=1e-12, atol=1e-12, err_msg=column
+        )
+    assert table.net_benefit.isna().any() == case.startswith("the riskiest")
 
 
 def test_the_truth_has_the_most_net_benefit():
