@@ -19,7 +19,7 @@ from predictor.tracking.model import plain_frame
 from predictor.training.pipeline import train
 from synthetic import generate
 
-from .helpers import free_port, wait_until_up
+from .helpers import free_port, store, wait_until_up
 from .test_train import SMALL
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     path = tmp / "serve.toml"
     path.write_text(SMALL.format(name="serve", n=600))
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    uri = store(tmp)
     cwd = os.getcwd()
     os.chdir(tmp)  # artifacts go next to the store
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.e2e.helpers import free_port
+from tests.e2e.helpers import free_port, store
 from tests.study_files import small_study
 
 STUDY = small_study("e2e_study", Path("{out}"))
@@ -69,7 +69,7 @@ def reference(tmp_path_factory):
     """The small study on a LocalCluster of 2 workers, through the CLI, into its own MLflow store."""
     folder = tmp_path_factory.mktemp("reference")
     path = study_file(folder)
-    done = run_cli(str(path), "--workers", "2", "--tracking-uri", f"sqlite:///{folder}/mlflow.db", cwd=folder)
+    done = run_cli(str(path), "--workers", "2", "--tracking-uri", store(folder), cwd=folder)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder, done
 
@@ -139,7 +139,7 @@ def test_an_interrupted_study_resumes_with_only_what_is_missing(reference, tmp_p
     folder, _ = reference
     path = study_file(tmp_path)
     cells = tmp_path / "out" / "cells"
-    proc = start_cli(str(path), "--workers", "1", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path)
+    proc = start_cli(str(path), "--workers", "1", "--tracking-uri", store(tmp_path), cwd=tmp_path)
     wait_for_files(proc, cells, 4)  # 3 cells and the validation summary
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -222,9 +222,7 @@ def test_a_real_scheduler_and_workers_give_the_same_table_even_when_a_worker_die
         cluster.wait(2)
         path = study_file(tmp_path / "cli")
         cells = tmp_path / "cli" / "out" / "cells"
-        proc = start_cli(
-            str(path), "--scheduler", cluster.address, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path
-        )
+        proc = start_cli(str(path), "--scheduler", cluster.address, "--tracking-uri", store(tmp_path), cwd=tmp_path)
         wait_for_files(proc, cells, 2)  # a cell and the validation summary
         cluster.workers[0].send_signal(signal.SIGKILL)
         out, err = proc.communicate(timeout=300)

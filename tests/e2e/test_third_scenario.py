@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from synthetic import load_scenario
+from tests.e2e.helpers import store
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +69,7 @@ def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keynote")
     shutil.copy(load_scenario("keynote024_pdl1").path, folder / "keynote024.toml")
     (folder / "experiment.toml").write_text(EXPERIMENT, encoding="utf-8")
+    store(folder)  # the commands' default store, ./mlflow.db, copied from an empty one
     return folder
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.e2e.helpers import store
+
 pytestmark = pytest.mark.slow
 
 SMALL = """
@@ -33,10 +35,12 @@ dependence = ["opn_ng_ml", "bone_metastasis"]
 """
 
 
-def train(tmp_path, name="small", n=600, *extra):
+def train(tmp_path, name="small", n=600, *extra, first_run=False):
+    """``predictor train`` of the small experiment in ``tmp_path``, into a store copied from an
+    empty one (:func:`tests.e2e.helpers.store`), or with ``first_run`` one the command creates."""
     path = tmp_path / f"{name}.toml"
     path.write_text(SMALL.format(name=name, n=n))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if first_run else store(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, *extra],
         capture_output=True,
@@ -49,7 +53,7 @@ def train(tmp_path, name="small", n=600, *extra):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    proc, uri = train(tmp)
+    proc, uri = train(tmp, first_run=True)  # the first run in an empty folder creates the store
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, proc, uri
 
@@ -188,7 +192,7 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
         .replace("n_iter = 8", "n_iter = 2")
         .replace("nested_repeats = 4", "nested_repeats = 1")
     )
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "predictor", "train", str(exp), "--tracking-uri", uri],
         capture_output=True,
@@ -239,7 +243,7 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
 
 
 def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
-    """The shipped myeloma experiment, shrunk (n 1,500, 2 search candidates, 20 bootstraps):
+    """The shipped myeloma experiment, shrunk (n 1,500, 2 search candidates on 2 folds, 20 bootstraps):
     the per-arm SHAP figure and table are logged, with one column per arm."""
     import mlflow
     import tomllib
@@ -254,6 +258,7 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
         ("n = 5000", "n = 1500"),
         ("n = 10000", "n = 2000"),
         ("n_iter = 8", "n_iter = 2"),
+        ("cv_folds = 3", "cv_folds = 2"),
         ("bootstrap = 200", "bootstrap = 20"),
         ("max_rows = 3000", "max_rows = 600"),
     ):
@@ -261,7 +266,7 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
         text = text.replace(old, new)
     path = tmp_path / "myeloma_small.toml"
     path.write_text(text)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri, "--no-register"],
         capture_output=True,
@@ -326,7 +331,7 @@ def test_sigterm_ends_the_run_killed_and_registers_nothing(tmp_path):
 
     path = tmp_path / "killed.toml"
     path.write_text(SMALL.format(name="killed", n=600))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "predictor", "train", str(path), "--tracking-uri", uri],
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from .helpers import free_port, wait_until_up
+from .helpers import free_port, store, wait_until_up
 from .test_train import train
 
 pytestmark = pytest.mark.slow
@@ -183,7 +183,7 @@ def test_predictor_ui_stops_its_server_when_it_alone_gets_sigterm_or_sighup(tmp_
             "--port",
             str(port),
             "--tracking-uri",
-            f"sqlite:///{tmp_path / 'mlflow.db'}",
+            store(tmp_path),
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,

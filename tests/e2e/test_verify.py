@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from tests.e2e.helpers import store
 from tests.study_files import small_study
 
 pytestmark = pytest.mark.slow
@@ -18,6 +19,7 @@ def test_each_minimum_n_is_simulated_again_with_fresh_replicates(tmp_path):
     # Loose criteria, so that the smallest size is a minimum n for every task and panel.
     text += "\n[criteria]\ngap = 0.5\nslope = 0.05\nbootstrap = 100\n"
     (tmp_path / "study.toml").write_text(text, encoding="utf-8")
+    store(tmp_path)  # the command's default store, ./mlflow.db, copied from an empty one
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | {"OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "predictor", "study", "study.toml", "--workers", "1", "--verify"],
