@@ -43,10 +43,13 @@ def test_solver_objectives_agree_with_what_a_study_sees(icb_scenario, population
 
 
 def test_b6_bone_metastasis_independent_predictor_in_most_trials(icb_scenario):
-    """B6: HR > 1 with p < 0.05 in >= 80% of 200 seeded replicates of n = 927."""
+    """B6: HR > 1 with p < 0.05 in >= 80% of 100 seeded replicates of n = 927.
+
+    Seen: 94 of these 100 (92% of 200). The share's Monte Carlo standard error at 100
+    replicates is about 0.027, so the margin above 80% is more than 4 standard errors."""
     (b6,) = [t for t in icb_scenario.targets if t.id == "B6"]
     shares = []
-    for seed in range(200):
+    for seed in range(100):
         obs = generate(icb_scenario, 927, seed=10_000 + seed).observed
         hr, p = cox_hazard_ratio(obs, b6.covariate, b6.adjust, "pfs_months", "pfs_event")
         shares.append(hr > 1 and p < 0.05)
