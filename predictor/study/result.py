@@ -3,8 +3,10 @@ its tables and figures as the CLI writes them."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +67,18 @@ class StudyResult:
         """The failed cells: their keys and errors."""
         return self.table.loc[self.table.status == "failed", ["scenario", "n", "replicate", "model", "panel", "error"]]
 
+    @cached_property
+    def figures_png(self) -> dict[str, bytes]:
+        """Every figure of the study (:func:`predictor.reporting.study_figures`) as PNG bytes at
+        110 dpi, by artifact path (``figures/*.png``): drawn once, whether the figures are then
+        saved to files, logged to MLflow, or both (the CLI does both)."""
+        out = {}
+        for name, fig in study_figures(self).items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            out[name] = buf.getvalue()
+        return out
+
     def save(self, folder: str | Path | None = None) -> list[Path]:
         """Write the study's tables (``results.csv``, ``learning_curves.csv``, ``sample_size.csv``,
         ``power.csv``) and figures (``figures/*.png``) under ``folder`` (default: the study's
@@ -83,8 +97,8 @@ class StudyResult:
             with atomic_write(folder / f"{name}.csv") as tmp:
                 table.to_csv(tmp, index=False)
             written.append(folder / f"{name}.csv")
-        for name, fig in study_figures(self).items():
+        for name, png in self.figures_png.items():
             with atomic_write(folder / name) as tmp:
-                fig.savefig(tmp, format="png", dpi=110)
+                tmp.write_bytes(png)
             written.append(folder / name)
         return written

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from predictor.errors import TrackingError
-from predictor.reporting.study_figures import study_figures
 from predictor.reporting.tables import study_markdown
 from predictor.tracking.store import mlflow_run, open_store, quiet_logs, resolve_tracking_uri
 
@@ -65,8 +64,7 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
             mlflow.set_tag("mlflow.note.content", study_markdown(result))
             _log_study_tables(result)
 
-            for name, fig in study_figures(result).items():
-                mlflow.log_figure(fig, name)
+            _log_study_figures(result)
             children = _log_grid_points(result)
         except Exception as exc:
             raise TrackingError(f"logging to {uri} failed: {exc}") from exc
@@ -105,6 +103,16 @@ def _log_study_tables(result) -> None:
             path = Path(tmp) / f"{name}.csv"
             table.to_csv(path, index=False)
             mlflow.log_artifact(str(path), "tables")
+
+
+def _log_study_figures(result) -> None:
+    """The study's figures as ``figures/*.png``: the PNGs the result drew once (and saves to files)."""
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, png in result.figures_png.items():
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(png)
+            mlflow.log_artifact(str(path), str(Path(name).parent))
 
 
 def _log_grid_points(result) -> int:
