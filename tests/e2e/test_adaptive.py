@@ -64,7 +64,7 @@ def test_one_worker_gives_the_same_rounds_and_answers(reference, tmp_path):
 
     one = run_study(load(tmp_path), ClusterSpec(workers=1))
     for mine, theirs in zip(answers(one), answers(reference), strict=True):
-        pd.testing.assert_frame_equal(mine, theirs)
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
 
 
 @pytest.mark.slow
@@ -83,7 +83,7 @@ def test_an_interrupted_adaptive_study_resumes_to_the_same_answers(reference, tm
     resumed = run_study(study, ClusterSpec(workers=1))
     assert resumed.cached > 0 and resumed.computed > 0  # the grid and round 2's first cell were kept
     for mine, theirs in zip(answers(resumed), answers(reference), strict=True):
-        pd.testing.assert_frame_equal(mine, theirs)
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
 
 
 @pytest.mark.slow
@@ -95,4 +95,4 @@ def test_a_real_scheduler_gives_the_same_rounds_and_answers(reference, tmp_path)
         cluster.wait(2)
         remote = run_study(load(tmp_path), ClusterSpec(scheduler=cluster.address))
     for mine, theirs in zip(answers(remote), answers(reference), strict=True):
-        pd.testing.assert_frame_equal(mine, theirs)
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
