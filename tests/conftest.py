@@ -7,18 +7,6 @@ import pytest
 from synthetic import generate, load_scenario
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files that hold slow tests first, each file's tests in their order.
-
-    With ``--dist loadfile`` a file runs whole on one worker, and the files are handed out in
-    this order (``--no-loadscope-reorder`` in pyproject.toml; xdist's default hands out the files
-    with the most tests first, which put the few-but-minutes-long end-to-end files last, one worker
-    running them while the other had finished). The quick files then fill the gaps: the
-    longest-first rule of scheduling."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: each file keeps its order
-
-
 @pytest.fixture(scope="session")
 def icb_scenario():
     """The shipped ICB / bone metastasis / osteopontin scenario."""
