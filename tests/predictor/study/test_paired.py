@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from predictor.config.experiment import load_experiment
+from predictor.config.experiment import experiments_dir, load_experiment
 from predictor.config.study import load_study
 from predictor.study import Cell, cell_seed, make_validation, run_cell
 from predictor.training import development_data
@@ -29,8 +29,14 @@ def test_paired_sizes_have_a_less_noisy_difference_than_independent_cohorts(tmp_
     difference between the two sizes, nested cohorts against unrelated ones (another replicate's
     seed for the larger size). With a true ratio near 0.4, a variance ratio estimate above 1 on
     29 and 29 degrees of freedom has probability below 1%; the seeds are fixed."""
+    # The base experiment without its PFS task: only the response AUC is read (the cohorts are the same).
+    base = tmp_path / "response_only.toml"
+    shipped = (experiments_dir() / "icb_bone_opn.toml").read_text(encoding="utf-8")
+    assert 'survival = "survival:cox"' in shipped
+    base.write_text(shipped.replace('survival = "survival:cox"', "survival = false"), encoding="utf-8")
     path = tmp_path / "study.toml"
     text = small_study("paired", tmp_path / "out").replace("n = [120, 240]", "n = [200, 400]")
+    text = text.replace('experiment = "icb_bone_opn"', f'experiment = "{base}"')
     path.write_text(text.replace('models = ["gblinear", "baseline"]', 'models = ["baseline"]'), encoding="utf-8")
     study = load_study(path)
     validation = make_validation(study, study.variants[0].name)
