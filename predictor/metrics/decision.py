@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from sksurv.nonparametric import kaplan_meier_estimator
 
+from predictor.metrics.fast import step_at
+
 __all__ = ["THRESHOLDS", "decision_curve"]
 
 #: The columns of a decision curve table.
@@ -108,5 +110,4 @@ def _risk_among_positives(event: np.ndarray, time: np.ndarray, horizon: float) -
     if time.max() < horizon:
         return float("nan")
     times, survival = kaplan_meier_estimator(event, time)
-    at = np.searchsorted(times, horizon, side="right") - 1
-    return 1.0 - (float(survival[at]) if at >= 0 else 1.0)
+    return 1.0 - float(step_at(times, survival, np.array([horizon]))[0])

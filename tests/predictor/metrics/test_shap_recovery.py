@@ -157,11 +157,11 @@ def test_shipped_myeloma_model_ranks_acting_biomarkers_above_inert_ones_in_every
     same search: at 20,000 patients (this test's size) the share of pairs ordered was at least
     0.91 in each of the 24 arm-task pairs, and every pair was ordered in 18 of the 24; at
     30,000, at least 0.857, and 20 of 24; never fewer than two arms of a task at either size.
-    It is not a promise that every pair orders: the misses are mostly TGF-beta, which acts in the Tal-Tec arm alone, ranked
-    high in the CAR-T arm. The linear booster's ridge penalty prefers one coefficient shared
-    by the arms to an arm-specific one, so a strong effect in one arm leaks into the others,
-    and the microenvironment markers share a latent score, so an inert marker borrows credit
-    from acting ones it correlates with.
+    It is not a promise that every pair orders: the misses are mostly TGF-beta, which acts in
+    the Tal-Tec arm alone, ranked high in the CAR-T arm. The linear booster's ridge penalty
+    prefers one coefficient shared by the arms to an arm-specific one, so a strong effect in one
+    arm leaks into the others, and the microenvironment markers share a latent score, so an
+    inert marker borrows credit from acting ones it correlates with.
 
     At the shipped size (5,000 patients, 3,750 to fit) no model can promise even this: a
     correctly specified logistic regression on the generator's own transforms, fitted within
