@@ -26,6 +26,7 @@ import joblib
 import mlflow
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 
 from predictor.errors import TrackingError
 from predictor.reporting.model_report import model_report_html
@@ -47,24 +48,34 @@ __all__ = ["LoggedRun", "run_and_log"]
 
 def _log_result(result: Any, client_log_rows: bool) -> tuple[dict[str, float], str]:
     """Everything of a training run, in the open MLflow run; returns the logged metrics and the
-    logged model's URI."""
-    metrics = _log_params_and_metrics(result)
+    logged model's URI.
+
+    The order is MLflow's: the logged model copies the run's parameters when it is created, so
+    they come first; the metrics come after it, logged once with the model's id (the run and
+    the model both show them). Logged before the model, MLflow would copy each metric to the
+    model with a query per metric (seconds for the few hundred metrics of a run)."""
+    _log_params(result)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         _log_artifacts(result, tmp, client_log_rows)
-        model_uri = _log_model(result, tmp, client_log_rows)
-    return metrics, model_uri
+        model = _log_model(result, tmp, client_log_rows)
+    metrics = _log_metrics(result, model.model_id)
+    return metrics, str(model.model_uri)
 
 
-def _log_params_and_metrics(result: Any) -> dict[str, float]:
-    """The resolved configuration and the search's choices (parameters), every metric with its
-    CI, each gap to the oracle, the stages' timings and the nested CV (metrics), the description."""
+def _log_params(result: Any) -> None:
+    """The resolved configuration and the search's choices."""
     exp = result.experiment
     mlflow.log_params(
         {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in exp.params().items()}
     )
     for task, params in result.best_params.items():
         mlflow.log_params({f"best.{task}.{k}": v for k, v in params.items()})
+
+
+def _log_metrics(result: Any, model_id: str) -> dict[str, float]:
+    """Every metric with its CI, each gap to the oracle, the stages' timings and the nested CV,
+    linked to the logged model ``model_id``; and the run's description."""
     metrics = flat_metrics(result.metrics)
     heads = {name: f.task.headline for name, f in result.fitted.items()}
     for (dataset, task), m in result.metrics.groupby(["dataset", "task"], sort=False):
@@ -74,7 +85,7 @@ def _log_params_and_metrics(result: Any) -> dict[str, float]:
     metrics.update({f"time/{stage}_s": seconds for stage, seconds in result.timings.items()})
     if result.nested is not None:
         metrics.update(_nested_metrics(result.nested))
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics(metrics, model_id=model_id)
     mlflow.set_tag("mlflow.note.content", run_description(result))
     return metrics
 
@@ -107,9 +118,10 @@ def _log_artifacts(result: Any, tmp: Path, client_log_rows: bool) -> None:
         mlflow.log_figure(fig, name)
 
 
-def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> str:
+def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> ModelInfo:
     """The training dataset (digest and schema) and the pyfunc model wrapping the bundle; returns
-    the model's URI. An input example (patient rows) only with ``client_log_rows``."""
+    what MLflow says of the logged model (its URI and id). An input example (patient rows) only
+    with ``client_log_rows``."""
     exp = result.experiment
     train_df = result.data.train.frame
     inputs = result.bundle.input_columns
@@ -138,7 +150,7 @@ def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> str:
             code_paths=_package_folders(),
             pip_requirements=requirements(),
         )
-    return str(model_info.model_uri)
+    return model_info
 
 
 def _nested_metrics(nested) -> dict[str, float]:
