@@ -9,6 +9,7 @@ what they work on: :mod:`~predictor.cli.data` (scenarios, generate, calibrate),
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -16,7 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from features.errors import FeaturesError
-from predictor.cli.common import EXIT_TERMINATED, EXIT_USER_ERROR, Terminated, UsageError, raise_terminated
+from predictor.cli.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_TERMINATED,
+    EXIT_USER_ERROR,
+    Terminated,
+    UsageError,
+    raise_terminated,
+)
 from predictor.cli.parser import build_parser
 from predictor.errors import PredictorError
 from synthetic.errors import SyntheticError
@@ -35,7 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous = terminate_as_interrupt()
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is the BrokenPipeError below, not one at exit
+        return status
+    except BrokenPipeError:
+        # Python's documented way (the signal module's "Note on SIGPIPE"): what is still buffered
+        # goes to devnull, so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except user_errors() as exc:
         print(f"predictor: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

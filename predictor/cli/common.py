@@ -18,6 +18,9 @@ EXIT_TARGET_MISSED = 1
 EXIT_TERMINATED = 128 + 15  # SIGTERM, as a shell reports it
 
 
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE: the reader of stdout went away (``predictor ... | head``)
+
+
 #: Where ``predictor ui`` serves the MLflow UI by default.
 UI_PORT = 5000
 

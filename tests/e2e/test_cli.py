@@ -100,6 +100,18 @@ def test_scenarios_lists_the_shipped_scenarios():
     assert proc.returncode == 0 and "icb_bone_opn" in proc.stdout and "927" in proc.stdout
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """``predictor scenarios | head -c 0``: the reader has closed the pipe before anything is
+    printed; the command stops with SIGPIPE's status as a shell reports it, and no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "predictor", "scenarios"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+
+
 @pytest.mark.slow
 def test_calibrate_exits_non_zero_when_a_target_is_missed(tmp_path, scenario_text):
     shifted = tmp_path / "shifted.toml"
