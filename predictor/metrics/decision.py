@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import dcurves
 import numpy as np
 import pandas as pd
 from sksurv.nonparametric import kaplan_meier_estimator
@@ -70,6 +69,10 @@ def decision_curve(
         return _survival_curve(
             np.asarray(outcome).astype(bool), np.asarray(time, dtype=float), clipped, horizon, thresholds
         )
+    # dcurves imports matplotlib.pyplot and statsmodels (~1.3 s of CPU), which every process that
+    # imports the package would pay at start-up, each Dask worker too
+    import dcurves  # lazy: start-up time (see above)
+
     data = pd.DataFrame({"outcome": np.asarray(outcome).astype(int), **clipped})
     out = dcurves.dca(data=data, outcome="outcome", modelnames=list(clipped), thresholds=list(thresholds))
     return out[COLUMNS].reset_index(drop=True)

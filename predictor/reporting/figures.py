@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 
 from predictor.metrics.calibration import flexible_calibration, survival_calibration
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "shap_bar",
@@ -36,6 +34,11 @@ def new_figure(
     """A figure and its axes, made outside pyplot: it is saved (to a file, MLflow, the report)
     without choosing a backend, so importing the package changes no notebook's backend, and no
     figure is kept alive by pyplot's registry."""
+    # matplotlib takes ~1 s of CPU to import, and most processes that import the package (Dask
+    # workers, `predictor predict`) draw nothing
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: start-up time (see above)
+    from matplotlib.figure import Figure  # lazy: start-up time
+
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)  # a raster canvas of its own: draws and saves PNGs headless, whatever the backend
     return fig, fig.subplots(nrows, ncols, **subplots)
@@ -94,7 +97,11 @@ def shap_beeswarm(
     if rest.size:
         rows.append((f"sum of {rest.size} other inputs", v[:, rest].sum(axis=1), None))
     rng = np.random.default_rng(random_state)
-    cmap = matplotlib.colormaps["coolwarm"]
+    from matplotlib import colormaps  # lazy: start-up time (see new_figure)
+    from matplotlib.cm import ScalarMappable  # lazy: start-up time
+    from matplotlib.colors import Normalize  # lazy: start-up time
+
+    cmap = colormaps["coolwarm"]
     fig, ax = new_figure(figsize=(8, 0.4 * len(rows) + 1.5))
     ax.axvline(0, color="#999999", lw=1, zorder=-1)
     for pos, (_, shap_values, feature) in enumerate(reversed(rows)):

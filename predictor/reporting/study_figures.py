@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import NullLocator
 
 from predictor.metrics.scores import LOWER_IS_BETTER
 from predictor.reporting.figures import new_figure
@@ -109,6 +108,7 @@ def _fitted(ax, r, quantity: str, oracle: float, span: tuple[float, float], *, h
 
 def _grid_ticks(ax, sizes) -> None:
     """A log-scale n axis labelled at the grid's sizes only."""
+    from matplotlib.ticker import NullLocator  # lazy: start-up time (see figures.new_figure)
 
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
