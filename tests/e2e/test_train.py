@@ -243,7 +243,7 @@ def test_user_cohort_file_trains_and_logs_no_patient_rows(tmp_path):
 
 
 def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
-    """The shipped myeloma experiment, shrunk (n 1,500, 2 search candidates on 2 folds, 20 bootstraps):
+    """The shipped myeloma experiment, shrunk (n 800, 2 search candidates on 2 folds, 20 bootstraps):
     the per-arm SHAP figure and table are logged, with one column per arm."""
     import mlflow
     import tomllib
@@ -255,8 +255,8 @@ def test_myeloma_experiment_logs_shap_within_each_arm(tmp_path):
     assert raw["shap"]["by"] == "therapy_arm" and raw["cohort"]["scenario"] == "myeloma_bmm"
     text = (experiments_dir() / "myeloma_bmm.toml").read_text()
     for old, new in (
-        ("n = 5000", "n = 1500"),
-        ("n = 10000", "n = 2000"),
+        ("n = 5000", "n = 800"),
+        ("n = 10000", "n = 1000"),
         ("n_iter = 8", "n_iter = 2"),
         ("cv_folds = 3", "cv_folds = 2"),
         ("bootstrap = 200", "bootstrap = 20"),
