@@ -11,9 +11,7 @@ import threading
 import time
 
 from predictor.cli.common import raise_terminated
-from predictor.tracking import (
-    resolve_tracking_uri,
-)
+from predictor.config.store import resolve_tracking_uri
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Experiment and study files: frozen sections parsed from TOML by one key-table parser."""
+"""Experiment and study files: frozen sections parsed from TOML by one key-table parser; and where
+the MLflow store is."""
 
 from predictor.config.experiment import (
     CONSTRAINTS,
@@ -21,6 +22,7 @@ from predictor.config.experiment import (
     load_experiment,
 )
 from predictor.config.keys import Key, KeyTable, parse_section
+from predictor.config.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.config.study import (
     MODEL_FAMILIES,
     SLOPE_RANGE,
@@ -70,4 +72,6 @@ __all__ = [
     "STUDY_CONSTRAINTS",
     "Study",
     "load_study",
+    "DEFAULT_TRACKING_URI",
+    "resolve_tracking_uri",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from predictor.config.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.errors import TrackingError
 
 __all__ = [
@@ -25,13 +26,6 @@ __all__ = [
     "mlflow_run",
     "requirements",
 ]
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-
-def resolve_tracking_uri(uri: str | None = None) -> str:
-    """The flag, else ``MLFLOW_TRACKING_URI``, else the local store ``sqlite:///mlflow.db``."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def quiet_logs() -> None:
