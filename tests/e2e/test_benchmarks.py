@@ -1,6 +1,7 @@
 """The benchmark scripts still run, at toy sizes: the figures they print are not checked here
 (speed is measured by running them, never asserted in a test), only that every line appears."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,21 @@ def test_bench_study_prints_both_worker_counts_and_the_stage_shares():
     )
     for line in ("1 worker(s):", "2 worker(s):", "efficiency", "share of a cell's time: "):
         assert line in out, line
+
+
+def test_suite_cpu_counts_each_tests_cpu_and_prints_the_tables(tmp_path):
+    folder = tmp_path / "cpu"
+    folder.mkdir()
+    (tmp_path / "test_toy.py").write_text(
+        "import subprocess, sys\n\ndef test_a_subprocess():\n    subprocess.run([sys.executable, '-c', 'sum(range(10**7))'], check=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.suite_cpu", "-p", "no:cacheprovider", str(tmp_path / "test_toy.py")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "SUITE_CPU_DIR": str(folder)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    [line] = "".join(p.read_text() for p in folder.glob("cpu-*.tsv")).splitlines()
+    nodeid, own, reaped = line.split("\t")
+    assert nodeid.endswith("test_toy.py::test_a_subprocess") and float(reaped) > 0
+    out = mlflow_run("suite_cpu.py", str(folder), "--repeats", "1")
+    assert "1 tests" in out and "one start-up of the package's stack" in out and "test_toy.py" in out
