@@ -1,5 +1,6 @@
 """Helpers shared by the end-to-end tests: servers on 127.0.0.1, and MLflow stores."""
 
+import atexit
 import shutil
 import socket
 import subprocess
@@ -36,7 +37,9 @@ def _empty_store() -> Path:
     """An empty SQLite MLflow store, created once per test process by this environment's MLflow."""
     import mlflow
 
-    path = Path(tempfile.mkdtemp(prefix="empty-store-")) / "mlflow.db"
+    folder = Path(tempfile.mkdtemp(prefix="empty-store-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone with the test process
+    path = folder / "mlflow.db"
     mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the tables
     return path
 
