@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def mlflow_run(script: str, *args: str) -> str:
+def run_script(script: str, *args: str) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
@@ -26,17 +26,17 @@ def mlflow_run(script: str, *args: str) -> str:
 
 
 def test_bench_generate_runs():
-    out = mlflow_run("bench_generate.py", "--n", "2000", "--repeats", "1")
+    out = run_script("bench_generate.py", "--n", "2000", "--repeats", "1")
     assert "patients/s" in out
 
 
 def test_bench_train_runs():
-    out = mlflow_run("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
+    out = run_script("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
     assert "rows/s" in out and "linear booster (coord_descent, 300 rounds)" in out
 
 
 def test_bench_predict_runs_for_both_boosters():
-    out = mlflow_run(
+    out = run_script(
         "bench_predict.py",
         "--batch",
         "3000",
@@ -75,7 +75,7 @@ def test_bench_predict_says_clearly_when_the_model_is_not_there(tmp_path):
 
 
 def test_bench_metrics_prints_equal_values():
-    out = mlflow_run("bench_metrics.py", "--n", "1500", "--repeats", "1")
+    out = run_script("bench_metrics.py", "--n", "1500", "--repeats", "1")
     for metric in ("Harrell's C", "Uno's C", "td-AUC", "integrated Brier"):
         line = next(line for line in out.splitlines() if line.startswith(metric))
         assert "(equal to 1e-12)" in line, line
@@ -87,14 +87,14 @@ def test_bench_experiment_times_the_main_job(tmp_path):
 
     small = tmp_path / "small.toml"
     small.write_text(SMALL.format(name="bench", n=400).replace("n = 3000", "n = 0"))  # no validation cohort
-    out = mlflow_run("bench_experiment.py", "--experiment", str(small))
+    out = run_script("bench_experiment.py", "--experiment", str(small))
     assert "imports alone (reference)" in out and "predictor train " in out
     for stage in ("data", "search", "fit", "evaluate", "explain", "figures"):
         assert f"{stage} " in out, stage
 
 
 def test_bench_study_prints_both_worker_counts_and_the_stage_shares():
-    out = mlflow_run(
+    out = run_script(
         "bench_study.py",
         "--n",
         "100",
@@ -123,5 +123,5 @@ def test_suite_cpu_counts_each_tests_cpu_and_prints_the_tables(tmp_path):
     [line] = "".join(p.read_text() for p in folder.glob("cpu-*.tsv")).splitlines()
     nodeid, own, reaped = line.split("\t")
     assert nodeid.endswith("test_toy.py::test_a_subprocess") and float(reaped) > 0
-    out = mlflow_run("suite_cpu.py", str(folder), "--repeats", "1")
+    out = run_script("suite_cpu.py", str(folder), "--repeats", "1")
     assert "1 tests" in out and "one start-up of the package's stack" in out and "test_toy.py" in out
