@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import (  # scikit-learn's own constraint t
     StrOptions,
 )
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
 from sksurv.linear_model.coxph import BreslowEstimator
 
 from predictor.errors import ModelInputError
@@ -267,6 +267,10 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
             raise ModelInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = as_frame(X)
         y = column_or_1d(y, warn=True)
+        if y.dtype.kind == "f":
+            # NaN or inf in y: scikit-learn's own message, before type_of_target's cast to int
+            # warns about them ("invalid value encountered in cast") on its way to that message.
+            assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind not in ("binary", "unknown") and len(np.unique(y)) > 2:

@@ -42,6 +42,18 @@ def test_classifier_needs_two_classes(data):
         XGBResponseClassifier().fit(X, np.zeros(len(X), bool))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_classifier_names_a_non_finite_target_without_a_warning(data, bad):
+    """scikit-learn's message for NaN or inf in y, and no "invalid value encountered in cast"
+    RuntimeWarning on the way (scikit-learn's type_of_target casts y to int before it checks)."""
+    X, _, y = data
+    y = y.astype(float)
+    y[7] = bad
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        XGBResponseClassifier().fit(X, y)
+
+
 @pytest.mark.parametrize("objective", ["survival:cox", "survival:aft"])
 def test_survival_risk_is_higher_for_worse(data, objective):
     from sksurv.metrics import concordance_index_censored
