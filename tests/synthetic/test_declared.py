@@ -164,7 +164,8 @@ def test_an_ordinal_outcomes_coefficients_and_cuts_are_recovered(recovery_cohort
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
     part = recovery_cohort
-    model = OrderedModel(part["grade"], part[["x", "group"]].astype(float), distr="probit")
+    grade = part["grade"].cat.as_ordered()  # the file lists the categories low to high; the dtype does not say so
+    model = OrderedModel(grade, part[["x", "group"]].astype(float), distr="probit")
     res = model.fit(method="bfgs", disp=False, skip_hessian=True)  # the estimates only: no numerical Hessian
     cuts = model.transform_threshold_params(res.params)[1:-1]
     np.testing.assert_allclose(res.params[["x", "group"]], [0.5, -0.6], atol=0.01)
