@@ -17,7 +17,7 @@ def pytest_configure(config):
     The workers inherit this process's environment when they start, before they load OpenBLAS or
     OpenMP, which read these variables once. Without it, two workers on two cores spent up to
     twice the CPU on the same work, and took longer. Measured: the validation-size simulation test
-    (scikit-learn's lbfgs on one feature, 900 times) took 16.8 s of CPU with OpenBLAS's two
+    (scikit-learn's lbfgs on one feature, 1,200 times) took 16.8 s of CPU with OpenBLAS's two
     threads, 8.6 s with one, and was no sooner; three XGBoost fits on two threads beside a busy
     core took 4.2-4.7 s of CPU with OpenMP's default (spinning) wait, 1.3-1.8 s passive.
     scikit-learn's own suite limits its workers' threads in the same way. Thread counts that
