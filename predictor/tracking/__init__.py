@@ -11,10 +11,10 @@ metric on the validation cohort. A run that fails is marked FAILED and registers
 External validation and studies get runs of their own.
 """
 
+from predictor.config.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.tracking.evaluation import LoggedEvaluation, log_evaluation
 from predictor.tracking.model import PredictorModel, load_bundle, load_bundle_from_uri
 from predictor.tracking.registry import CHAMPION_ALIAS
-from predictor.tracking.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.tracking.study import LoggedStudy, run_study_and_log
 from predictor.tracking.training import LoggedRun, run_and_log
 

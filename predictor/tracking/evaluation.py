@@ -10,10 +10,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from predictor.config.store import resolve_tracking_uri
 from predictor.reporting.figures import evaluation_figures
 from predictor.reporting.tables import summary_markdown
 from predictor.tracking.registry import model_identity
-from predictor.tracking.store import flat_metrics, log_tables, mlflow_run, open_store, quiet_logs, resolve_tracking_uri
+from predictor.tracking.store import flat_metrics, log_tables, mlflow_run, open_store, quiet_logs
 from predictor.tracking.training import LoggedRun
 from predictor.training.data import Part
 

@@ -14,8 +14,9 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from predictor.config.store import resolve_tracking_uri
 from predictor.errors import PredictorError
-from predictor.tracking.store import quiet_logs, resolve_tracking_uri
+from predictor.tracking.store import quiet_logs
 
 __all__ = ["PredictorModel", "load_bundle", "load_bundle_from_uri", "plain_frame"]
 

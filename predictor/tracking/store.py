@@ -13,12 +13,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from predictor.config.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.errors import TrackingError
 
 __all__ = [
-    "DEFAULT_TRACKING_URI",
-    "resolve_tracking_uri",
     "quiet_logs",
     "flat_metrics",
     "log_tables",

@@ -13,9 +13,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.tables import study_markdown
-from predictor.tracking.store import mlflow_run, open_store, quiet_logs, resolve_tracking_uri
+from predictor.tracking.store import mlflow_run, open_store, quiet_logs
 
 __all__ = ["LoggedStudy", "run_study_and_log"]
 

@@ -28,6 +28,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
+from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.model_report import model_report_html
 from predictor.reporting.tables import run_description
@@ -40,7 +41,6 @@ from predictor.tracking.store import (
     open_store,
     quiet_logs,
     requirements,
-    resolve_tracking_uri,
 )
 
 __all__ = ["LoggedRun", "run_and_log"]
