@@ -12,6 +12,7 @@ import pandas as pd
 from predictor.config.experiment import EvaluationSection
 from predictor.errors import PredictorError
 from predictor.tracking import load_bundle, load_bundle_from_uri
+from predictor.tracking.model import find_bundle, refuse_pickle
 from predictor.training.bundle import ModelBundle
 from predictor.training.data import Part
 from predictor.training.evaluation import evaluate_model
@@ -42,6 +43,31 @@ class Predictor:
     def __init__(self, bundle: ModelBundle, source: str = ""):
         self.bundle = bundle
         self.source = source
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model as a folder of data files that :func:`load` reads back.
+
+        The folder is created and must not hold a model already. Nothing in it is a pickle:
+        XGBoost's own UBJSON for the boosters, skops' format for the feature pipeline, tasks and
+        references, and a manifest with the package version and every file's SHA-256.
+
+        Parameters
+        ----------
+        folder : str or Path
+            Where to write it.
+
+        Returns
+        -------
+        Path
+            The folder.
+
+        Examples
+        --------
+        >>> model = predictor.load("models:/icb_bone_opn@champion")  # doctest: +SKIP
+        >>> model.save("icb_model")                                   # doctest: +SKIP
+        >>> predictor.load("icb_model").predict(patients)              # doctest: +SKIP
+        """
+        return self.bundle.save(folder)
 
     @property
     def input_columns(self) -> list[str]:
@@ -166,29 +192,32 @@ class Predictor:
 def load(uri: str | Path) -> Predictor:
     """Load a trained model.
 
+    Reading a model never unpickles and never runs code from the model's files: the folder
+    holds XGBoost's own UBJSON boosters, a skops file whose types are checked against an
+    explicit list before anything is built, and a manifest with each file's SHA-256.
+
     Parameters
     ----------
     uri : str or Path
         ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (the registry), ``runs:/RUN_ID/model``,
-        a local MLflow model folder, or a ``bundle.joblib`` file. MLflow URIs use
-        ``MLFLOW_TRACKING_URI`` (default ``sqlite:///mlflow.db``).
+        a local MLflow model folder, or a folder written by :meth:`Predictor.save`. MLflow URIs
+        use ``MLFLOW_TRACKING_URI`` (default ``sqlite:///mlflow.db``).
 
     Raises
     ------
     PredictorError
-        Nothing at that URI, or a model trained by an incompatible version of this package.
+        Nothing at that URI, a pickled model of an earlier version (refused, with how to convert
+        it), a file changed since it was saved, or a model trained by an incompatible version.
     """
 
     text = str(uri)
     path = Path(text)
-    if path.suffix == ".joblib" and path.is_file():
-        bundle = load_bundle(path)
-    elif path.is_dir() and (path / "MLmodel").is_file():
-        bundle = load_bundle(next(path.rglob("bundle.joblib")))
+    if path.is_file() and path.suffix in (".joblib", ".pkl", ".pickle"):
+        raise refuse_pickle(text, path)
+    if path.is_dir():
+        bundle = load_bundle(find_bundle(path, text))
     else:
         bundle = load_bundle_from_uri(text)
-    if not isinstance(bundle, ModelBundle):
-        raise PredictorError(f"{text} is not a model trained by this package")
     here = package_version()
     if bundle.package_version and here != "unknown" and _major_minor(bundle.package_version) != _major_minor(here):
         raise PredictorError(

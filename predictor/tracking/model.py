@@ -1,5 +1,9 @@
 """The logged model: the pyfunc that wraps a trained bundle, and reading a bundle back from a
 folder or an MLflow URI (``models:/...``, ``runs:/...``).
+
+A model is a folder of data files (:meth:`predictor.training.bundle.ModelBundle.save`); reading
+one never unpickles. A ``bundle.joblib`` that versions up to 0.3 logged is refused with a message
+that says how to convert it where its origin is trusted.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import joblib
 import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
@@ -17,8 +20,10 @@ from mlflow.pyfunc import PythonModel
 from predictor.config.store import resolve_tracking_uri
 from predictor.errors import PredictorError
 from predictor.tracking.store import quiet_logs
+from predictor.training._model_files import LEGACY_PICKLE, MANIFEST
+from predictor.training.bundle import ModelBundle
 
-__all__ = ["PredictorModel", "load_bundle", "load_bundle_from_uri", "plain_frame"]
+__all__ = ["PredictorModel", "find_bundle", "load_bundle", "load_bundle_from_uri", "plain_frame", "refuse_pickle"]
 
 
 class PredictorModel(PythonModel):
@@ -32,10 +37,47 @@ class PredictorModel(PythonModel):
         return self.bundle.predict(model_input)
 
 
-def load_bundle(path: str | Path):
-    """Read a model bundle written at training time."""
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Read a model folder written at training time (:meth:`ModelBundle.save`)."""
 
-    return joblib.load(path)
+    return ModelBundle.load(path)
+
+
+def refuse_pickle(where: str, path: Path) -> PredictorError:
+    """The error for a pickled model of an earlier version: loading it could run any code it holds."""
+    return PredictorError(
+        f"{where} holds a pickled model ({path.name}, saved by immunoresponse 0.3 or earlier), and loading a "
+        "pickle can run any code inside it, so this version never does. Retrain it, or, only if you trust "
+        f'where the file came from, convert it once to the data-only format: python -c "import joblib, '
+        f"predictor; predictor.Predictor(joblib.load('{path}')).save('model')\""
+    )
+
+
+def _one_model(found: list[Path], where: str) -> Path:
+    """The one model folder under ``where`` (MLflow's download, or a local folder)."""
+    if len(found) > 1:
+        raise PredictorError(
+            f"{where} holds {len(found)} models, not one: point at one model "
+            "(models:/NAME/VERSION, runs:/RUN_ID/model, or the folder that holds its MLmodel)"
+        )
+    return found[0]
+
+
+def find_bundle(folder: Path, where: str) -> Path:
+    """The model folder inside ``folder`` (itself, or below it, as MLflow lays out artifacts).
+
+    Raises
+    ------
+    PredictorError
+        No model there, several, or only a pickled one from an earlier version.
+    """
+    found = sorted(p.parent for p in folder.rglob(MANIFEST))
+    if found:
+        return _one_model(found, where)
+    legacy = sorted(folder.rglob(LEGACY_PICKLE))
+    if legacy:
+        raise refuse_pickle(where, _one_model(legacy, where))
+    raise PredictorError(f"{where} is not a model saved by this package (no {MANIFEST})")
 
 
 def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
@@ -50,15 +92,7 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
         raise PredictorError(
             f"cannot load model {uri}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
-    found = sorted(Path(local).rglob("bundle.joblib"))
-    if not found:
-        raise PredictorError(f"{uri} is not a model logged by this package (no bundle.joblib)")
-    if len(found) > 1:
-        raise PredictorError(
-            f"{uri} holds {len(found)} models, not one: point at one model "
-            "(models:/NAME/VERSION, runs:/RUN_ID/model, or the folder that holds its MLmodel)"
-        )
-    return load_bundle(found[0])
+    return load_bundle(find_bundle(Path(local), uri))
 
 
 def plain_frame(df: pd.DataFrame) -> pd.DataFrame:

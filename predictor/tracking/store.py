@@ -92,7 +92,7 @@ def requirements() -> list[str]:
         "scikit-survival",
         "lifelines",
         "xgboost-cpu",
-        "joblib",
+        "skops",
         "pyarrow",
     ]
     out = []

@@ -22,7 +22,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import joblib
 import mlflow
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
@@ -32,7 +31,7 @@ from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.model_report import model_report_html
 from predictor.reporting.tables import run_description
-from predictor.tracking.model import PredictorModel, plain_frame
+from predictor.tracking.model import plain_frame
 from predictor.tracking.registry import register_model
 from predictor.tracking.store import (
     flat_metrics,
@@ -133,17 +132,16 @@ def _log_model(result: Any, tmp: Path, client_log_rows: bool) -> ModelInfo:
         )
     mlflow.log_input(dataset, context="training")
 
-    bundle_path = tmp / "bundle.joblib"
-    joblib.dump(result.bundle, bundle_path)
+    bundle_path = result.bundle.save(tmp / "bundle")
     sig_input = plain_frame(train_df[inputs].head(50))
     example = sig_input.head(5) if client_log_rows else None
     signature = infer_signature(sig_input, result.bundle.predict(sig_input))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # the CloudPickle notice
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
         model_info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=PredictorModel(),
+            python_model=str(Path(__file__).with_name("_pyfunc_code.py")),  # models from code: no pickle
             artifacts={"bundle": str(bundle_path)},
             signature=signature,
             input_example=example,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from features import Schema
 from features.pipeline import CohortFeatures
 from predictor.errors import PredictorError
+from predictor.training._model_files import TRUSTED_TYPES, load_bundle_folder, save_bundle
 from predictor.training.tasks import SurvivalTask, Task
 from synthetic.generation import package_version
 
@@ -89,6 +91,29 @@ class ModelBundle:
     def survival_task(self) -> SurvivalTask | None:
         """The time-to-event task, if the bundle has one."""
         return next((t for t in self.tasks if isinstance(t, SurvivalTask)), None)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model as a folder of data files (no pickle) and return the folder.
+
+        XGBoost's own UBJSON for each booster, skops' format for the rest, and a manifest with
+        the package version and every file's SHA-256 (see :mod:`predictor.training._model_files`).
+        """
+        return save_bundle(self, Path(folder), package_version=self.package_version)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ModelBundle:
+        """Read a folder written by :meth:`save`; never unpickles, and builds only the types a
+        model of this package holds.
+
+        Raises
+        ------
+        PredictorError
+            Not a model folder, a file changed since it was saved, or an unexpected type.
+        """
+        bundle = load_bundle_folder(Path(folder), trusted=(*TRUSTED_TYPES, f"{cls.__module__}.{cls.__qualname__}"))
+        if not isinstance(bundle, cls):
+            raise PredictorError(f"{folder} is not a model trained by this package")
+        return bundle
 
     def task(self, name: str) -> Task:
         """The task called ``name``."""

@@ -9,8 +9,8 @@ import pytest
 from synthetic import Cohort
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "predictor", *args], capture_output=True, text=True, cwd=cwd)
+def run(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "predictor", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def assert_user_error(proc, *fragments):

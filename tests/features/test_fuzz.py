@@ -99,8 +99,6 @@ def test_read_table_of_any_bytes_is_a_frame_or_a_table_read_error(tmp_path_facto
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, small_cohort, icb_scenario):
     """A small trained bundle saved as a folder, loaded as a user loads one."""
-    import joblib
-
     from features.pipeline import CohortFeatures
     from predictor.models import XGBResponseClassifier
     from predictor.training import BinaryOutcome, BinaryTask, ModelBundle
@@ -112,9 +110,7 @@ def model(tmp_path_factory, small_cohort, icb_scenario):
     bundle = ModelBundle(
         schema=icb_scenario.schema.subset(features.columns_), features=features, tasks=(task,), models={"response": m}
     )
-    folder = tmp_path_factory.mktemp("bundle")
-    joblib.dump(bundle, folder / "bundle.joblib")
-    return predictor.load(folder)
+    return predictor.load(bundle.save(tmp_path_factory.mktemp("bundle") / "model"))
 
 
 @FUZZ

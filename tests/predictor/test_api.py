@@ -1,6 +1,6 @@
+import shutil
 import warnings
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,9 +47,7 @@ def bundle_path(tmp_path_factory, icb_scenario):
         },
         package_version=package_version(),
     )
-    path = tmp_path_factory.mktemp("bundle") / "bundle.joblib"
-    joblib.dump(bundle, path)
-    return path
+    return bundle.save(tmp_path_factory.mktemp("bundle") / "model")
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +122,9 @@ def test_extra_columns_ignored_with_a_warning(model, patients):
 
 
 def test_incompatible_version_is_refused(tmp_path, bundle_path):
-    bundle = joblib.load(bundle_path)
+    bundle = ModelBundle.load(bundle_path)
     bundle.package_version = "0.0.1"
-    path = tmp_path / "old.joblib"
-    joblib.dump(bundle, path)
+    path = bundle.save(tmp_path / "old")
     with pytest.raises(PredictorError, match="trained with immunoresponse 0.0.1"):
         predictor.load(path)
 
@@ -141,11 +138,10 @@ def test_nothing_at_the_uri(tmp_path, monkeypatch):
 def test_a_folder_of_several_models_is_refused_not_guessed(tmp_path, bundle_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     for run in ("a", "b"):
-        (tmp_path / "runs" / run).mkdir(parents=True)
-        (tmp_path / "runs" / run / "bundle.joblib").write_bytes(bundle_path.read_bytes())
+        shutil.copytree(bundle_path, tmp_path / "runs" / run / "model")
     with pytest.raises(PredictorError, match="holds 2 models, not one"):
         predictor.load(tmp_path / "runs")
-    assert predictor.load(tmp_path / "runs" / "a" / "bundle.joblib").input_columns
+    assert predictor.load(tmp_path / "runs" / "a").input_columns
 
 
 def test_not_a_frame(model):

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from predictor.config.experiment import load_experiment
+from predictor.training.bundle import ModelBundle
 from predictor.training.pipeline import train
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -141,3 +142,6 @@ def test_training_outputs_equal_the_golden_files(name, tmp_path):
     got = result.bundle.predict(_patients(exp, tmp_path))
     assert list(got.columns) == list(want.columns)
     np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), equal_nan=True, **TOL)
+    # The model as saved (data files, no pickle) and read back predicts the same, bit for bit.
+    saved = ModelBundle.load(result.bundle.save(tmp_path / "saved_model"))
+    pd.testing.assert_frame_equal(saved.predict(_patients(exp, tmp_path)), got, check_exact=True)
