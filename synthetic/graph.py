@@ -2,7 +2,7 @@
 nodes, their expressions compiled (:mod:`synthetic.expressions`), and the graph ordered.
 
 Every problem is collected, not raised at the first one, so that a file with five mistakes gets
-five messages in one run (:class:`Problems`).
+five messages in one run (:class:`features.keytable.Problems`).
 
 Nodes
 -----
@@ -18,6 +18,8 @@ import graphlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from features.keytable import Problems
 
 from .errors import ScenarioError
 from .expressions import Expression, Symbol, compile_expression
@@ -66,30 +68,6 @@ _EXTRA_KEYS = {
     "continuous": {"indicators"},
     "time_to_event": {"time", "event", "followup"},
 }
-
-
-class Problems:
-    """Every problem found in a scenario file, each naming the file, the key and the rule."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.messages: list[str] = []
-
-    def add(self, key: str, rule: str) -> None:
-        """Record that ``key`` breaks ``rule``."""
-        self.messages.append(f"{self.where} {key}: {rule}")
-
-    def take(self, exc: ScenarioError) -> None:
-        """Record a problem raised as an error (its message already names file and key)."""
-        self.messages.append(str(exc))
-
-    def raise_any(self) -> None:
-        """Raise one :class:`ScenarioError` listing every problem, if there is any."""
-        if len(self.messages) == 1:
-            raise ScenarioError(self.messages[0])
-        if self.messages:
-            listed = "\n".join(f"  - {m}" for m in self.messages)
-            raise ScenarioError(f"{self.where}: {len(self.messages)} problems\n{listed}")
 
 
 @dataclass(frozen=True)

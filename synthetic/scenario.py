@@ -150,8 +150,9 @@ def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
 
 
 def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: Schema, problems: Problems) -> None:
-    """Compile every target's ``where`` and ``column`` against the declared columns, so that a
-    bad expression is reported when the file loads (:mod:`synthetic.expressions`)."""
+    """Compile every target's ``where`` and ``column`` against the declared columns, and check
+    every Cox covariate, so that a bad target is reported when the file loads, never after a
+    solve (:mod:`synthetic.expressions`)."""
     symbols = {c.name: Symbol("factor", c.levels) if c.dtype == "category" else Symbol("value") for c in schema}
     for t in targets:
         texts = [("where", e) for e in t.where if e.strip()]
@@ -161,6 +162,25 @@ def _check_target_expressions(where: str, targets: tuple[Target, ...], schema: S
                 compile_expression(text, symbols, where=f"{where} target '{t.id}' {key}")
             except ScenarioError as exc:
                 problems.take(exc)
+        _check_covariates(t, schema, problems)
+
+
+def _check_covariates(t: Target, schema: Schema, problems: Problems) -> None:
+    """A Cox target's ``covariate`` is one numeric or true/false observed column (its hazard ratio
+    is that column's coefficient); ``adjust`` names observed columns."""
+    key = f"target '{t.id}'"
+    if t.covariate is not None:
+        if t.covariate not in schema:
+            problems.add(key, f"covariate '{t.covariate}' must be an observed column (not an expression)")
+        elif schema[t.covariate].dtype not in ("bool", "int", "float"):
+            problems.add(
+                key,
+                f"covariate '{t.covariate}' is a {schema[t.covariate].dtype} column; a hazard ratio needs a "
+                "true/false or numeric one (declare a two-level contrast as a bool node)",
+            )
+    missing = [c for c in t.adjust if c not in schema]
+    if missing:
+        problems.add(key, f"'adjust' names {missing}, which are not observed columns")
 
 
 def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path | None = None) -> Scenario:
@@ -169,7 +189,7 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
     Every problem is collected first and reported in one :class:`ScenarioError`, one line each
     naming the file, the key and the rule.
     """
-    problems = Problems(where)
+    problems = Problems(where, ScenarioError)
     for section in ("scenario", "parameters", "nodes", "targets", "columns"):
         if section not in raw:
             problems.add(f"[{section}]", "the section is missing")
@@ -225,12 +245,7 @@ def _targets(raw: Any, where: str, problems: Problems) -> tuple[Target, ...]:
     if not isinstance(raw, list):
         problems.add("[[targets]]", "must be an array of tables")
         return ()
-    targets = []
-    for i, spec in enumerate(raw):
-        try:
-            targets.append(parse_target(where, i, spec))
-        except ScenarioError as exc:
-            problems.take(exc)
+    targets = [t for i, spec in enumerate(raw) if (t := parse_target(where, i, spec, problems)) is not None]
     ids = [t.id for t in targets]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -12,18 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ScenarioError
+from features.keytable import Key, Problems, check_keys, number
 
-__all__ = ["Target", "parse_target", "TARGET_KEYS", "STATISTICS", "TOLERANCE_TYPES", "CONTRASTS", "TARGET_KINDS"]
+__all__ = [
+    "Target",
+    "parse_target",
+    "TARGET_KEYS",
+    "COMMON_KEYS",
+    "STATISTIC_KEYS",
+    "STATISTICS",
+    "TOLERANCE_TYPES",
+    "CONTRASTS",
+    "TARGET_KINDS",
+]
 
 STATISTICS = ("median_pfs", "survival_at", "rate", "mean", "cox_hr", "truth_auc", "km_curve")
 TOLERANCE_TYPES = ("absolute", "relative", "at_least")
 CONTRASTS = ("difference", "ratio", "relative_reduction")
 TARGET_KINDS = ("target", "check")
-
-
-def _fail(where: str, msg: str) -> ScenarioError:
-    return ScenarioError(f"{where}: {msg}")
 
 
 @dataclass(frozen=True)
@@ -90,91 +96,134 @@ class Target:
         return f"±{self.tolerance:.3g}"
 
 
-#: The keys a ``[[targets]]`` table may hold.
-TARGET_KEYS = {
-    *("id", "label", "statistic", "value", "tolerance", "tolerance_type", "where", "contrast", "column"),
-    *("covariate", "adjust", "kind", "note", "time", "unit", "events", "n", "ci", "times", "survival", "at_risk"),
+def _where_ok(x: Any) -> bool:
+    items = [x] if isinstance(x, str) else x
+    return isinstance(items, list) and len(items) in (1, 2) and all(isinstance(i, str) for i in items)
+
+
+def _numbers(x: list) -> bool:
+    return all(number(v) for v in x)
+
+
+def _increasing(x: list) -> bool:
+    return _numbers(x) and all(t > 0 for t in x) and all(b > a for a, b in zip(x, x[1:], strict=False))
+
+
+def _survival_curve(x: list) -> bool:
+    return _numbers(x) and all(0 <= v <= 1 for v in x) and all(b <= a for a, b in zip(x, x[1:], strict=False))
+
+
+def _floats(x: list) -> tuple[float, ...]:
+    return tuple(float(v) for v in x)
+
+
+#: Every key a ``[[targets]]`` table may hold: its type, its rule and what it is for.
+TARGET_KEYS: dict[str, Key] = {
+    "id": Key(str, doc="stable id: the published figure's id with a suffix (``B2.bone``)"),
+    "label": Key(str, doc="the figure in words, for tables"),
+    "statistic": Key(str, lambda s: s in STATISTIC_KEYS, f"must be one of {STATISTICS}", doc="what is computed"),
+    "value": Key(float, doc="the published value"),
+    "tolerance": Key(float, lambda x: x >= 0, "must be >= 0", doc="how far the cohort may be from ``value``"),
+    "tolerance_type": Key(
+        str, lambda s: s in TOLERANCE_TYPES, f"must be one of {TOLERANCE_TYPES}", doc="how ``tolerance`` is read"
+    ),
+    "where": Key(
+        (str, list),
+        _where_ok,
+        "must be one expression or a list of two",
+        convert=lambda x: (x,) if isinstance(x, str) else tuple(x),
+        doc="the subgroup (an expression over observed columns); two, with ``contrast``",
+    ),
+    "contrast": Key(str, lambda s: s in CONTRASTS, f"must be one of {CONTRASTS}", doc="how two groups combine"),
+    "column": Key(str, doc="an observed column or an expression over them"),
+    "covariate": Key(str, doc="the observed column whose hazard ratio is tested"),
+    "adjust": Key(
+        list,
+        lambda x: all(isinstance(i, str) for i in x),
+        "must be a list of column names",
+        doc="observed columns the Cox model adjusts for",
+    ),
+    "kind": Key(str, lambda s: s in TARGET_KINDS, f"must be one of {TARGET_KINDS}", doc="solved for, or checked"),
+    "note": Key(str, doc="where the figure comes from, or why it is treated so"),
+    "time": Key(float, lambda x: x > 0, "must be a number > 0", doc="the landmark time"),
+    "unit": Key(str, doc="the figure's unit, for tables"),
+    "events": Key(int, lambda x: x >= 0, "must be >= 0", doc="a reported count: events of ``n``"),
+    "n": Key(int, lambda x: x > 0, "must be > 0", doc="a reported count's denominator"),
+    "ci": Key(
+        list,
+        lambda x: len(x) == 2 and _numbers(x) and x[0] <= x[1],
+        "must be [low, high], the reported 95% confidence interval",
+        convert=_floats,
+        doc="the reported 95% CI around ``value``",
+    ),
+    "times": Key(
+        list, lambda x: bool(x) and _increasing(x), "must be > 0 and increasing", _floats, "a digitised curve's times"
+    ),
+    "survival": Key(
+        list, _survival_curve, "must be probabilities that do not increase", _floats, "its survival at ``times``"
+    ),
+    "at_risk": Key(
+        list,
+        lambda x: _numbers(x) and all(v >= 0 for v in x),
+        "must be numbers >= 0",
+        _floats,
+        "the numbers at risk, as weights",
+    ),
 }
 
+#: The keys every target takes.
+COMMON_KEYS = ("id", "label", "statistic", "value", "kind", "note", "unit")
+_GROUPS = ("where", "contrast", "tolerance", "tolerance_type")  # what a statistic of one or two groups takes
 
-def _target_groups(w: str, stat: str, spec: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
-    """A target's subgroup(s) (``where``: one, or two with a ``contrast``), checked with the
-    keys its statistic needs."""
-    where_ = spec.get("where", "")
-    where_t = (where_,) if isinstance(where_, str) else tuple(where_)
-    if not all(isinstance(x, str) for x in where_t) or len(where_t) not in (1, 2):
-        raise _fail(w, "'where' must be one expression or a list of two")
-    contrast = spec.get("contrast")
-    if len(where_t) == 2 and contrast not in CONTRASTS:
-        raise _fail(w, f"two 'where' expressions need 'contrast', one of {CONTRASTS}")
-    if len(where_t) == 1 and contrast is not None:
-        raise _fail(w, "'contrast' needs two 'where' expressions")
-    if stat in ("rate", "mean", "truth_auc") and not spec.get("column"):
-        raise _fail(w, f"statistic '{stat}' needs 'column'")
-    if stat == "cox_hr" and not spec.get("covariate"):
-        raise _fail(w, "statistic 'cox_hr' needs 'covariate'")
-    return where_t, contrast
+#: Each statistic: the keys it takes beyond :data:`COMMON_KEYS`, and those it needs. A key it
+#: does not take is an error, never silently dropped.
+STATISTIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "median_pfs": ((*_GROUPS, "ci"), ()),
+    "survival_at": ((*_GROUPS, "time", "ci"), ("time",)),
+    "rate": ((*_GROUPS, "column", "events", "n", "ci"), ("column",)),
+    "mean": ((*_GROUPS, "column", "ci"), ("column",)),
+    "cox_hr": (("covariate", "adjust"), ("covariate",)),
+    "truth_auc": ((*_GROUPS, "column", "ci"), ("column",)),
+    "km_curve": ((*_GROUPS, "times", "survival", "at_risk"), ("times", "survival", "tolerance")),
+}
+assert tuple(STATISTIC_KEYS) == STATISTICS
 
 
-def parse_target(where: str, i: int, spec: Any) -> Target:
-    w = f"{where} [[targets]] #{i + 1}"
+def parse_target(where: str, i: int, spec: Any, problems: Problems) -> Target | None:
+    """The :class:`Target` of the ``i``-th ``[[targets]]`` table; ``None`` when it has a problem
+    (each recorded in ``problems``, naming the file, the target and the rule)."""
+    key = f"target '{spec['id']}'" if isinstance(spec, dict) and isinstance(spec.get("id"), str) else ""
+    key = key or f"[[targets]] #{i + 1}"
     if not isinstance(spec, dict):
-        raise _fail(w, "must be a table")
-    if "id" in spec:
-        w = f"{where} target '{spec['id']}'"
-    for key in ("id", "label", "statistic"):
-        if key not in spec:
-            raise _fail(w, f"'{key}' is required")
-    unknown = set(spec) - TARGET_KEYS
-    if unknown:
-        raise _fail(w, f"unknown key(s) {sorted(unknown)}")
-    stat = spec["statistic"]
-    if stat not in STATISTICS:
-        raise _fail(w, f"statistic {stat!r} is not one of {STATISTICS}")
-    spec = {**spec, **_reported(w, stat, spec)}
-    for key in ("value", "tolerance"):
-        if key not in spec:
-            raise _fail(w, f"'{key}' is required (or 'events' and 'n', or 'ci')")
-    if not _number(spec["value"]) or not _number(spec["tolerance"]):
-        raise _fail(w, "'value' and 'tolerance' must be numbers")
-    curve = _curve(w, stat, spec)
-    where_t, contrast = _target_groups(w, stat, spec)
-    time = spec.get("time")
-    if stat == "survival_at" and (isinstance(time, bool) or not isinstance(time, (int, float)) or not time > 0):
-        raise _fail(w, "statistic 'survival_at' needs 'time', a number > 0")
-    if stat != "survival_at" and time is not None:
-        raise _fail(w, "'time' belongs to statistic 'survival_at' only")
-    ttype = spec.get("tolerance_type", "absolute")
-    if ttype not in TOLERANCE_TYPES:
-        raise _fail(w, f"tolerance_type must be one of {TOLERANCE_TYPES}")
-    kind = spec.get("kind", "target")
-    if kind not in TARGET_KINDS:
-        raise _fail(w, f"kind {kind!r} is not one of {TARGET_KINDS}")
-    return Target(
-        id=str(spec["id"]),
-        label=str(spec["label"]),
-        statistic=stat,
-        value=float(spec["value"]),
-        tolerance=float(spec["tolerance"]),
-        tolerance_type=ttype,
-        where=where_t,
-        contrast=contrast,
-        column=spec.get("column"),
-        covariate=spec.get("covariate"),
-        adjust=tuple(spec.get("adjust", ())),
-        kind=kind,
-        note=str(spec.get("note", "")),
-        time=float(time) if time is not None else None,
-        unit=str(spec["unit"]) if "unit" in spec else None,
-        **curve,
-    )
+        problems.add(key, "must be a table")
+        return None
+    before = len(problems.messages)
+    stat = spec.get("statistic")
+    if stat not in STATISTIC_KEYS:
+        missing = "'statistic' is required" if stat is None else f"statistic {stat!r} is not one of {STATISTICS}"
+        problems.add(key, missing)
+        return None
+    extra, needed = STATISTIC_KEYS[stat]
+    values = check_keys(key, spec, TARGET_KEYS, problems, takes=(*COMMON_KEYS, *extra), taker=f"statistic '{stat}'")
+    for k in ("id", "label", *needed):
+        if k not in spec:
+            problems.add(key, f"statistic '{stat}' needs '{k}'" if k in needed else f"'{k}' is required")
+    if len(problems.messages) > before:
+        return None
+    values.update(_reported(key, stat, values, problems))
+    _check_groups(key, values, problems)
+    _check_curve(key, values, problems)
+    for k in ("value", "tolerance") if stat != "cox_hr" else ("value",):
+        if k not in values:
+            problems.add(key, f"'{k}' is required (or 'events' and 'n', or 'ci')")
+    if len(problems.messages) > before:
+        return None
+    for k in ("events", "n", "ci"):
+        values.pop(k, None)
+    return Target(**{"tolerance": 0.0, **values})
 
 
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _reported(w: str, stat: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _reported(key: str, stat: str, values: dict[str, Any], problems: Problems) -> dict[str, Any]:
     """``value`` and ``tolerance`` from a reported count or a reported 95% CI.
 
     A count ``events`` of ``n`` is the rate ``events / n``, and any rate that rounds to that
@@ -183,47 +232,43 @@ def _reported(w: str, stat: str, spec: dict[str, Any]) -> dict[str, Any]:
     inside what the trial could tell apart from its estimate.
     """
     out: dict[str, Any] = {}
-    if "events" in spec or "n" in spec:
-        events, n = spec.get("events"), spec.get("n")
-        if stat != "rate" or not all(isinstance(x, int) and not isinstance(x, bool) for x in (events, n)):
-            raise _fail(w, "a reported count is 'events' and 'n', whole numbers, with statistic 'rate'")
-        assert isinstance(events, int) and isinstance(n, int)
-        if not 0 <= events <= n or n == 0:
-            raise _fail(w, f"'events' must be within 0..n (got {events} of {n})")
-        out["value"] = events / n
-        out["tolerance"] = spec.get("tolerance", 0.5 / n)
-        if "value" in spec and abs(float(spec["value"]) - events / n) > 0.5 / n:
-            raise _fail(w, f"'value' {spec['value']} is not the reported count {events}/{n}")
-    if "ci" in spec:
-        ci = spec["ci"]
-        if not (isinstance(ci, list) and len(ci) == 2 and all(_number(x) for x in ci) and ci[0] <= ci[1]):
-            raise _fail(w, "'ci' must be [low, high], the reported 95% confidence interval")
-        if not _number(spec.get("value")) or not ci[0] <= spec["value"] <= ci[1]:
-            raise _fail(w, f"'value' must be the reported estimate, inside the 95% CI {ci}")
-        out["tolerance"] = spec.get("tolerance", (ci[1] - ci[0]) / 2 / 10)
+    if "events" in values or "n" in values:
+        events, n = values.get("events"), values.get("n")
+        if events is None or n is None:
+            problems.add(key, "a reported count is 'events' and 'n' together")
+        elif events > n:
+            problems.add(key, f"'events' must be within 0..n (got {events} of {n})")
+        elif "value" in values and abs(values["value"] - events / n) > 0.5 / n:
+            problems.add(key, f"'value' {values['value']} is not the reported count {events}/{n}")
+        else:
+            out["value"] = events / n
+            out["tolerance"] = values.get("tolerance", 0.5 / n)
+    if "ci" in values:
+        low, high = values["ci"]
+        if "value" not in values or not low <= values["value"] <= high:
+            problems.add(key, f"'value' must be the reported estimate, inside the 95% CI {list(values['ci'])}")
+        else:
+            out["tolerance"] = values.get("tolerance", (high - low) / 2 / 10)
     if stat == "km_curve":
-        out["value"] = spec.get("value", 0.0)
+        out["value"] = values.get("value", 0.0)
     return out
 
 
-def _curve(w: str, stat: str, spec: dict[str, Any]) -> dict[str, tuple[float, ...]]:
-    """A digitised Kaplan-Meier curve: ``times`` (increasing, > 0), ``survival`` (in [0, 1],
-    not increasing) and optionally ``at_risk``, all of one length."""
-    keys = [k for k in ("times", "survival", "at_risk") if k in spec]
-    if stat != "km_curve":
-        if keys:
-            raise _fail(w, f"{keys} belong to statistic 'km_curve' only")
-        return {}
-    lists = {k: spec.get(k, []) for k in ("times", "survival", "at_risk")}
-    if not all(isinstance(v, list) and all(_number(x) for x in v) for v in lists.values()):
-        raise _fail(w, "'times', 'survival' and 'at_risk' must be lists of numbers")
-    times, surv, risk = lists["times"], lists["survival"], lists["at_risk"]
-    if not times or len(times) != len(surv) or (risk and len(risk) != len(times)):
-        raise _fail(w, "statistic 'km_curve' needs 'times' and 'survival' of one length (and 'at_risk', if given)")
-    if not all(t > 0 for t in times) or any(b <= a for a, b in zip(times, times[1:], strict=False)):
-        raise _fail(w, "'times' must be > 0 and increasing")
-    if not all(0 <= s <= 1 for s in surv) or any(b > a for a, b in zip(surv, surv[1:], strict=False)):
-        raise _fail(w, "'survival' must be probabilities that do not increase")
-    if any(r < 0 for r in risk):
-        raise _fail(w, "'at_risk' must be >= 0")
-    return {"times": tuple(map(float, times)), "survival": tuple(map(float, surv)), "at_risk": tuple(map(float, risk))}
+def _check_groups(key: str, values: dict[str, Any], problems: Problems) -> None:
+    """Two ``where`` expressions go with a ``contrast``, and one without."""
+    groups = values.get("where", ("",))
+    if "where" not in values and "contrast" not in values:
+        return
+    if len(groups) == 2 and "contrast" not in values:
+        problems.add(key, f"two 'where' expressions need 'contrast', one of {CONTRASTS}")
+    if len(groups) == 1 and "contrast" in values:
+        problems.add(key, "'contrast' needs two 'where' expressions")
+
+
+def _check_curve(key: str, values: dict[str, Any], problems: Problems) -> None:
+    """A digitised curve's ``times``, ``survival`` and ``at_risk`` have one length."""
+    if "times" not in values:
+        return
+    n = len(values["times"])
+    if len(values["survival"]) != n or ("at_risk" in values and len(values["at_risk"]) != n):
+        problems.add(key, "statistic 'km_curve' needs 'times' and 'survival' of one length (and 'at_risk', if given)")

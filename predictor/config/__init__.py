@@ -21,7 +21,6 @@ from predictor.config.experiment import (
     experiments_dir,
     load_experiment,
 )
-from predictor.config.keys import Key, KeyTable, parse_section
 from predictor.config.store import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from predictor.config.study import (
     MODEL_FAMILIES,
@@ -39,9 +38,6 @@ from predictor.config.study import (
 )
 
 __all__ = [
-    "Key",
-    "KeyTable",
-    "parse_section",
     "DEFAULT_EXPERIMENT",
     "SURVIVAL_OBJECTIVES",
     "ExperimentSection",

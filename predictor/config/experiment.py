@@ -22,7 +22,7 @@ from typing import Any
 
 import tomllib
 
-from predictor.config.keys import Key, KeyTable, parse_section, stored
+from features.keytable import Key, KeyTable, Problems, parse_section, stored
 from predictor.errors import ExperimentError
 from predictor.models.boosters import BOOSTERS
 from synthetic import ScenarioError, load_scenario
@@ -364,7 +364,11 @@ def load_experiment(name_or_path: str | Path = DEFAULT_EXPERIMENT) -> Experiment
             )
     if "experiment" not in raw:
         raise ExperimentError(f"{where} [experiment]: 'name' is required")
-    sections = {name: parse_section(where, name, raw.get(name, {}), CONSTRAINTS, hints=_HINTS) for name in CONSTRAINTS}
+    problems = Problems(where, ExperimentError)
+    sections = {
+        name: parse_section(problems, name, raw.get(name, {}), CONSTRAINTS, hints=_HINTS) for name in CONSTRAINTS
+    }
+    problems.raise_any()
     columns = raw.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, dict) for v in columns.values()):
         raise ExperimentError(f"{where}: declare each column as a [columns.NAME] table")

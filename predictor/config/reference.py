@@ -13,11 +13,11 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from features.keytable import Key, KeyTable
 from predictor.config.experiment import CONSTRAINTS
-from predictor.config.keys import Key, KeyTable
 from predictor.config.study import STUDY_CONSTRAINTS
 from synthetic.graph import DISTRIBUTIONS, LINKS, OUTCOMES
-from synthetic.targets import CONTRASTS, STATISTICS, TARGET_KEYS, TARGET_KINDS, TOLERANCE_TYPES
+from synthetic.targets import COMMON_KEYS, STATISTIC_KEYS, TARGET_KEYS
 
 __all__ = ["key_reference", "write_reference", "all_keys"]
 
@@ -98,12 +98,7 @@ def _scenario_lines() -> list[str]:
         "``probabilities`` and ``allocation``; an ordinal ``cuts`` and ``indicators``; a continuous outcome "
         "``indicators``; a time-to-event outcome ``time``, ``event`` and ``followup``.",
         "",
-        *_heading("``[[targets]]``"),
-        f"Keys: {', '.join(f'``{k}``' for k in sorted(TARGET_KEYS))}. ``statistic`` is one of "
-        f"{', '.join(f'``{s}``' for s in STATISTICS)}; ``tolerance_type`` one of "
-        f"{', '.join(f'``{s}``' for s in TOLERANCE_TYPES)}; ``contrast`` one of "
-        f"{', '.join(f'``{s}``' for s in CONTRASTS)}; ``kind`` one of {', '.join(f'``{s}``' for s in TARGET_KINDS)}.",
-        "",
+        *_target_lines(),
         *_heading("``[scenario]``, ``[parameters.NAME]``, ``[truth]``, ``[columns.NAME]``"),
         "``[scenario]``: ``name``, ``title``, ``source``, ``default_n``, ``calibration_seed``, ``notes``. "
         "``[parameters.NAME]``: ``value``, ``kind`` (``assumption``, ``free``, ``mechanism``), ``id``, "
@@ -113,6 +108,28 @@ def _scenario_lines() -> list[str]:
         "",
     ]
     return lines
+
+
+def _target_lines() -> list[str]:
+    """``[[targets]]``: every key with its type, rule and use, and the keys of each statistic
+    (the tables :func:`synthetic.targets.parse_target` checks a file against)."""
+    rows = [(f"``{name}``", _types(key), key.rule or "-", key.doc or "-") for name, key in TARGET_KEYS.items()]
+    stats = [
+        (
+            f"``{stat}``",
+            ", ".join(f"``{k}``" for k in needed) or "-",
+            ", ".join(f"``{k}``" for k in extra if k not in needed) or "-",
+        )
+        for stat, (extra, needed) in STATISTIC_KEYS.items()
+    ]
+    return [
+        *_heading("``[[targets]]``"),
+        *_table(rows, ("key", "type", "rule", "what it is")),
+        f"Every target takes {', '.join(f'``{k}``' for k in COMMON_KEYS)}; each statistic takes the keys "
+        "below besides, and a key it does not take is an error.",
+        "",
+        *_table(stats, ("statistic", "needs", "also takes")),
+    ]
 
 
 def key_reference() -> str:

@@ -14,13 +14,13 @@ from typing import Any
 
 import tomllib
 
+from features.keytable import Key, KeyTable, Problems, parse_section
 from predictor.config.experiment import (
     MIN_PATIENTS,
     Experiment,
     experiments_dir,
     load_experiment,
 )
-from predictor.config.keys import Key, KeyTable, parse_section
 from predictor.errors import ExperimentError, StudyError
 from synthetic import load_scenario
 
@@ -319,11 +319,10 @@ def load_study(path: str | Path) -> Study:
             raise StudyError(f"{where}: unknown section [{name}]; known: {', '.join([*STUDY_CONSTRAINTS, *_TABLES])}")
     if "study" not in raw:
         raise StudyError(f"{where}: [study] is required (name, experiment, n)")
+    problems = Problems(where, StudyError)
+    sections = {name: parse_section(problems, name, raw.get(name, {}), STUDY_CONSTRAINTS) for name in STUDY_CONSTRAINTS}
+    problems.raise_any()
     try:
-        sections = {
-            name: parse_section(where, name, raw.get(name, {}), STUDY_CONSTRAINTS, error=StudyError)
-            for name in STUDY_CONSTRAINTS
-        }
         base = load_experiment(sections["study"].experiment)
     except ExperimentError as exc:
         raise StudyError(str(exc)) from None

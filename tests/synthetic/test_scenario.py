@@ -105,9 +105,12 @@ def test_at_least_targets_and_survival_at_parsing(tmp_path, myeloma_scenario):
         (lambda s: s.replace("time = 18.0\n", ""), "needs 'time'"),
         (
             lambda s: s.replace('tolerance_type = "at_least"', 'tolerance_type = "most"', 1),
-            "tolerance_type must be one of",
+            "'tolerance_type' must be one of",
         ),
-        (lambda s: s.replace('column = "mrd_negative"', 'column = "mrd_negative"\ntime = 3', 1), "'time' belongs to"),
+        (
+            lambda s: s.replace('column = "mrd_negative"', 'column = "mrd_negative"\ntime = 3', 1),
+            "statistic 'rate' does not use 'time'",
+        ),
     ):
         changed = edit(text)
         assert changed != text

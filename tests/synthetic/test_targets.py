@@ -8,20 +8,30 @@ import pytest
 
 from synthetic import ScenarioError, evaluate_targets, generate
 from synthetic.calibration import expected_auc, km_survival_at, rank_auc
+from features.keytable import Problems
 from synthetic.targets import Target, parse_target
 
 BASE = {"id": "T", "label": "a figure"}
 
 
+def _parse(spec: dict) -> Target:
+    """A target as a scenario file's loader reads it: every problem collected, then raised."""
+    problems = Problems("f.toml", ScenarioError)
+    target = parse_target("f.toml", 0, spec, problems)
+    problems.raise_any()
+    assert target is not None
+    return target
+
+
 def test_a_reported_count_gives_the_rate_and_half_a_patient_of_tolerance():
-    t = parse_target("f.toml", 0, {**BASE, "statistic": "rate", "column": "x", "events": 21, "n": 39})
+    t = _parse({**BASE, "statistic": "rate", "column": "x", "events": 21, "n": 39})
     assert t.value == pytest.approx(21 / 39)
     assert t.tolerance == pytest.approx(0.5 / 39)
     assert t.within(21.4 / 39) and not t.within(21.6 / 39)
 
 
 def test_a_reported_ci_gives_a_tenth_of_its_half_width():
-    t = parse_target("f.toml", 0, {**BASE, "statistic": "median_pfs", "value": 6.0, "ci": [4.2, 6.2]})
+    t = _parse({**BASE, "statistic": "median_pfs", "value": 6.0, "ci": [4.2, 6.2]})
     assert t.tolerance == pytest.approx(0.1)
 
 
@@ -29,20 +39,45 @@ def test_a_reported_ci_gives_a_tenth_of_its_half_width():
     "extra, message",
     [
         ({"statistic": "rate", "column": "x", "events": 40, "n": 39}, "within 0..n"),
-        ({"statistic": "median_pfs", "events": 4, "n": 39}, "statistic 'rate'"),
+        ({"statistic": "median_pfs", "events": 4, "n": 39}, "statistic 'median_pfs' does not use 'events'"),
         ({"statistic": "rate", "column": "x", "events": 21, "n": 39, "value": 0.7}, "not the reported count"),
         ({"statistic": "median_pfs", "value": 7.0, "ci": [4.2, 6.2]}, "inside the 95% CI"),
         ({"statistic": "km_curve", "times": [6, 3], "survival": [0.5, 0.4], "tolerance": 0.02}, "increasing"),
         ({"statistic": "km_curve", "times": [3, 6], "survival": [0.4, 0.5], "tolerance": 0.02}, "do not increase"),
-        ({"statistic": "km_curve", "times": [3], "survival": [0.4, 0.5], "tolerance": 0.02}, "one length"),
-        ({"statistic": "rate", "column": "x", "value": 0.5, "tolerance": 0.1, "times": [1]}, "'km_curve' only"),
-        ({"statistic": "truth_auc", "value": 0.7, "tolerance": 0.01}, "needs 'column'"),
+        ({"statistic": "km_curve", "times": [3], "survival": [0.5, 0.4], "tolerance": 0.02}, "one length"),
+        (
+            {"statistic": "rate", "column": "x", "value": 0.5, "tolerance": 0.1, "times": [1]},
+            "'rate' does not use 'times'",
+        ),
+        ({"statistic": "truth_auc", "value": 0.7, "tolerance": 0.01}, "statistic 'truth_auc' needs 'column'"),
+        ({"statistic": "cox_hr", "covariate": "b", "value": 0.8, "where": "x > 1"}, "'cox_hr' does not use 'where'"),
+        (
+            {"statistic": "cox_hr", "covariate": "b", "value": 0.8, "tolerance": 0.1},
+            "'cox_hr' does not use 'tolerance'",
+        ),
+        ({"statistic": "rate", "column": "x", "value": 0.5, "tolerance": -1}, "'tolerance' must be >= 0"),
+        (
+            {"statistic": "rate", "column": "x", "value": "half", "tolerance": 0.1},
+            r"'value' has the wrong type \(str\)",
+        ),
+        ({"statistic": "rate", "column": "x", "events": 3}, "'events' and 'n' together"),
+        ({"statistic": "hazard", "value": 1}, "statistic 'hazard' is not one of"),
     ],
 )
 def test_bad_targets_name_the_file_target_and_rule(extra, message):
     with pytest.raises(ScenarioError, match=message) as info:
-        parse_target("f.toml", 0, {**BASE, **extra})
+        _parse({**BASE, **extra})
     assert "f.toml target 'T'" in str(info.value)
+
+
+def test_every_problem_of_a_target_is_reported_at_once():
+    spec = {**BASE, "statistic": "survival_at", "where": ["a", "b"], "covariate": "x", "tolerance": "wide"}
+    with pytest.raises(ScenarioError) as info:
+        _parse(spec)
+    text = str(info.value)
+    assert text.startswith("f.toml: 3 problems"), text
+    for fragment in ("does not use 'covariate'", "'tolerance' has the wrong type", "needs 'time'"):
+        assert fragment in text
 
 
 def test_auc_by_ranks_and_the_expected_auc_agree():
