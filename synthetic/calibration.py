@@ -31,11 +31,13 @@ from .errors import CalibrationError, ScenarioError
 from .expressions import evaluate_on_frame
 from .generation import draw_noise, simulate
 from .scenario import Scenario, Target
+from .targets import CHECKED_ONLY
 
 __all__ = [
     "evaluate_targets",
     "km_median",
     "km_survival_at",
+    "km_rmst",
     "cox_hazard_ratio",
     "solve",
     "SolveResult",
@@ -46,6 +48,10 @@ T = TypeVar("T")
 
 #: Patients in the population used to check targets (and to solve).
 POPULATION_N = 4_000_000
+#: A ``hazard_ratio`` target is fitted on at most this many patients of a population (lifelines'
+#: Cox fit on millions of rows takes minutes): the log hazard ratio's standard error there is
+#: about 2 / sqrt(events), 0.006 with 100,000 events, a fraction of a published CI's tenth.
+HR_ROWS = 200_000
 
 
 def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
@@ -71,6 +77,16 @@ def km_survival_at(time: np.ndarray, event: np.ndarray, at: float) -> float:
     if len(time) == 0:
         return float("nan")
     return float(_kaplan_meier(time, event).survival_function_at_times(at).iloc[0])
+
+
+def km_rmst(time: np.ndarray, event: np.ndarray, tau: float) -> float:
+    """Restricted mean survival time to ``tau`` (lifelines): the area under the Kaplan-Meier
+    curve from 0 to ``tau``."""
+    from lifelines.utils import restricted_mean_survival_time  # lazy: as in _kaplan_meier
+
+    if len(time) == 0:
+        return float("nan")
+    return float(restricted_mean_survival_time(_kaplan_meier(time, event), t=tau))
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
@@ -116,17 +132,27 @@ def _stat(
         if fast:
             return float(np.median(truth[uncensored_col].to_numpy()[mask]))
         return km_median(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask])
-    if target.statistic == "survival_at":
-        time_col, event_col, uncensored_col = _survival(model)
-        if fast:
-            return float(np.mean(truth[uncensored_col].to_numpy()[mask] > target.time))
-        at = _given(target.time, f"target '{target.id}'")
-        return km_survival_at(observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask], at)
+    if target.statistic in ("survival_at", "rmst"):
+        return _landmark(target, observed, truth, mask, model, fast)
     col = _given(target.column, f"target '{target.id}'")
     expected = model.expectation(col) if fast else None
     if expected is not None:
         return float(truth[expected].to_numpy()[mask].mean())
     return float(_column(observed, col, target.id)[mask].astype(float).mean())
+
+
+def _landmark(
+    target: Target, observed: pd.DataFrame, truth: pd.DataFrame, mask: np.ndarray, model: DeclaredModel, fast: bool
+) -> float:
+    """``survival_at``: P(T > time); ``rmst``: E[min(T, time)] (the uncensored truth while
+    solving, else Kaplan-Meier on the observed times)."""
+    time_col, event_col, uncensored_col = _survival(model)
+    at = _given(target.time, f"target '{target.id}'")
+    if fast:
+        t = truth[uncensored_col].to_numpy()[mask]
+        return float(np.mean(t > at) if target.statistic == "survival_at" else np.mean(np.minimum(t, at)))
+    time, event = observed[time_col].to_numpy()[mask], observed[event_col].to_numpy()[mask]
+    return km_survival_at(time, event, at) if target.statistic == "survival_at" else km_rmst(time, event, at)
 
 
 def _curve_or_auc(
@@ -210,7 +236,20 @@ def _combine(contrast: str | None, a: float, b: float | None) -> float:
         return a - b
     if contrast == "ratio":
         return a / b
+    if contrast == "odds_ratio":
+        return (a / (1.0 - a)) / (b / (1.0 - b))
     return 1.0 - a / b  # relative_reduction
+
+
+def _group_hazard_ratio(t: Target, observed: pd.DataFrame, model: DeclaredModel) -> tuple[float, float]:
+    """Cox hazard ratio (and p-value) of the first ``where`` group against the second, adjusted
+    for ``adjust``, on the patients of either group."""
+    first, second = (_mask(observed, w, t.id) for w in t.where)
+    if (first & second).any():
+        raise ScenarioError(f"target '{t.id}': {int((first & second).sum())} patients are in both 'where' groups")
+    rows = observed[first | second].assign(_first_group=first[first | second].astype(float))
+    time_col, event_col, _ = _survival(model)
+    return cox_hazard_ratio(rows, "_first_group", t.adjust, time_col, event_col)
 
 
 def evaluate_targets(
@@ -236,18 +275,22 @@ def evaluate_targets(
     targets : list of Target, optional
         Default all of the scenario's targets.
     cox_rows : int, optional
-        Fit ``cox_hr`` targets on the first ``cox_rows`` patients only.
+        Fit ``significant_hr_share`` targets on the first ``cox_rows`` patients only.
 
     Returns
     -------
     dict
-        ``{target id: value}``; for ``cox_hr`` targets the hazard ratio, with the p-value under
+        ``{target id: value}``; for ``significant_hr_share`` targets the hazard ratio, with the p-value under
         ``"<id>:p"``.
     """
     model = scenario.model
     out: dict[str, float] = {}
     for t in targets if targets is not None else scenario.targets:
-        if t.statistic == "cox_hr":
+        if t.statistic == "hazard_ratio":
+            if not fast:
+                out[t.id], out[f"{t.id}:p"] = _group_hazard_ratio(t, observed.iloc[:HR_ROWS], model)
+            continue
+        if t.statistic == "significant_hr_share":
             if fast:
                 continue
             time_col, event_col, _ = _survival(model)
@@ -256,7 +299,8 @@ def evaluate_targets(
             out[t.id], out[f"{t.id}:p"] = hr, p
             continue
         values = [_stat(t, observed, truth, _mask(observed, w, t.id), model, fast) for w in t.where]
-        out[t.id] = _combine(t.contrast, values[0], values[1] if len(values) > 1 else None)
+        contrast = "odds_ratio" if t.statistic == "odds_ratio" else t.contrast
+        out[t.id] = _combine(contrast, values[0], values[1] if len(values) > 1 else None)
     return out
 
 
@@ -309,7 +353,7 @@ def solve(
         No free parameter, or no solvable target.
     """
     free = scenario.free
-    targets = [t for t in scenario.targets if t.kind == "target" and t.statistic != "cox_hr"]
+    targets = [t for t in scenario.targets if t.kind == "target" and t.statistic not in CHECKED_ONLY]
     if not free:
         raise CalibrationError(f"scenario '{scenario.name}' has no free parameter to solve")
     if not targets:

@@ -28,7 +28,7 @@ class CalibrationReport:
     ``table`` has one row per target: ``id``, ``label``, ``target``, ``tolerance``,
     ``population`` (achieved on ``population_n`` patients), ``population_ok``, and over the
     replicates of ``replicate_n`` patients ``rep_mean``, ``rep_lo``, ``rep_hi`` (2.5% and 97.5%
-    quantiles) and, for ``cox_hr`` targets, ``rep_share`` (share with HR > 1 and p < 0.05).
+    quantiles) and, for ``significant_hr_share`` targets, ``rep_share`` (share with HR > 1 and p < 0.05).
     """
 
     scenario: str
@@ -54,7 +54,7 @@ class CalibrationReport:
         """The table as fixed-width text, for a terminal or the README."""
         rows = []
         for r in self.table.itertuples():
-            is_cox = r.statistic == "cox_hr"
+            is_cox = r.statistic == "significant_hr_share"
             fmt = "{:.3f}" if (abs(r.target) < 2 and not is_cox) else "{:.2f}"
             target = "HR>1, p<0.05" if is_cox else fmt.format(r.target)
             pop = f"HR {r.population:.2f}" if is_cox else fmt.format(r.population)
@@ -97,7 +97,7 @@ def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame) -> dict[str
         "rep_share": np.nan,
         "rep_undefined": int(np.sum(~np.isfinite(vals))),
     }
-    if t.statistic == "cox_hr":
+    if t.statistic == "significant_hr_share":
         share = float(np.mean((vals > 1) & (rep[f"{t.id}:p"].to_numpy() < 0.05)))
         row["rep_share"] = share
         row["population_ok"] = bool(pop[t.id] > 1)

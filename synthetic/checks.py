@@ -84,6 +84,10 @@ def _check_columns(model: DeclaredModel, problems: Problems) -> None:
             )
 
 
+#: Statistics of the time-to-event outcome (the first four in its time unit).
+_TIME_STATISTICS = ("median_pfs", "survival_at", "rmst", "km_curve", "hazard_ratio", "significant_hr_share")
+
+
 def _check_targets(model: DeclaredModel, targets: Sequence[Any], problems: Problems) -> None:
     survival = model.survival
     for t in targets:
@@ -92,10 +96,15 @@ def _check_targets(model: DeclaredModel, targets: Sequence[Any], problems: Probl
                 f"target '{t.id}' column",
                 f"statistic 'truth_auc' needs a binary outcome or indicator; the scenario has {model.binary_names()}",
             )
-        if t.statistic in ("median_pfs", "survival_at", "cox_hr", "km_curve") and survival is None:
+        if t.statistic in _TIME_STATISTICS and survival is None:
             problems.add(f"target '{t.id}'", f"statistic '{t.statistic}' needs a time_to_event node")
         unit = model.time_unit
-        if t.unit is not None and t.statistic in ("median_pfs", "survival_at", "km_curve") and unit and t.unit != unit:
+        if (
+            t.unit is not None
+            and t.statistic in ("median_pfs", "survival_at", "rmst", "km_curve")
+            and unit
+            and t.unit != unit
+        ):
             problems.add(
                 f"target '{t.id}' unit",
                 f"the target is in {t.unit}, the time column '{survival and survival[0]}' in {unit}",

@@ -15,6 +15,7 @@ import pandas as pd
 from .calibration import evaluate_targets
 from .generation import draw_noise, simulate
 from .scenario import Scenario
+from .targets import CHECKED_ONLY
 
 __all__ = ["Identifiability", "identifiability", "MOVES"]
 
@@ -57,7 +58,7 @@ def identifiability(scenario: Scenario, *, n: int = 100_000, seed: int | None = 
         Default the scenario's ``calibration_seed``.
     """
     free = scenario.free
-    targets = [t for t in scenario.targets if t.kind == "target" and t.statistic != "cox_hr"]
+    targets = [t for t in scenario.targets if t.kind == "target" and t.statistic not in CHECKED_ONLY]
     if not free or not targets:
         return Identifiability(pd.DataFrame(index=[t.id for t in targets]), ())
     noise = draw_noise(scenario, n, scenario.calibration_seed if seed is None else seed)

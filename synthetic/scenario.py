@@ -19,7 +19,7 @@ runs code (expressions are compiled by :mod:`synthetic.expressions`). Its sectio
     ``expectation_of`` (the observed expression whose smooth expectation it is).
 ``[[targets]]``
     ``id``, ``label``, ``statistic`` (``median_pfs``, ``survival_at`` with ``time``, ``rate``,
-    ``mean``, ``cox_hr``), ``column`` (an observed column, or an expression over them such
+    ``mean``, ``significant_hr_share``), ``column`` (an observed column, or an expression over them such
     as ``"bcma_methylation_pct > 70"``), ``where`` (an expression over observed columns, or
     two of them with a ``contrast``: ``difference``, ``ratio`` or ``relative_reduction``),
     ``value``, ``tolerance`` and ``tolerance_type`` (``absolute``, ``relative``, or ``at_least``

@@ -17,6 +17,8 @@ from features.keytable import Key, Problems, check_keys, number
 __all__ = [
     "Target",
     "parse_target",
+    "CHECKED_ONLY",
+    "TWO_GROUPS",
     "TARGET_KEYS",
     "COMMON_KEYS",
     "STATISTIC_KEYS",
@@ -26,7 +28,29 @@ __all__ = [
     "TARGET_KINDS",
 ]
 
-STATISTICS = ("median_pfs", "survival_at", "rate", "mean", "cox_hr", "truth_auc", "km_curve")
+STATISTICS = (
+    "median_pfs",
+    "survival_at",
+    "rmst",
+    "rate",
+    "mean",
+    "odds_ratio",
+    "hazard_ratio",
+    "significant_hr_share",
+    "truth_auc",
+    "km_curve",
+)
+#: Statistics the solver does not use (a Cox fit on each evaluation is neither smooth nor quick):
+#: they are checked on the population and over trial-sized replicates. Solve the medians and
+#: landmark rates that shape the curves, and check the hazard ratio they give.
+CHECKED_ONLY = ("hazard_ratio", "significant_hr_share")
+#: Statistics of two groups (the two ``where`` expressions: first against second), with no ``contrast``.
+TWO_GROUPS = ("hazard_ratio", "odds_ratio")
+#: What an old name of a statistic is called now.
+RENAMED = {
+    "cox_hr": "significant_hr_share (the share of trial-sized replicates with HR > 1 and p < 0.05); "
+    "for the hazard ratio itself, with its CI, use 'hazard_ratio'"
+}
 TOLERANCE_TYPES = ("absolute", "relative", "at_least")
 CONTRASTS = ("difference", "ratio", "relative_reduction")
 TARGET_KINDS = ("target", "check")
@@ -43,7 +67,11 @@ class Target:
     statistic : str
         ``median_pfs`` (Kaplan-Meier median), ``survival_at`` (Kaplan-Meier probability of
         being event-free at ``time``), ``rate`` (share of True in ``column``),
-        ``mean`` (mean of ``column``), ``cox_hr`` (multivariable Cox hazard ratio of
+        ``rmst`` (restricted mean survival time to ``time``: the area under the Kaplan-Meier
+        curve from 0 to ``time``), ``odds_ratio`` (odds of the binary ``column`` in the first
+        ``where`` group over the second), ``hazard_ratio`` (Cox hazard ratio of the first
+        ``where`` group against the second, adjusted for ``adjust``),
+        ``mean`` (mean of ``column``), ``significant_hr_share`` (multivariable Cox hazard ratio of
         ``covariate`` adjusted for ``adjust``; ``value`` is then the least share of
         n-sized replicates in which HR > 1 with p < 0.05), ``truth_auc`` (the C-statistic
         that the true probability of the binary outcome ``column`` reaches: the best any model
@@ -51,7 +79,8 @@ class Target:
         optionally weighted by the numbers ``at_risk``; the statistic is the weighted
         root-mean-square distance of the cohort's curve from it, ``value`` 0).
     where : tuple of str
-        One subgroup expression, or two combined by ``contrast``.
+        One subgroup expression, or two combined by ``contrast`` (or compared by a ratio
+        statistic, first against second).
     """
 
     id: str
@@ -75,7 +104,7 @@ class Target:
 
     def within(self, achieved: float) -> bool:
         """Whether ``achieved`` is within this target's tolerance."""
-        if self.statistic == "cox_hr":
+        if self.statistic == "significant_hr_share":
             return achieved >= self.value
         if self.tolerance_type == "at_least":
             return achieved >= self.value - self.tolerance - 1e-12
@@ -85,7 +114,7 @@ class Target:
     @property
     def tolerance_text(self) -> str:
         """The tolerance in words, for tables."""
-        if self.statistic == "cox_hr":
+        if self.statistic == "significant_hr_share":
             return f">= {self.value:.0%} of replicates"
         if self.statistic == "km_curve":
             return f"RMS <= {self.tolerance:g}"
@@ -180,9 +209,12 @@ _GROUPS = ("where", "contrast", "tolerance", "tolerance_type")  # what a statist
 STATISTIC_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "median_pfs": ((*_GROUPS, "ci"), ()),
     "survival_at": ((*_GROUPS, "time", "ci"), ("time",)),
+    "rmst": ((*_GROUPS, "time", "ci"), ("time",)),
     "rate": ((*_GROUPS, "column", "events", "n", "ci"), ("column",)),
     "mean": ((*_GROUPS, "column", "ci"), ("column",)),
-    "cox_hr": (("covariate", "adjust"), ("covariate",)),
+    "odds_ratio": (("where", "column", "tolerance", "tolerance_type", "ci"), ("where", "column")),
+    "hazard_ratio": (("where", "adjust", "tolerance", "tolerance_type", "ci"), ("where",)),
+    "significant_hr_share": (("covariate", "adjust"), ("covariate",)),
     "truth_auc": ((*_GROUPS, "column", "ci"), ("column",)),
     "km_curve": ((*_GROUPS, "times", "survival", "at_risk"), ("times", "survival", "tolerance")),
 }
@@ -200,8 +232,11 @@ def parse_target(where: str, i: int, spec: Any, problems: Problems) -> Target | 
     before = len(problems.messages)
     stat = spec.get("statistic")
     if stat not in STATISTIC_KEYS:
-        missing = "'statistic' is required" if stat is None else f"statistic {stat!r} is not one of {STATISTICS}"
-        problems.add(key, missing)
+        if stat in RENAMED:
+            problems.add(key, f"statistic {stat!r} is now called {RENAMED[stat]}")
+        else:
+            missing = "'statistic' is required" if stat is None else f"statistic {stat!r} is not one of {STATISTICS}"
+            problems.add(key, missing)
         return None
     extra, needed = STATISTIC_KEYS[stat]
     values = check_keys(key, spec, TARGET_KEYS, problems, takes=(*COMMON_KEYS, *extra), taker=f"statistic '{stat}'")
@@ -213,7 +248,7 @@ def parse_target(where: str, i: int, spec: Any, problems: Problems) -> Target | 
     values.update(_reported(key, stat, values, problems))
     _check_groups(key, values, problems)
     _check_curve(key, values, problems)
-    for k in ("value", "tolerance") if stat != "cox_hr" else ("value",):
+    for k in ("value", "tolerance") if stat != "significant_hr_share" else ("value",):
         if k not in values:
             problems.add(key, f"'{k}' is required (or 'events' and 'n', or 'ci')")
     if len(problems.messages) > before:
@@ -255,8 +290,13 @@ def _reported(key: str, stat: str, values: dict[str, Any], problems: Problems) -
 
 
 def _check_groups(key: str, values: dict[str, Any], problems: Problems) -> None:
-    """Two ``where`` expressions go with a ``contrast``, and one without."""
+    """Two ``where`` expressions go with a ``contrast``, and one without; a ratio of two groups
+    has its two ``where`` and no ``contrast``."""
     groups = values.get("where", ("",))
+    if values["statistic"] in TWO_GROUPS:
+        if len(groups) != 2:
+            problems.add(key, f"statistic '{values['statistic']}' needs two 'where' expressions (first vs second)")
+        return
     if "where" not in values and "contrast" not in values:
         return
     if len(groups) == 2 and "contrast" not in values:

@@ -25,7 +25,7 @@ def test_targets_hold_at_population_scale(icb_scenario, population):
     missed = {
         t.id: (t.value, round(got[t.id], 4))
         for t in icb_scenario.targets
-        if t.statistic != "cox_hr" and not t.within(got[t.id])
+        if t.statistic != "significant_hr_share" and not t.within(got[t.id])
     }
     assert missed == {}
     assert got["B6"] > 1 and got["B6:p"] < 1e-6
@@ -36,7 +36,7 @@ def test_solver_objectives_agree_with_what_a_study_sees(icb_scenario, population
     fast = evaluate_targets(icb_scenario, population.observed, population.truth, fast=True)
     seen = evaluate_targets(icb_scenario, population.observed, cox_rows=1000)
     for t in icb_scenario.targets:
-        if t.statistic == "cox_hr":
+        if t.statistic == "significant_hr_share":
             continue
         scale = t.tolerance * (abs(t.value) if t.tolerance_type == "relative" else 1.0)
         assert abs(fast[t.id] - seen[t.id]) <= scale, t.id

@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from features.keytable import Problems
 from synthetic import ScenarioError, evaluate_targets, generate
 from synthetic.calibration import expected_auc, km_survival_at, rank_auc
-from features.keytable import Problems
 from synthetic.targets import Target, parse_target
 
 BASE = {"id": "T", "label": "a figure"}
@@ -50,10 +50,13 @@ def test_a_reported_ci_gives_a_tenth_of_its_half_width():
             "'rate' does not use 'times'",
         ),
         ({"statistic": "truth_auc", "value": 0.7, "tolerance": 0.01}, "statistic 'truth_auc' needs 'column'"),
-        ({"statistic": "cox_hr", "covariate": "b", "value": 0.8, "where": "x > 1"}, "'cox_hr' does not use 'where'"),
         (
-            {"statistic": "cox_hr", "covariate": "b", "value": 0.8, "tolerance": 0.1},
-            "'cox_hr' does not use 'tolerance'",
+            {"statistic": "significant_hr_share", "covariate": "b", "value": 0.8, "where": "x > 1"},
+            "'significant_hr_share' does not use 'where'",
+        ),
+        (
+            {"statistic": "significant_hr_share", "covariate": "b", "value": 0.8, "tolerance": 0.1},
+            "'significant_hr_share' does not use 'tolerance'",
         ),
         ({"statistic": "rate", "column": "x", "value": 0.5, "tolerance": -1}, "'tolerance' must be >= 0"),
         (
