@@ -155,7 +155,8 @@ class DeclaredModel:
         """The best possible predictions from the truth frame.
 
         ``response_probability`` (the first binary outcome or indicator), ``risk`` (the true
-        log hazard, higher = worse) and ``survival``, the true
+        log hazard, higher = worse; minus the log of the true median where the shape differs
+        between patients) and ``survival``, the true
         :math:`S(t \\mid x) = \\exp(-\\log 2\\,(t / M(x))^k)` at ``times``.
         """
         out: dict[str, np.ndarray] = {}
@@ -165,9 +166,13 @@ class DeclaredModel:
         node = next((nd for nd in self.graph.nodes if nd.kind == "time_to_event"), None)
         if node is not None:
             times = np.atleast_1d(np.asarray(times, dtype=float))
-            k = float(node.exprs["shape"].evaluate(resolve_values(values)))
             median = truth[node.truth["median"]].to_numpy()
             out["risk"] = truth[node.truth["linear_predictor"]].to_numpy()
+            if "shape" in node.truth:  # a shape per patient: the log hazard alone no longer orders patients
+                k = truth[node.truth["shape"]].to_numpy()[:, None]
+                out["risk"] = -np.log(median)
+            else:
+                k = np.asarray(float(node.exprs["shape"].evaluate(resolve_values(values))))
             out["survival"] = np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
         return out
 

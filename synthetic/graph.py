@@ -237,6 +237,7 @@ def _parse_node(
         if e is not None:
             exprs[k] = e
     extra = _parse_extras(name, kind, spec, symbols, values, problems, exprs)
+    extra["varying_shape"] = kind == "time_to_event" and "shape" in exprs and bool(exprs["shape"].names - set(values))
     return _build_node(name, kind, is_outcome, spec, exprs, extra, problems)
 
 
@@ -330,7 +331,7 @@ def _build_node(
     if allocation not in ("random", "exact"):
         problems.add(key, "allocation must be 'random' or 'exact' (largest remainder)")
     truth_names = spec.get("truth", {})
-    keys = OUTCOMES[kind][2] if is_outcome else ()
+    keys = (*OUTCOMES[kind][2], *(("shape",) if extra.get("varying_shape") else ())) if is_outcome else ()
     indicators = extra.get("indicators", {})
     if not isinstance(truth_names, Mapping) or set(truth_names) - {*keys, *indicators}:
         problems.add(key, f"'truth' renames truth columns; its keys are {[*keys, *indicators]}")

@@ -37,8 +37,11 @@ Outcomes
                    :math:`h(t \mid x) = \lambda k t^{k-1} e^{\eta}` with :math:`\lambda = \log 2 / M^k`
                    (``median`` :math:`M` at :math:`\eta = 0`, ``shape`` :math:`k`,
                    ``log_hazard`` :math:`\eta`): :math:`T = (-\log U_1 / (\lambda e^\eta))^{1/k}`,
-                   true median :math:`M e^{-\eta/k}`. Censoring at the earlier of an administrative
-                   follow-up :math:`f_0 + (f_1 - f_0) U_2` (``followup``) and a dropout
+                   true median :math:`M e^{-\eta/k}`. :math:`M` and :math:`k` may differ between
+                   patients (an expression over nodes, such as an arm's own shape: the arms'
+                   curves then cross, and hazards are not proportional between them); a shape
+                   that reads a node is kept in the truth as ``NAME_shape``. Censoring at the
+                   earlier of an administrative follow-up :math:`f_0 + (f_1 - f_0) U_2` (``followup``) and a dropout
                    :math:`-\log U_3 / r` (``dropout_rate`` :math:`r`); the observed time is
                    rounded to ``round`` digits (default 2) and at least one unit of that digit.
 """
@@ -202,8 +205,8 @@ def _continuous(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: 
 
 
 def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: int) -> Made:
-    k = float(_e(node, "shape", env))
-    median = float(_e(node, "median", env))
+    k = _full(_e(node, "shape", env), n)  # a shape and a median per patient: they may differ by arm
+    median = _full(_e(node, "median", env), n)
     eta = _full(_e(node, "log_hazard", env), n)
     lam = np.log(2.0) / median**k
     t_event = (-np.log(noise[0]) / (lam * np.exp(eta))) ** (1.0 / k)
@@ -224,6 +227,8 @@ def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], 
         node.truth["uncensored"]: t_event,
         node.truth["censor"]: t_censor,
     }
+    if "shape" in node.truth:  # a shape that reads a node (an arm's own shape) is kept for the oracle
+        truth[node.truth["shape"]] = k
     return {node.time: observed, node.event: t_event <= t_censor}, truth
 
 
