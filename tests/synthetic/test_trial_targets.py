@@ -45,12 +45,13 @@ def test_the_hazard_ratio_of_two_groups_is_the_declared_one_under_proportional_h
     """Adjusted for x (which the log hazard also reads), the Cox HR of the groups is exp(b_g):
     log HR's SE with 200,000 uncensored patients in two groups is about sqrt(1/d1 + 1/d0) =
     0.0046, so within 3 SE. Unadjusted, it is attenuated toward 1 (the hazard ratio is not
-    collapsible). The solver does not use either (no fast value)."""
+    collapsible). The solver's value (the first 50,000 patients, unrounded times: log HR's SE
+    0.009) agrees within 3 of its SE."""
     _, _, got, fast = cohort_and_targets
     assert np.log(got["HR"]) == pytest.approx(B_G, abs=3 * 0.0046)
     assert np.log(got["HR_marginal"]) > B_G + 0.05
     assert got["HR:p"] < 1e-100
-    assert "HR" not in fast and "HR_marginal" not in fast
+    assert np.log(fast["HR"]) == pytest.approx(np.log(got["HR"]), abs=3 * 0.009)
 
 
 def test_the_odds_ratio_from_the_truth_and_from_the_outcomes_agree(cohort_and_targets):
