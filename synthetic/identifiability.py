@@ -3,6 +3,11 @@ free parameter at the file's values, on one population drawn once (common random
 
 A free parameter that no target moves cannot be solved (the solver would leave it wherever it
 starts); a target that no free parameter moves cannot be reached. Both are problems of the file.
+So is a set of free parameters that the targets move only together: three parameters against two
+targets each of which they all move. That is read from the rank of the sensitivity matrix (its
+singular values), not one parameter at a time: a direction in which the parameters can move
+together while no target shifts by :data:`MOVES` tolerances is a null direction, and the
+parameters along it are named.
 """
 
 from __future__ import annotations
@@ -91,4 +96,36 @@ def identifiability(scenario: Scenario, *, n: int = 100_000, seed: int | None = 
         for tid in table.index
         if not (table.loc[tid].abs() >= MOVES).any()
     ]
+    problems += null_directions(table)
     return Identifiability(table, tuple(problems))
+
+
+def null_directions(table: pd.DataFrame) -> list[str]:
+    """A line for each combination of free parameters that no target identifies.
+
+    ``table`` is targets x free parameters, in tolerances across each parameter's bounds. Its
+    right singular vectors with a singular value under :data:`MOVES` are directions (in units of
+    each parameter's bounds) along which the parameters move together and no target shifts by
+    :data:`MOVES` tolerances. A direction that is one parameter alone is already reported as "no
+    target moves it"; the others are named with the parameters that carry them.
+    """
+    a = table.to_numpy(dtype=float)
+    _, singular, vt = np.linalg.svd(a, full_matrices=True)
+    singular = np.concatenate([singular, np.zeros(vt.shape[0] - len(singular))])
+    rank = int(np.sum(singular >= MOVES))
+    unmoved = {name for name in table.columns if not (table[name].abs() >= MOVES).any()}
+    lines = []
+    for s, v in zip(singular, vt, strict=True):
+        share = dict(zip(table.columns, v / np.abs(v).max(), strict=True))
+        carried = {name: c for name, c in share.items() if abs(c) >= 0.1}
+        if s >= MOVES or set(carried) <= unmoved:
+            continue  # identified, or only parameters whose own line says no target moves them
+        named = {name: c for name, c in share.items() if abs(c) >= 0.01}
+        combo = " ".join(f"{'+' if c > 0 else '-'} {abs(c):.2f} {name}" for name, c in named.items())
+        lines.append(
+            f"free parameters {', '.join(named)}: the targets identify only {rank} combination(s) of the "
+            f"{a.shape[1]} free parameters; moving them together ({combo.removeprefix('+ ')}, in units of "
+            f"their bounds) shifts no target by {MOVES} tolerance. Add a target that separates them, or make "
+            "one an assumption"
+        )
+    return lines
