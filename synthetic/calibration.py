@@ -69,6 +69,11 @@ def _mask(observed: pd.DataFrame, expr: str, target_id: str) -> np.ndarray:
     return arr
 
 
+def group_size(observed: pd.DataFrame, target: Target) -> int:
+    """Patients in a target's (first) ``where`` group."""
+    return int(_mask(observed, target.where[0], target.id).sum())
+
+
 def _kaplan_meier(time: np.ndarray, event: np.ndarray) -> Any:
     """lifelines' Kaplan-Meier fit of ``time`` and ``event``."""
     from lifelines import KaplanMeierFitter  # lazy: 1 s to import; generating never needs it

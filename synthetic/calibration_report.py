@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .calibration import POPULATION_N, evaluate_targets
+from .calibration import POPULATION_N, evaluate_targets, group_size
 from .generation import _check, generate
 from .scenario import Scenario, Target
 
@@ -79,17 +79,35 @@ class CalibrationReport:
         return "\n".join(out)
 
 
-def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame) -> dict[str, Any]:
+#: A rate's tolerance is never finer than this many Monte Carlo standard errors of the check
+#: population: a count such as 444 of 1,004 gives half a patient (0.0005), which a population of
+#: 200,000 patients cannot tell from sampling noise (SE 0.0011).
+MC_SE_FLOOR = 3.0
+
+
+def _monte_carlo_floor(t: Target, achieved: float, group_size: int) -> Target:
+    """``t`` with its tolerance widened to :data:`MC_SE_FLOOR` Monte Carlo SE of a rate among
+    ``group_size`` patients, where its own is finer (other statistics as they are)."""
+    if t.statistic != "rate" or t.contrast is not None or t.tolerance_type != "absolute" or group_size == 0:
+        return t
+    p = min(max(achieved, 0.0), 1.0)
+    floor = MC_SE_FLOOR * np.sqrt(p * (1 - p) / group_size)
+    return replace(t, tolerance=float(floor)) if floor > t.tolerance else t
+
+
+def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame, group_size: int) -> dict[str, Any]:
     """One target's row of the calibration table: its population value and the spread over
     the replicates (for a Cox HR, the share of replicates where it is significant and > 1)."""
     vals = rep[t.id].to_numpy(dtype=float)
+    checked = _monte_carlo_floor(t, pop[t.id], group_size)
+    widened = f" (widened to {checked.tolerance_text}: {MC_SE_FLOOR:g} Monte Carlo SE)" if checked is not t else ""
     row = {
         "id": t.id,
         "label": t.label,
         "statistic": t.statistic,
         "kind": t.kind,
         "target": t.value,
-        "tolerance": t.tolerance_text,
+        "tolerance": t.tolerance_text + widened,
         "population": pop[t.id],
         "rep_mean": float(np.nanmean(vals)),
         "rep_lo": float(np.nanquantile(vals, 0.025)),
@@ -103,7 +121,7 @@ def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame) -> dict[str
         row["population_ok"] = bool(pop[t.id] > 1)
         row["ok"] = row["population_ok"] and t.within(share)
     else:
-        row["population_ok"] = t.within(pop[t.id])
+        row["population_ok"] = checked.within(pop[t.id])
         row["ok"] = row["population_ok"]
     return row
 
@@ -147,6 +165,7 @@ def report(
         progress("population", 0, 1)
     cohort = generate(scenario, population_n, pop_seed)
     pop = evaluate_targets(scenario, cohort.observed, cohort.truth, cox_rows=COX_POPULATION_N)
+    sizes = {t.id: group_size(cohort.observed, t) for t in scenario.targets}
     del cohort
     if progress:
         progress("population", 1, 1)
@@ -157,7 +176,7 @@ def report(
         if progress:
             progress("replicates", r + 1, replicates)
     rep = pd.DataFrame(reps)
-    rows = [_report_row(target, pop, rep) for target in scenario.targets]
+    rows = [_report_row(target, pop, rep, sizes[target.id]) for target in scenario.targets]
     return CalibrationReport(
         scenario=scenario.name,
         table=pd.DataFrame(rows),

@@ -293,6 +293,12 @@ class _Compiler:
 
     def _Compare(self, node: ast.Compare) -> _Node:
         parts = [node.left, *node.comparators]
+        for part in parts:
+            if isinstance(part, ast.BinOp) and isinstance(part.op, (ast.BitAnd, ast.BitOr)):
+                # Python's & and | bind before comparisons: a == 'x' & b >= 10 reads a == ('x' & b) >= 10
+                raise self.error(
+                    node, "& and | bind before comparisons: put each comparison in brackets, (a == 'x') & (b >= 10)"
+                )
         pairs = []
         for op, a, b in zip(node.ops, parts, parts[1:], strict=False):
             if isinstance(op, (ast.In, ast.NotIn)):

@@ -5,6 +5,8 @@ months, B7 1 point), checked on a population of 4,000,000 drawn with a seed the 
 at that size the Monte Carlo error of each statistic is below a third of its tolerance.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -168,3 +170,18 @@ def test_solver_needs_free_parameters(icb_scenario):
     )
     with pytest.raises(CalibrationError, match="no free parameter"):
         solve(fixed, n=1000)
+
+
+def test_a_count_tolerance_is_widened_to_the_check_populations_monte_carlo_error():
+    """444 of 1,004 gives half a patient (0.0005); among 200,000 patients a rate near 0.44 has a
+    Monte Carlo SE of 0.0011, so the check allows 3 SE (0.0033) and says so."""
+    from synthetic.calibration_report import _monte_carlo_floor
+    from synthetic.targets import Target
+
+    t = Target(id="R", label="rate", statistic="rate", value=444 / 1004, tolerance=0.5 / 1004, column="x")
+    checked = _monte_carlo_floor(t, 0.444, 200_000)
+    assert checked.tolerance == pytest.approx(3 * (0.444 * 0.556 / 200_000) ** 0.5)
+    assert not t.within(0.444) and checked.within(0.444)
+    assert _monte_carlo_floor(t, 0.444, 100_000_000) is t  # already coarser than 3 SE there
+    mean = replace(t, statistic="mean")
+    assert _monte_carlo_floor(mean, 0.444, 200_000) is mean  # only a rate's SE is known in closed form here

@@ -98,6 +98,8 @@ HOSTILE = [
     ("f'{{opn_ng_ml}}' == 'a'", "f-strings are not allowed", 1),
     ("import os", "not a valid expression", 1),
     ("log(x=opn_ng_ml) > 1", "takes no keyword arguments", 1),
+    ("bone_agent == 'none' & opn_ng_ml >= 10", "put each comparison in brackets", 1),
+    ("opn_ng_ml > 85 | opn_ng_ml < 5", "put each comparison in brackets", 1),
 ]
 
 
