@@ -26,6 +26,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 from sklearn.metrics import roc_auc_score
 
+from .attainable import attainable_predictions
 from .declared import DeclaredModel
 from .errors import CalibrationError, ScenarioError
 from .expressions import evaluate_on_frame
@@ -251,6 +252,19 @@ def _combine(contrast: str | None, a: float, b: float | None) -> float:
     return 1.0 - a / b  # relative_reduction
 
 
+def _attainable_truth(
+    scenario: Scenario, observed: pd.DataFrame, truth: pd.DataFrame | None, targets: list[Target]
+) -> pd.DataFrame | None:
+    """The truth frame with each ``truth_auc`` outcome's probability made the attainable one
+    (latents no model input reveals integrated out): the C-statistic the best model can reach."""
+    columns = {t.column for t in targets if t.statistic == "truth_auc"}
+    if truth is None or not columns:
+        return truth
+    better = attainable_predictions(scenario.model, observed, scenario.values(), np.zeros(1))
+    swap = {scenario.model.graph_truth(c): better[c] for c in columns if c in better}
+    return truth.assign(**swap) if swap else truth
+
+
 def _unrounded(observed: pd.DataFrame, truth: pd.DataFrame | None, model: DeclaredModel, rows: int) -> pd.DataFrame:
     """The first ``rows`` patients with their observed time and event made from the truth's
     unrounded event and censoring times (smooth in the parameters, for the solver)."""
@@ -306,7 +320,9 @@ def evaluate_targets(
     """
     model = scenario.model
     out: dict[str, float] = {}
-    for t in targets if targets is not None else scenario.targets:
+    chosen = list(targets if targets is not None else scenario.targets)
+    auc_truth = _attainable_truth(scenario, observed, truth, chosen)
+    for t in chosen:
         if t.statistic == "hazard_ratio":
             rows = _unrounded(observed, truth, model, SOLVER_HR_ROWS) if fast else observed.iloc[:HR_ROWS]
             out[t.id], out[f"{t.id}:p"] = _group_hazard_ratio(t, rows, model)
@@ -319,7 +335,8 @@ def evaluate_targets(
             hr, p = cox_hazard_ratio(obs, _given(t.covariate, f"target '{t.id}'"), t.adjust, time_col, event_col)
             out[t.id], out[f"{t.id}:p"] = hr, p
             continue
-        values = [_stat(t, observed, truth, _mask(observed, w, t.id), model, fast) for w in t.where]
+        t_truth = auc_truth if t.statistic == "truth_auc" else truth
+        values = [_stat(t, observed, t_truth, _mask(observed, w, t.id), model, fast) for w in t.where]
         contrast = "odds_ratio" if t.statistic == "odds_ratio" else t.contrast
         out[t.id] = _combine(contrast, values[0], values[1] if len(values) > 1 else None)
     return out
@@ -458,9 +475,10 @@ class _Objective:
         self.best_r: np.ndarray | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        values = {**self.base, **dict(zip(self.names, map(float, x), strict=True))}
-        obs, truth = simulate(self.scenario, self.noise, values)
-        got = evaluate_targets(self.scenario, obs, truth, fast=True, targets=self.targets)
+        updates = dict(zip(self.names, map(float, x), strict=True))
+        obs, truth = simulate(self.scenario, self.noise, {**self.base, **updates})
+        at = self.scenario.with_values(updates)  # the values an attainable truth_auc integrates at
+        got = evaluate_targets(at, obs, truth, fast=True, targets=self.targets)
         r = (np.array([got[t.id] for t in self.targets]) - self.goal) / self.scales
         r = np.where(self.at_least, np.minimum(r, 0.0), r)
         r = np.where(np.isfinite(r), r, 1e3)

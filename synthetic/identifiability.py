@@ -71,7 +71,7 @@ def identifiability(scenario: Scenario, *, n: int = 100_000, seed: int | None = 
 
     def achieved(updates: dict[str, float]) -> np.ndarray:
         obs, truth = simulate(scenario, noise, {**values, **updates})
-        got = evaluate_targets(scenario, obs, truth, fast=True, targets=targets)
+        got = evaluate_targets(scenario.with_values(updates), obs, truth, fast=True, targets=targets)
         return np.array([got[t.id] for t in targets])
 
     base = achieved({})

@@ -40,6 +40,7 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
         print(f"  {node.name:28s} {kind:24s} <- {reads}")
     for column in graph.truth:
         print(f"  {column.name:28s} {'truth':24s} <- {', '.join(sorted(column.expr.names))}")
+    _print_attainability(scenario)
     found = identifiability(scenario, n=args.n)
     print("\nfree parameters and the targets that move them (tolerances across the bounds):")
     for p in scenario.free:
@@ -53,6 +54,23 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
         return EXIT_TARGET_MISSED
     print("\nno problems: every free parameter is moved by a target, every target by a free parameter")
     return 0
+
+
+def _print_attainability(scenario: Any) -> None:
+    """The unobserved nodes, and for each outcome the latents it reads and what the oracle does."""
+    from synthetic.attainable import attainability  # late: only this command needs it
+
+    inputs = {c.name for c in scenario.schema.by_role("feature", "treatment")}
+    hidden = [n.name for n in scenario.model.graph.nodes if not set(n.outputs) & set(scenario.schema.names)]
+    print(f"\nunobserved nodes: {', '.join(hidden) or 'none'}; model inputs: {', '.join(sorted(inputs))}")
+    for name, a in attainability(scenario.model).items():
+        if not a.latents:
+            line = "reads no latent: the attainable oracle is the full truth"
+        elif a.fallback:
+            line = f"reads latent(s) {', '.join(a.latents)}; the oracle keeps the full truth: {a.fallback}"
+        else:
+            line = f"reads latent(s) {', '.join(a.latents)}, integrated out: the attainable oracle is below the truth"
+        print(f"  {name:28s} {line}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

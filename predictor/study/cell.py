@@ -82,7 +82,7 @@ def make_validation(study: Study, variant_name: str) -> ValidationSet:
     references = {t.name: t.reference(targets[t.name]) for t in tasks}
     oracle, facts = {}, {}
     for t in tasks:
-        truth = t.oracle(part.truth, source)
+        truth = t.oracle(part.truth, source, part.frame)
         oracle[t.name] = _point(t, references[t.name], targets[t.name], truth) if truth is not None else {}
         facts[t.name] = _facts(t, targets[t.name], truth)
     return ValidationSet(

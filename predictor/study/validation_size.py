@@ -241,7 +241,7 @@ def validation_size_table(
         for task in val.tasks:
             if val.facts[task.name].kind != "binary" or not val.oracle.get(task.name):
                 continue
-            p = np.clip(task.oracle(val.part.truth, val.source).probability, 1e-9, 1 - 1e-9)
+            p = np.clip(task.oracle(val.part.truth, val.source, val.part.frame).probability, 1e-9, 1 - 1e-9)
             lp = logit(p)
             y = val.targets[task.name]
             found = riley_validation_binary(

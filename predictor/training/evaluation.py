@@ -150,7 +150,7 @@ def _evaluate(
             preds = {"xgboost": task.predict(s.model, X)}
             if s.baseline is not None:
                 preds["baseline"] = task.predict_baseline(s.baseline, part.frame)
-            truth = task.oracle(part.truth, source) if source is not None else None
+            truth = task.oracle(part.truth, source, part.frame) if source is not None else None
             if truth is not None:
                 preds["oracle"] = truth
             predictions[(part.name, task.name)] = preds

@@ -190,10 +190,13 @@ class Task(ABC):
         """Predictions of the fitted baseline on raw columns ``df``."""
 
     @abstractmethod
-    def oracle(self, truth: pd.DataFrame | None, source) -> Any:
+    def oracle(self, truth: pd.DataFrame | None, source, observed: pd.DataFrame | None = None) -> Any:
         """The best possible predictions, from a synthetic cohort's ``truth`` (None without one).
 
-        ``source`` is the :class:`predictor.training.Synthetic` the cohort came from."""
+        ``source`` is the :class:`predictor.training.Synthetic` the cohort came from. With the
+        cohort's ``observed`` rows, the attainable oracle: the best prediction from the model's
+        inputs, latents that no input reveals integrated out (:mod:`synthetic.attainable`);
+        without them, the full truth."""
 
     def reference(self, y_train: np.ndarray) -> Any:
         """What scoring needs from the training target besides the predictions (None here; a
@@ -303,11 +306,14 @@ class BinaryTask(Task):
     def predict_baseline(self, baseline, df: pd.DataFrame) -> BinaryPrediction:
         return BinaryPrediction(baseline.predict_proba(df)[:, 1])
 
-    def oracle(self, truth: pd.DataFrame | None, source) -> BinaryPrediction | None:
+    def oracle(
+        self, truth: pd.DataFrame | None, source, observed: pd.DataFrame | None = None
+    ) -> BinaryPrediction | None:
         if truth is None:
             return None
-
-        return BinaryPrediction(true_probability(source.scenario, truth, self.outcome.column))
+        return BinaryPrediction(
+            true_probability(source.scenario, truth, self.outcome.column, observed, source.parameters)
+        )
 
     def scorer(self, reference: None, y: np.ndarray, prediction: BinaryPrediction) -> Scorer:
         p = prediction.probability
@@ -399,18 +405,19 @@ class SurvivalTask(Task):
         v = cox.hazard_ratio(Z)
         return SurvivalPrediction(cox.predict(Z), lambda t: cox.survival_from_hazard_ratio(v, t))
 
-    def oracle(self, truth: pd.DataFrame | None, source) -> SurvivalPrediction | None:
-
+    def oracle(
+        self, truth: pd.DataFrame | None, source, observed: pd.DataFrame | None = None
+    ) -> SurvivalPrediction | None:
         if truth is None or survival_columns(source.scenario) != (self.outcome.time, self.outcome.event):
             return None
         cohort = Cohort(
-            observed=pd.DataFrame(index=truth.index),
+            observed=observed if observed is not None else pd.DataFrame(index=truth.index),
             truth=truth,
             scenario=source.scenario.name,
             seed=source.seed,
             parameters=source.parameters,
         )
-        truly = lambda t: oracle(cohort, t, source.scenario)
+        truly = lambda t: oracle(cohort, t, source.scenario, attainable=observed is not None)
         return SurvivalPrediction(truly(self.horizons)["risk"], lambda t: truly(t)["survival"])
 
     def reference(self, y_train: np.ndarray) -> TrainingReference:
