@@ -126,6 +126,20 @@ def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame, group_size:
     return row
 
 
+def _population(
+    scenario: Scenario, n: int, seed: int, progress: Callable[[str, int, int], None] | None
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Every target on a population of ``n``, and the patients in each target's group."""
+    if progress:
+        progress("population", 0, 1)
+    cohort = generate(scenario, n, seed)
+    pop = evaluate_targets(scenario, cohort.observed, cohort.truth, cox_rows=COX_POPULATION_N)
+    sizes = {t.id: group_size(cohort.observed, t) for t in scenario.targets}
+    if progress:
+        progress("population", 1, 1)
+    return pop, sizes
+
+
 def report(
     scenario: Scenario,
     *,
@@ -161,14 +175,7 @@ def report(
     replicate_n = scenario.default_n if replicate_n is None else replicate_n
     replicate_n, _ = _check(replicate_n, 0)
     pop_seed = scenario.calibration_seed + 1 if population_seed is None else population_seed
-    if progress:
-        progress("population", 0, 1)
-    cohort = generate(scenario, population_n, pop_seed)
-    pop = evaluate_targets(scenario, cohort.observed, cohort.truth, cox_rows=COX_POPULATION_N)
-    sizes = {t.id: group_size(cohort.observed, t) for t in scenario.targets}
-    del cohort
-    if progress:
-        progress("population", 1, 1)
+    pop, sizes = _population(scenario, population_n, pop_seed, progress)
     reps: list[dict[str, float]] = []
     for r in range(replicates):
         c = generate(scenario, replicate_n, replicate_seed + r)
