@@ -198,7 +198,13 @@ def attainable_predictions(
 
 
 def _survival(node: Node, env: Mapping[str, Any], kept: Mapping[str, Any], times: np.ndarray) -> np.ndarray:
-    """S(t) = exp(-log 2 (t / M)^k) of each patient at ``times``, from one point's values."""
-    median = np.asarray(kept[node.truth["median"]], dtype=float)
+    """S(t) = exp(-log 2 (t / M)^k) of each patient at ``times``, from one point's values (with a
+    cure fraction pi: pi + (1 - pi) times that, M the uncured median)."""
+    cured = "cure" in node.truth
+    median = np.asarray(kept[node.truth["uncured_median" if cured else "median"]], dtype=float)
     k = np.broadcast_to(np.asarray(node.exprs["shape"].evaluate(env), dtype=float), median.shape)
-    return np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k[:, None])
+    uncured = np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k[:, None])
+    if not cured:
+        return uncured
+    cure = np.asarray(kept[node.truth["cure"]], dtype=float)[:, None]
+    return cure + (1.0 - cure) * uncured

@@ -31,6 +31,7 @@ _DOMAINS: dict[str, tuple[tuple[str, Any, str], ...]] = {
         ("shape", lambda x: x > 0, "must be > 0"),
         ("median", lambda x: x > 0, "must be > 0"),
         ("dropout_rate", lambda x: x >= 0, "must be >= 0"),
+        ("cure", lambda x: (x >= 0) & (x < 1), "must be a probability in [0, 1)"),
         ("followup.0", lambda x: x > 0, "must be > 0"),
     ),
 }

@@ -166,15 +166,25 @@ class DeclaredModel:
         node = next((nd for nd in self.graph.nodes if nd.kind == "time_to_event"), None)
         if node is not None:
             times = np.atleast_1d(np.asarray(times, dtype=float))
-            median = truth[node.truth["median"]].to_numpy()
             out["risk"] = truth[node.truth["linear_predictor"]].to_numpy()
             if "shape" in node.truth:  # a shape per patient: the log hazard alone no longer orders patients
                 k = truth[node.truth["shape"]].to_numpy()[:, None]
-                out["risk"] = -np.log(median)
+                out["risk"] = -np.log(truth[node.truth["median"]].to_numpy())
             else:
                 k = np.asarray(float(node.exprs["shape"].evaluate(resolve_values(values))))
-            out["survival"] = np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
+            out["survival"] = _weibull_survival(node, truth, times, k)
         return out
+
+
+def _weibull_survival(node: Node, truth: pd.DataFrame, times: np.ndarray, k: Any) -> np.ndarray:
+    """S(t) = exp(-log 2 (t / M)^k) at ``times`` for each patient, or with a cure fraction pi,
+    pi + (1 - pi) exp(-log 2 (t / M_u)^k) (M_u the uncured median)."""
+    if "cure" not in node.truth:
+        median = truth[node.truth["median"]].to_numpy()
+        return np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
+    cure = truth[node.truth["cure"]].to_numpy()[:, None]
+    median = truth[node.truth["uncured_median"]].to_numpy()
+    return cure + (1.0 - cure) * np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
 
 
 def _level_expectations(node: Node) -> dict[str, str]:

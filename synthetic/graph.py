@@ -56,7 +56,7 @@ OUTCOMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "continuous": (("mean", "sd"), (), ("mean", "expected", "unclipped")),
     "time_to_event": (
         ("median", "shape", "log_hazard"),
-        ("dropout_rate",),
+        ("dropout_rate", "cure"),
         ("linear_predictor", "median", "uncensored", "censor"),
     ),
 }
@@ -331,7 +331,7 @@ def _build_node(
     if allocation not in ("random", "exact"):
         problems.add(key, "allocation must be 'random' or 'exact' (largest remainder)")
     truth_names = spec.get("truth", {})
-    keys = (*OUTCOMES[kind][2], *(("shape",) if extra.get("varying_shape") else ())) if is_outcome else ()
+    keys = (*OUTCOMES[kind][2], *_optional_truth(exprs, extra)) if is_outcome else ()
     indicators = extra.get("indicators", {})
     if not isinstance(truth_names, Mapping) or set(truth_names) - {*keys, *indicators}:
         problems.add(key, f"'truth' renames truth columns; its keys are {[*keys, *indicators]}")
@@ -341,6 +341,8 @@ def _build_node(
     time, event = spec.get("time"), spec.get("event")
     if kind == "time_to_event" and not (isinstance(time, str) and isinstance(event, str)):
         problems.add(key, "a time_to_event node needs 'time' and 'event', the names of its two observed columns")
+    if "cure" in exprs and "followup.0" not in exprs:
+        problems.add(key, "a cure fraction needs 'followup = [min, max]': the cured are censored when follow-up ends")
     outputs = (time, event) if kind == "time_to_event" else (name,)
     noise = _noise(kind, is_outcome, link)
     return Node(
@@ -360,6 +362,15 @@ def _build_node(
         unit=spec.get("unit"),
         time=time if isinstance(time, str) else None,
         event=event if isinstance(event, str) else None,
+    )
+
+
+def _optional_truth(exprs: Mapping[str, Expression], extra: Mapping[str, Any]) -> tuple[str, ...]:
+    """Truth columns a time to event keeps only when declared so: its shape where that differs
+    between patients, and with a cure fraction the cure probability and the median of the uncured."""
+    return (
+        *(("shape",) if extra.get("varying_shape") else ()),
+        *(("cure", "uncured_median") if "cure" in exprs else ()),
     )
 
 

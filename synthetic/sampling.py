@@ -40,7 +40,12 @@ Outcomes
                    true median :math:`M e^{-\eta/k}`. :math:`M` and :math:`k` may differ between
                    patients (an expression over nodes, such as an arm's own shape: the arms'
                    curves then cross, and hazards are not proportional between them); a shape
-                   that reads a node is kept in the truth as ``NAME_shape``. Censoring at the
+                   that reads a node is kept in the truth as ``NAME_shape``. A ``cure``
+                   probability :math:`\pi` makes a mixture-cure model,
+                   :math:`S(t) = \pi + (1 - \pi) S_u(t)`: one uniform inverts it,
+                   :math:`T = \infty` where :math:`U_1 \le \pi`, else :math:`T = S_u^{-1}((U_1 -
+                   \pi)/(1 - \pi))`; the truth keeps :math:`\pi`, the uncured median and the
+                   mixture's median (infinite where :math:`\pi \ge 1/2`). Censoring at the
                    earlier of an administrative follow-up :math:`f_0 + (f_1 - f_0) U_2` (``followup``) and a dropout
                    :math:`-\log U_3 / r` (``dropout_rate`` :math:`r`); the observed time is
                    rounded to ``round`` digits (default 2) and at least one unit of that digit.
@@ -209,7 +214,9 @@ def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], 
     median = _full(_e(node, "median", env), n)
     eta = _full(_e(node, "log_hazard", env), n)
     lam = np.log(2.0) / median**k
-    t_event = (-np.log(noise[0]) / (lam * np.exp(eta))) ** (1.0 / k)
+    cure = _full(_e(node, "cure", env), n) if "cure" in node.exprs else None
+    u = noise[0] if cure is None else _uncured_draw(noise[0], cure)
+    t_event = (-np.log(u) / (lam * np.exp(eta))) ** (1.0 / k)
     if "followup.0" in node.exprs:
         f0, f1 = _e(node, "followup.0", env), _e(node, "followup.1", env)
         admin = f0 + (f1 - f0) * noise[1]
@@ -221,15 +228,34 @@ def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], 
     digits = 2 if node.round is None else node.round
     observed = np.maximum(np.round(np.minimum(t_event, t_censor), digits), 10.0**-digits)
     assert node.time is not None and node.event is not None  # checked when the file loads
+    uncured_median = median * np.exp(-eta / k)
     truth = {
         node.truth["linear_predictor"]: eta,
-        node.truth["median"]: median * np.exp(-eta / k),
+        node.truth["median"]: uncured_median if cure is None else _mixture_median(uncured_median, k, cure),
         node.truth["uncensored"]: t_event,
         node.truth["censor"]: t_censor,
     }
+    if cure is not None:
+        truth[node.truth["cure"]] = cure
+        truth[node.truth["uncured_median"]] = uncured_median
     if "shape" in node.truth:  # a shape that reads a node (an arm's own shape) is kept for the oracle
         truth[node.truth["shape"]] = k
-    return {node.time: observed, node.event: t_event <= t_censor}, truth
+    return {node.time: observed, node.event: np.isfinite(t_event) & (t_event <= t_censor)}, truth
+
+
+def _uncured_draw(u: np.ndarray, cure: np.ndarray) -> np.ndarray:
+    """The uncured curve's draw that inverts the mixture S(t) = pi + (1 - pi) S_u(t) at ``u``:
+    ``(u - pi) / (1 - pi)``, and 0 (an infinite time: never the event) where ``u <= pi``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(u > cure, (u - cure) / (1.0 - cure), 0.0)
+
+
+def _mixture_median(uncured: np.ndarray, k: np.ndarray, cure: np.ndarray) -> np.ndarray:
+    """The time at which pi + (1 - pi) S_u(t) = 1/2: ``M_u (log((1 - pi) / (1/2 - pi)) / log 2)^(1/k)``,
+    infinite where pi >= 1/2."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log((1.0 - cure) / (0.5 - cure)) / np.log(2.0)
+        return np.where(cure < 0.5, uncured * ratio ** (1.0 / k), np.inf)
 
 
 def _full(value: Any, n: int) -> np.ndarray:
