@@ -132,3 +132,66 @@ def test_a_net_benefit_threshold_needs_validation_size_and_a_risk(tmp_path):
     assert_user_error(run("study", "--threshold", "0.2", cwd=tmp_path), "--threshold", "--validation-size")
     bad = run("study", "--validation-size", "--threshold", "2", cwd=tmp_path)
     assert bad.returncode == 2 and "must be within 0 and 1" in bad.stderr
+
+
+KEYNOTE_HR = """[[targets]]
+id = "K4"
+label = "PFS hazard ratio, pembrolizumab vs chemotherapy (Cox)"
+statistic = "hazard_ratio"
+where = ["therapy_arm == 'pembrolizumab'", "therapy_arm == 'chemotherapy'"]"""
+SHARE = """[[targets]]
+id = "K4.share"
+label = "significant"
+statistic = "significant_hr_share"
+value = 0.8
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (KEYNOTE_HR, SHARE + 'covariate = "pdl1_tps_pct > 75"\n\n' + KEYNOTE_HR, "must be an observed column"),
+        (
+            KEYNOTE_HR,
+            KEYNOTE_HR.replace("where = [\"therapy_arm == 'pembrolizumab'\", ", "where = [")
+            .replace('"]', '"')
+            .replace("where = [", "where = "),
+            "needs two 'where' expressions",
+        ),
+        (
+            '[parameters.resp_ecog]\nkind = "assumption"\nid = "K6"\nvalue = -0.2\n',
+            '[parameters.resp_ecog]\nkind = "free"\nbounds = [-2.0, 2.0]\nid = "K6"\nvalue = -0.2\n',
+            "the targets identify only",
+        ),
+        (
+            "where = \"therapy_arm == 'pembrolizumab'\"\nvalue = 0.621",
+            "where = \"therapy_arm == 'pembrolizumab' & ecog >= 1\"\nvalue = 0.621",
+            "put each comparison in brackets",
+        ),
+        ('shape = "pfs_shape_by_arm[therapy_arm]"', 'shape = "pfs_shape_by_arm"', "is a table keyed by"),
+        ('shape = "pfs_shape_by_arm[therapy_arm]"', 'shape = "therapy_arm"', "a categorical on its own is not a value"),
+    ],
+    ids=[
+        "HR covariate expression",
+        "HR where of one group",
+        "under-determined",
+        "brackets",
+        "table as scalar",
+        "shape over a categorical",
+    ],
+)
+def test_a_planted_mistake_is_one_line_at_scenario_check(tmp_path, old, new, message):
+    """Issue 33's six planted mistakes in the KEYNOTE-024 file, each alone: `scenario check`
+    names it in one line, before any solve, with no traceback."""
+    from synthetic import load_scenario
+
+    text = load_scenario("keynote024_pdl1").path.read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "planted.toml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    proc = run("scenario", "check", str(tmp_path / "planted.toml"), "--n", "20000", cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    out = proc.stdout + proc.stderr
+    lines = [line for line in out.splitlines() if message in line]
+    assert len(lines) == 1, out[-3000:]
+    problems = [line for line in out.splitlines() if line.startswith(("predictor: error", "  - "))]
+    assert len(problems) == 1, out[-3000:]  # that mistake, and no follow-on
