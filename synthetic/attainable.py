@@ -33,7 +33,7 @@ import pandas as pd
 
 from .declared import DeclaredModel, resolve_values
 from .graph import DISTRIBUTIONS, Node
-from .sampling import sample
+from .sampling import sample, survival_curve
 
 __all__ = ["Attainability", "attainability", "attainable_predictions", "MAX_LATENTS", "MAX_POINTS"]
 
@@ -198,13 +198,7 @@ def attainable_predictions(
 
 
 def _survival(node: Node, env: Mapping[str, Any], kept: Mapping[str, Any], times: np.ndarray) -> np.ndarray:
-    """S(t) = exp(-log 2 (t / M)^k) of each patient at ``times``, from one point's values (with a
-    cure fraction pi: pi + (1 - pi) times that, M the uncured median)."""
-    cured = "cure" in node.truth
-    median = np.asarray(kept[node.truth["uncured_median" if cured else "median"]], dtype=float)
-    k = np.broadcast_to(np.asarray(node.exprs["shape"].evaluate(env), dtype=float), median.shape)
-    uncured = np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k[:, None])
-    if not cured:
-        return uncured
-    cure = np.asarray(kept[node.truth["cure"]], dtype=float)[:, None]
-    return cure + (1.0 - cure) * uncured
+    """S(t | x, latent) of each patient at ``times``, from one quadrature point's values."""
+    columns = {key: kept[col] for key, col in node.truth.items() if col in kept}
+    k = node.exprs["shape"].evaluate(env)
+    return np.asarray(survival_curve(node, columns, k, env, times))

@@ -20,7 +20,7 @@ import pandas as pd
 from features import Schema
 
 from .graph import Graph, Node
-from .sampling import sample
+from .sampling import sample, survival_curve
 
 __all__ = ["DeclaredModel", "resolve_values", "canonical"]
 
@@ -155,8 +155,9 @@ class DeclaredModel:
         """The best possible predictions from the truth frame.
 
         ``response_probability`` (the first binary outcome or indicator), ``risk`` (the true
-        log hazard, higher = worse; minus the log of the true median where the shape differs
-        between patients) and ``survival``, the true
+        log hazard, higher = worse; where hazards are not proportional, a shape per patient, a
+        cure fraction, a change point or a log-logistic curve, minus the log of the true survival
+        at the middle of ``times``) and ``survival``, the true
         :math:`S(t \\mid x) = \\exp(-\\log 2\\,(t / M(x))^k)` at ``times``.
         """
         out: dict[str, np.ndarray] = {}
@@ -167,24 +168,21 @@ class DeclaredModel:
         if node is not None:
             times = np.atleast_1d(np.asarray(times, dtype=float))
             out["risk"] = truth[node.truth["linear_predictor"]].to_numpy()
+            params = resolve_values(values)
             if "shape" in node.truth:  # a shape per patient: the log hazard alone no longer orders patients
-                k = truth[node.truth["shape"]].to_numpy()[:, None]
-                out["risk"] = -np.log(truth[node.truth["median"]].to_numpy())
+                k = truth[node.truth["shape"]].to_numpy()
             else:
-                k = np.asarray(float(node.exprs["shape"].evaluate(resolve_values(values))))
-            out["survival"] = _weibull_survival(node, truth, times, k)
+                k = np.asarray(float(node.exprs["shape"].evaluate(params)))
+            columns = {key: truth[col].to_numpy() for key, col in node.truth.items()}
+            out["survival"] = survival_curve(node, columns, k, params, times)
+            if node.family != "weibull" or set(node.truth) - _PLAIN_TRUTH:
+                # Not one log hazard for all times: the risk is minus the log survival at the middle time.
+                out["risk"] = -np.log(np.clip(out["survival"][:, len(times) // 2], 1e-300, None))
         return out
 
 
-def _weibull_survival(node: Node, truth: pd.DataFrame, times: np.ndarray, k: Any) -> np.ndarray:
-    """S(t) = exp(-log 2 (t / M)^k) at ``times`` for each patient, or with a cure fraction pi,
-    pi + (1 - pi) exp(-log 2 (t / M_u)^k) (M_u the uncured median)."""
-    if "cure" not in node.truth:
-        median = truth[node.truth["median"]].to_numpy()
-        return np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
-    cure = truth[node.truth["cure"]].to_numpy()[:, None]
-    median = truth[node.truth["uncured_median"]].to_numpy()
-    return cure + (1.0 - cure) * np.exp(-np.log(2.0) * (times[None, :] / median[:, None]) ** k)
+#: The truth keys of a proportional-hazards Weibull with one shape, whose log hazard orders patients.
+_PLAIN_TRUTH = {"linear_predictor", "median", "uncensored", "censor"}
 
 
 def _level_expectations(node: Node) -> dict[str, str]:

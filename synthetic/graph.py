@@ -21,6 +21,7 @@ from typing import Any
 
 from features.keytable import Problems
 
+from ._curves import FAMILIES
 from .errors import ScenarioError
 from .expressions import Expression, Symbol, compile_expression
 
@@ -56,7 +57,7 @@ OUTCOMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "continuous": (("mean", "sd"), (), ("mean", "expected", "unclipped")),
     "time_to_event": (
         ("median", "shape", "log_hazard"),
-        ("dropout_rate", "cure"),
+        ("dropout_rate", "cure", "change_at", "log_hazard_after"),
         ("linear_predictor", "median", "uncensored", "censor"),
     ),
 }
@@ -66,7 +67,7 @@ _EXTRA_KEYS = {
     "categorical": {"probabilities", "allocation"},
     "ordinal": {"cuts", "indicators"},
     "continuous": {"indicators"},
-    "time_to_event": {"time", "event", "followup"},
+    "time_to_event": {"time", "event", "followup", "family"},
 }
 
 
@@ -105,6 +106,7 @@ class Node:
     unit: str | None = None
     time: str | None = None
     event: str | None = None
+    family: str = "weibull"
 
     @property
     def deps(self) -> set[str]:
@@ -238,6 +240,8 @@ def _parse_node(
             exprs[k] = e
     extra = _parse_extras(name, kind, spec, symbols, values, problems, exprs)
     extra["varying_shape"] = kind == "time_to_event" and "shape" in exprs and bool(exprs["shape"].names - set(values))
+    if "change_at" in exprs and exprs["change_at"].names - set(values):
+        problems.add(f"[nodes.{name}] change_at", "must be a number or read parameters only: one change point for all")
     return _build_node(name, kind, is_outcome, spec, exprs, extra, problems)
 
 
@@ -343,6 +347,7 @@ def _build_node(
         problems.add(key, "a time_to_event node needs 'time' and 'event', the names of its two observed columns")
     if "cure" in exprs and "followup.0" not in exprs:
         problems.add(key, "a cure fraction needs 'followup = [min, max]': the cured are censored when follow-up ends")
+    family = _family(key, kind, spec, exprs, problems)
     outputs = (time, event) if kind == "time_to_event" else (name,)
     noise = _noise(kind, is_outcome, link)
     return Node(
@@ -362,15 +367,33 @@ def _build_node(
         unit=spec.get("unit"),
         time=time if isinstance(time, str) else None,
         event=event if isinstance(event, str) else None,
+        family=family,
     )
+
+
+def _family(key: str, kind: str, spec: Mapping[str, Any], exprs: Mapping[str, Expression], problems: Problems) -> str:
+    """A time to event's family (:data:`synthetic._curves.FAMILIES`); a change point goes with a
+    log hazard after it, on a Weibull."""
+    family = spec.get("family", "weibull")
+    if kind != "time_to_event":
+        return "weibull"
+    if family not in FAMILIES:
+        problems.add(key, f"family {family!r} is not one of {FAMILIES}")
+    if ("change_at" in spec) != ("log_hazard_after" in spec):
+        problems.add(key, "'change_at' and 'log_hazard_after' go together: the log hazard from that time on")
+    if "change_at" in spec and family != "weibull":
+        problems.add(key, "a change point ('change_at') is for the weibull family")
+    return str(family)
 
 
 def _optional_truth(exprs: Mapping[str, Expression], extra: Mapping[str, Any]) -> tuple[str, ...]:
     """Truth columns a time to event keeps only when declared so: its shape where that differs
-    between patients, and with a cure fraction the cure probability and the median of the uncured."""
+    between patients, with a cure fraction the cure probability and the median of the uncured,
+    with a change point the cumulative hazard's scale before and after it."""
     return (
         *(("shape",) if extra.get("varying_shape") else ()),
         *(("cure", "uncured_median") if "cure" in exprs else ()),
+        *(("hazard_scale", "hazard_scale_after") if "change_at" in exprs else ()),
     )
 
 

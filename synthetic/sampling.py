@@ -60,9 +60,10 @@ import numpy as np
 from scipy.special import betaincinv, expit, gammaincinv, logit, ndtr
 from scipy.stats import poisson
 
+from ._curves import Curve
 from .graph import Node
 
-__all__ = ["sample", "category_shares", "INVERSE_LINKS"]
+__all__ = ["sample", "category_shares", "survival_curve", "INVERSE_LINKS"]
 
 #: :math:`g^{-1}` of each link.
 INVERSE_LINKS: dict[str, Callable[[Any], Any]] = {
@@ -209,14 +210,24 @@ def _continuous(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: 
     return made, truth
 
 
-def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: int) -> Made:
+def _curve(node: Node, env: Mapping[str, Any], n: int) -> tuple[Curve, np.ndarray, np.ndarray]:
+    """Each patient's uncured curve (:mod:`synthetic._curves`), log hazard and uncured median."""
     k = _full(_e(node, "shape", env), n)  # a shape and a median per patient: they may differ by arm
     median = _full(_e(node, "median", env), n)
     eta = _full(_e(node, "log_hazard", env), n)
+    if node.family == "loglogistic":
+        alpha = median * np.exp(-eta)
+        return Curve("loglogistic", k, alpha), eta, alpha
     lam = np.log(2.0) / median**k
-    cure = _full(_e(node, "cure", env), n) if "cure" in node.exprs else None
-    u = noise[0] if cure is None else _uncured_draw(noise[0], cure)
-    t_event = (-np.log(u) / (lam * np.exp(eta))) ** (1.0 / k)
+    if "change_at" not in node.exprs:
+        return Curve("weibull", k, lam * np.exp(eta)), eta, median * np.exp(-eta / k)
+    after = lam * np.exp(_full(_e(node, "log_hazard_after", env), n))
+    curve = Curve("weibull", k, lam * np.exp(eta), after, float(_e(node, "change_at", env)))
+    return curve, eta, curve.inverse(np.full(n, 0.5))
+
+
+def _censoring(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: int) -> np.ndarray:
+    """The earlier of the administrative follow-up and a dropout time."""
     if "followup.0" in node.exprs:
         f0, f1 = _e(node, "followup.0", env), _e(node, "followup.1", env)
         admin = f0 + (f1 - f0) * noise[1]
@@ -224,22 +235,31 @@ def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], 
         admin = np.full(n, np.inf)
     rate = float(_e(node, "dropout_rate", env)) if "dropout_rate" in node.exprs else 0.0
     dropout = -np.log(noise[2]) / rate if rate > 0 else np.full(n, np.inf)
-    t_censor = np.minimum(admin, dropout)
+    return np.minimum(admin, dropout)
+
+
+def _time_to_event(node: Node, env: Mapping[str, Any], noise: list[np.ndarray], n: int) -> Made:
+    curve, eta, uncured_median = _curve(node, env, n)
+    cure = _full(_e(node, "cure", env), n) if "cure" in node.exprs else None
+    t_event = curve.inverse(noise[0] if cure is None else _uncured_draw(noise[0], cure))
+    t_censor = _censoring(node, env, noise, n)
     digits = 2 if node.round is None else node.round
     observed = np.maximum(np.round(np.minimum(t_event, t_censor), digits), 10.0**-digits)
     assert node.time is not None and node.event is not None  # checked when the file loads
-    uncured_median = median * np.exp(-eta / k)
     truth = {
         node.truth["linear_predictor"]: eta,
-        node.truth["median"]: uncured_median if cure is None else _mixture_median(uncured_median, k, cure),
+        node.truth["median"]: uncured_median if cure is None else _mixture_median(curve, cure),
         node.truth["uncensored"]: t_event,
         node.truth["censor"]: t_censor,
     }
-    if cure is not None:
-        truth[node.truth["cure"]] = cure
-        truth[node.truth["uncured_median"]] = uncured_median
-    if "shape" in node.truth:  # a shape that reads a node (an arm's own shape) is kept for the oracle
-        truth[node.truth["shape"]] = k
+    kept: dict[str, Any] = {
+        "cure": cure,
+        "uncured_median": uncured_median,
+        "shape": curve.k,
+        "hazard_scale": curve.scale,
+        "hazard_scale_after": curve.scale_after,
+    }
+    truth.update({node.truth[key]: value for key, value in kept.items() if key in node.truth})
     return {node.time: observed, node.event: np.isfinite(t_event) & (t_event <= t_censor)}, truth
 
 
@@ -250,12 +270,32 @@ def _uncured_draw(u: np.ndarray, cure: np.ndarray) -> np.ndarray:
         return np.where(u > cure, (u - cure) / (1.0 - cure), 0.0)
 
 
-def _mixture_median(uncured: np.ndarray, k: np.ndarray, cure: np.ndarray) -> np.ndarray:
-    """The time at which pi + (1 - pi) S_u(t) = 1/2: ``M_u (log((1 - pi) / (1/2 - pi)) / log 2)^(1/k)``,
-    infinite where pi >= 1/2."""
+def _mixture_median(curve: Curve, cure: np.ndarray) -> np.ndarray:
+    """The time at which pi + (1 - pi) S_u(t) = 1/2: the uncured curve's inverse at
+    ``(1/2 - pi) / (1 - pi)``; infinite where pi >= 1/2."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.log((1.0 - cure) / (0.5 - cure)) / np.log(2.0)
-        return np.where(cure < 0.5, uncured * ratio ** (1.0 / k), np.inf)
+        return np.where(cure < 0.5, curve.inverse(np.clip((0.5 - cure) / (1.0 - cure), 0.0, 1.0)), np.inf)
+
+
+def survival_curve(node: Node, columns: Mapping[str, Any], k: Any, values: Mapping[str, Any], times: Any) -> Any:
+    """S(t | x) at ``times`` (patients x times) from a time-to-event node's truth ``columns`` (by
+    truth key: ``median``, and as declared ``cure``, ``uncured_median``, ``hazard_scale``...),
+    its shape ``k`` and the parameter ``values``: what the oracle reads back."""
+    cured = "cure" in node.truth
+    median = np.asarray(columns["uncured_median" if cured else "median"], dtype=float)
+    k = np.broadcast_to(np.asarray(k, dtype=float), median.shape)
+    if node.family == "loglogistic":
+        curve = Curve("loglogistic", k, median)
+    elif "change_at" in node.exprs:
+        tau = float(node.exprs["change_at"].evaluate(values))
+        curve = Curve("weibull", k, np.asarray(columns["hazard_scale"]), np.asarray(columns["hazard_scale_after"]), tau)
+    else:
+        curve = Curve.weibull(k, median)
+    uncured = curve.survival(np.asarray(times, dtype=float))
+    if not cured:
+        return uncured
+    cure = np.asarray(columns["cure"], dtype=float)[:, None]
+    return cure + (1.0 - cure) * uncured
 
 
 def _full(value: Any, n: int) -> np.ndarray:

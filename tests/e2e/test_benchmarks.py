@@ -30,6 +30,11 @@ def test_bench_generate_runs():
     assert "patients/s" in out
 
 
+def test_bench_families_runs():
+    out = run_script("bench_families.py", "--n", "2000", "--repeats", "1")
+    assert "log-logistic AFT" in out and "delayed effect" in out and "patients/s" in out
+
+
 def test_bench_train_runs():
     out = run_script("bench_train.py", "--sizes", "500", "--shap-rows", "100", "--reference-rows", "50")
     assert "rows/s" in out and "linear booster (coord_descent, 300 rounds)" in out

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tomllib
 from scipy import stats
+from scipy.integrate import quad
 from scipy.special import gamma, gammainc
 
 from synthetic import ScenarioError, generate, oracle
@@ -136,7 +137,7 @@ def test_the_truth_keeps_each_patients_shape_and_the_oracle_uses_it(scenario):
     best = oracle(small, [3.0, 12.0], scenario)
     want = np.stack([[weibull_survival(t, a) for t in (3.0, 12.0)] for a in arm])
     np.testing.assert_allclose(best["survival"], want, rtol=1e-12)
-    np.testing.assert_allclose(best["risk"], -np.log([MEDIANS[a] for a in arm]), rtol=1e-12)
+    np.testing.assert_allclose(best["risk"], -np.log(want[:, 1]), rtol=1e-12)  # at the middle time
 
 
 CURE = {"io": 0.3, "chemo": 0.0}
@@ -202,3 +203,112 @@ def test_a_cure_probability_outside_0_1_or_without_follow_up_is_a_problem_at_loa
     raw["nodes"]["pfs"]["followup"] = [24, 60]
     with pytest.raises(ScenarioError, match=r"cure: must be a probability in \[0, 1\)"):
         parse_scenario(raw, "cure.toml")
+
+
+LOGLOGISTIC_SHAPE, LOG_ACCELERATION = 1.8, 0.5  # io's log_hazard: every quantile shorter by e^-0.5 ... for chemo
+
+
+def _family_scenario(**pfs) -> object:
+    """ARMS with another curve for PFS (its per-arm median and shape tables dropped, if unused)."""
+    raw = tomllib.loads(ARMS)
+    raw["nodes"]["pfs"].update(pfs)
+    for table in ("shape_by", "median_by"):
+        if not any(table in str(v) for v in raw["nodes"]["pfs"].values()):
+            del raw["parameters"][table]
+    return parse_scenario(raw, "family.toml")
+
+
+@pytest.fixture(scope="module")
+def loglogistic():
+    scenario = _family_scenario(
+        family="loglogistic", median=9.0, shape=LOGLOGISTIC_SHAPE, log_hazard=f"{LOG_ACCELERATION} * (arm == 'chemo')"
+    )
+    return scenario, generate(scenario, 1_000_000, seed=10)
+
+
+def loglogistic_survival(t, arm):
+    """S(t) = 1 / (1 + (t / alpha)^k), alpha = M e^(-eta)."""
+    alpha = 9.0 * np.exp(-LOG_ACCELERATION * (arm == "chemo"))
+    return 1 / (1 + (np.asarray(t) / alpha) ** LOGLOGISTIC_SHAPE)
+
+
+@pytest.mark.parametrize("arm", ["io", "chemo"])
+def test_a_loglogistic_aft_draws_its_curve(loglogistic, arm):
+    """KS against the log-logistic CDF (p > 0.01 at this seed); median alpha and RMST(12) within
+    3 Monte Carlo SE of the closed forms."""
+    _, cohort = loglogistic
+    t = cohort.truth["pfs_uncensored"].to_numpy()[(cohort.observed["arm"] == arm).to_numpy()]
+    n = len(t)
+    assert stats.kstest(t, lambda x: 1 - loglogistic_survival(x, arm)).pvalue > 0.01
+    alpha = 9.0 * np.exp(-LOG_ACCELERATION * (arm == "chemo"))
+    density = LOGLOGISTIC_SHAPE / (4 * alpha)  # f(alpha) = k / (4 alpha)
+    assert np.median(t) == pytest.approx(alpha, abs=3 / (2 * density * np.sqrt(n)))
+    rmst = quad(lambda x: loglogistic_survival(x, arm), 0, 12.0)[0]
+    capped = np.minimum(t, 12.0)
+    assert capped.mean() == pytest.approx(rmst, abs=3 * capped.std() / np.sqrt(n))
+
+
+def test_the_loglogistic_oracle_is_the_closed_form(loglogistic):
+    scenario, cohort = loglogistic
+    small = cohort.observed.head(1_000)
+    arm = small["arm"].astype(str).to_numpy()
+    best = oracle(generate(scenario, 1_000, seed=10), [3.0, 9.0, 20.0], scenario)
+    want = np.stack([loglogistic_survival([3.0, 9.0, 20.0], a) for a in arm])
+    np.testing.assert_allclose(best["survival"], want, rtol=1e-12)
+
+
+DELAY, LOG_HR_AFTER = 3.0, -0.7  # immunotherapy: no effect for 3 months, then a hazard ratio of e^-0.7
+
+
+@pytest.fixture(scope="module")
+def delayed():
+    scenario = _family_scenario(
+        median=6.0, shape=1.0, log_hazard=0, change_at=DELAY, log_hazard_after=f"{LOG_HR_AFTER} * (arm == 'io')"
+    )
+    return scenario, generate(scenario, 1_000_000, seed=11)
+
+
+def delayed_survival(t, arm):
+    """Piecewise-constant hazards: rate r = log 2 / 6 before 3 months, r e^(-0.7) after on io."""
+    t = np.asarray(t, dtype=float)
+    r = np.log(2) / 6.0
+    after = r * np.exp(LOG_HR_AFTER * (arm == "io"))
+    return np.exp(-np.where(t < DELAY, r * t, r * DELAY + after * (t - DELAY)))
+
+
+@pytest.mark.parametrize("arm", ["io", "chemo"])
+def test_a_delayed_effect_draws_piecewise_constant_hazards(delayed, arm):
+    """KS against the piecewise-exponential CDF; the curves agree before the change point and
+    separate after it (landmarks within 3 SE of the closed forms)."""
+    _, cohort = delayed
+    t = cohort.truth["pfs_uncensored"].to_numpy()[(cohort.observed["arm"] == arm).to_numpy()]
+    n = len(t)
+    assert stats.kstest(t, lambda x: 1 - delayed_survival(x, arm)).pvalue > 0.01
+    for at in (2.0, 12.0):
+        s = float(delayed_survival(at, arm))
+        assert np.mean(t > at) == pytest.approx(s, abs=3 * np.sqrt(s * (1 - s) / n))
+
+
+def test_the_delayed_effects_oracle_and_median_are_the_closed_forms(delayed):
+    scenario, _ = delayed
+    small = generate(scenario, 1_000, seed=12)
+    arm = small.observed["arm"].astype(str).to_numpy()
+    best = oracle(small, [1.0, 3.0, 12.0], scenario)
+    want = np.stack([delayed_survival([1.0, 3.0, 12.0], a) for a in arm])
+    np.testing.assert_allclose(best["survival"], want, rtol=1e-12)
+    medians = small.truth["pfs_median"].to_numpy()
+    np.testing.assert_allclose([float(delayed_survival(m, a)) for m, a in zip(medians, arm)], 0.5, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "pfs, message",
+    [
+        ({"family": "gompertz"}, "family 'gompertz' is not one of"),
+        ({"change_at": 3.0}, "'change_at' and 'log_hazard_after' go together"),
+        ({"family": "loglogistic", "change_at": 3.0, "log_hazard_after": 0}, "is for the weibull family"),
+        ({"change_at": "3 + (arm == 'io')", "log_hazard_after": 0}, "read parameters only"),
+    ],
+)
+def test_family_mistakes_are_problems_at_load(pfs, message):
+    with pytest.raises(ScenarioError, match=message):
+        _family_scenario(**pfs)
