@@ -57,6 +57,7 @@ _HEAD = (
     "XGBoost [95% CI]",
     "baseline [95% CI]",
     "oracle [95% CI]",
+    "full truth [95% CI]",
     "XGBoost - baseline",
     "oracle - XGBoost",
 )
@@ -130,18 +131,20 @@ def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
                 _fmt_ci(get("xgboost")),
                 _fmt_ci(get("baseline")),
                 _fmt_ci(get("oracle")),
+                _fmt_ci(get("full_truth")),
                 _fmt_ci(get("xgboost_minus_baseline"), signed=True),
                 _fmt_ci(get("oracle_minus_xgboost"), signed=True),
             )
         )
     present = set(m["model"])
-    oracle, baseline = "oracle" in present, "baseline" in present
+    oracle, baseline, full = "oracle" in present, "baseline" in present, "full_truth" in present
     keep = (
         [0, 1, 2]
         + ([3] if baseline else [])
         + ([4] if oracle else [])
-        + ([5] if baseline else [])
-        + ([6] if oracle else [])
+        + ([5] if full else [])
+        + ([6] if baseline else [])
+        + ([7] if oracle else [])
     )
     head = tuple(_HEAD[i] for i in keep)
     shown: list[tuple[str, ...]] = [tuple(r[i] for i in keep) for r in rows]
@@ -152,7 +155,9 @@ def summary(metrics: pd.DataFrame, dataset: str | None = None) -> Summary:
             if baseline
             else "the trained model; a trained model carries no baseline"
         )
-        + ("; oracle: the generator's truth" if oracle else "; no oracle for a cohort file")
+        + ("; oracle: the best prediction from the inputs, by the generator's truth" if oracle else "")
+        + ("; full truth: the oracle that knows the latents too, which no model reaches" if full else "")
+        + ("" if oracle else "; no oracle for a cohort file")
         + ("; differences with paired bootstrap 95% CIs)" if baseline or oracle else "; bootstrap 95% CIs)")
     )
     return Summary(dataset=dataset, caption=caption, head=head, rows=shown)

@@ -29,6 +29,7 @@ from predictor.training.data import (
 )
 from predictor.training.fitting import FittedTask, fit_baseline, fit_xgboost, search
 from predictor.training.tasks import Task
+from synthetic.attainable import attainability
 
 __all__ = [
     "CONTRASTS",
@@ -152,7 +153,9 @@ def _evaluate(
                 preds["baseline"] = task.predict_baseline(s.baseline, part.frame)
             truth = task.oracle(part.truth, source, part.frame) if source is not None else None
             if truth is not None:
-                preds["oracle"] = truth
+                preds["oracle"] = truth  # the attainable oracle: the best prediction from the inputs
+                if source is not None and reads_latents(source.scenario):
+                    preds["full_truth"] = task.oracle(part.truth, source)  # knows the latents too
             predictions[(part.name, task.name)] = preds
             reference = s.reference if s.reference is not None else task.reference(task.target(part.frame))
             scored = score(task, reference, part, preds, replicates(part), seed, say)
@@ -163,6 +166,12 @@ def _evaluate(
         predictions=predictions,
         decision=pd.concat(curves, ignore_index=True) if curves else None,
     )
+
+
+def reads_latents(scenario: Any) -> bool:
+    """Whether an outcome of ``scenario`` reads a latent that the attainable oracle integrates
+    out (its oracle then differs from the full truth, shown beside it)."""
+    return any(a.differs for a in attainability(scenario.model).values())
 
 
 def _replicates(config: EvaluationSection, part: Part) -> int:

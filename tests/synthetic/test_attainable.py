@@ -77,6 +77,7 @@ role = "outcome"
 [columns.pfs_months]
 dtype = "float"
 role = "outcome"
+unit = "months"
 
 [columns.pfs_event]
 dtype = "bool"
