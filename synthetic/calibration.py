@@ -421,11 +421,16 @@ def _minimise(objective: _Objective, free: list[Any], max_nfev: int, stop_at: fl
     bounds = [_given(p.bounds, f"free parameter '{p.name}'") for p in free]
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
+    # SciPy's finite-difference step is relative to the variable (diff_step * x), so a parameter
+    # at 0 got a step of about 1e-8 and a zero derivative (the statistics are counts on a finite
+    # population): the solver stopped at once. It works on x shifted into [width, 2 width], so that
+    # each step is 0.1-0.2% of the parameter's bounds, wherever the parameter is.
+    shift = (hi - lo) - lo
     try:
         res = least_squares(
-            objective,
-            np.clip(x0, lo, hi),
-            bounds=(lo, hi),
+            lambda y: objective(y - shift),
+            np.clip(x0, lo, hi) + shift,
+            bounds=(lo + shift, hi + shift),
             diff_step=1e-3,
             x_scale="jac",
             max_nfev=max_nfev,
