@@ -27,7 +27,7 @@ class CalibrationReport:
 
     ``table`` has one row per target: ``id``, ``label``, ``target``, ``tolerance``,
     ``population`` (achieved on ``population_n`` patients), ``population_ok``, and over the
-    replicates of ``replicate_n`` patients ``rep_mean``, ``rep_lo``, ``rep_hi`` (2.5% and 97.5%
+    replicates of ``replicate_n`` patients ``rep_mean``, ``rep_median``, ``rep_lo``, ``rep_hi`` (2.5% and 97.5%
     quantiles) and, for ``significant_hr_share`` targets, ``rep_share`` (share with HR > 1 and p < 0.05).
     """
 
@@ -58,10 +58,11 @@ class CalibrationReport:
             fmt = "{:.3f}" if (abs(r.target) < 2 and not is_cox) else "{:.2f}"
             target = "HR>1, p<0.05" if is_cox else fmt.format(r.target)
             pop = f"HR {r.population:.2f}" if is_cox else fmt.format(r.population)
+            centre = f"median {fmt.format(r.rep_median)}" if r.statistic == "hazard_ratio" else fmt.format(r.rep_mean)
             rep = (
                 f"{r.rep_share:.1%} significant"
                 if is_cox
-                else f"{fmt.format(r.rep_mean)} [{fmt.format(r.rep_lo)}, {fmt.format(r.rep_hi)}]"
+                else f"{centre} [{fmt.format(r.rep_lo)}, {fmt.format(r.rep_hi)}]"
             )
             rows.append((r.id, r.label, target, r.tolerance, pop, "yes" if r.ok else "NO", rep))
         head = (
@@ -71,7 +72,7 @@ class CalibrationReport:
             "tolerance",
             f"population (n={self.population_n:,})",
             "ok",
-            f"n={self.replicate_n}: mean [95% range] over {self.replicates}",
+            f"n={self.replicate_n}: mean (HR: median) [95% range] over {self.replicates}",
         )
         widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
         line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
@@ -110,6 +111,7 @@ def _report_row(t: Target, pop: dict[str, float], rep: pd.DataFrame, group_size:
         "tolerance": t.tolerance_text + widened,
         "population": pop[t.id],
         "rep_mean": float(np.nanmean(vals)),
+        "rep_median": float(np.nanmedian(vals)),
         "rep_lo": float(np.nanquantile(vals, 0.025)),
         "rep_hi": float(np.nanquantile(vals, 0.975)),
         "rep_share": np.nan,
