@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.limits import patients_problem
+
 from .cohort import Cohort
 from .errors import GenerationError
 from .scenario import Scenario, load_scenario
@@ -43,6 +45,14 @@ def _check(n: Any, seed: Any) -> tuple[int, int]:
     return int(n), int(seed)
 
 
+def _within_limit(scenario: Scenario, n: int) -> None:
+    """Refuse a cohort too large for memory before drawing it (:mod:`features.limits`)."""
+    columns = len(scenario.schema.names) + sum(len(nd.noise) + len(nd.truth) for nd in scenario.model.graph.nodes)
+    problem = patients_problem(n, columns)
+    if problem:
+        raise GenerationError(f"n: {problem}")
+
+
 def _chunks(n: int, seed: int) -> list[tuple[int, np.random.Generator]]:
     sizes = [CHUNK_SIZE] * (n // CHUNK_SIZE) + ([n % CHUNK_SIZE] if n % CHUNK_SIZE else [])
     children = np.random.SeedSequence(seed).spawn(len(sizes))
@@ -52,6 +62,7 @@ def _chunks(n: int, seed: int) -> list[tuple[int, np.random.Generator]]:
 def draw_noise(scenario: Scenario, n: int, seed: int) -> dict[str, np.ndarray]:
     """All random draws of a cohort of ``n`` (parameter-free: reused by calibration)."""
     n, seed = _check(n, seed)
+    _within_limit(scenario, n)
     parts = [scenario.model.draw(rng, size) for size, rng in _chunks(n, seed)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -126,6 +137,7 @@ def generate(
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     n, seed = _check(sc.default_n if n is None else n, seed)
+    _within_limit(sc, n)
     values = sc.values()
     observed, truth = _draw(sc.model, values, _chunks(n, seed), progress)
     if len(observed) == 1:
@@ -155,6 +167,7 @@ def generate_nested(scenario: str | Scenario, n: int, seed: int = 0) -> Cohort:
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     n, seed = _check(n, seed)
+    _within_limit(sc, n)
     blocks = -(-n // NESTED_BLOCK)
     # Block b is the single chunk that generate(sc, NESTED_BLOCK, state_b) would draw, all drawn
     # in one pass (one thread pool, patient ids running on).

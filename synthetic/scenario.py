@@ -42,6 +42,7 @@ import tomllib
 
 from features import Schema, atomic_write
 from features.errors import FeaturesError
+from features.limits import patients_problem
 
 from .checks import check_model
 from .declared import DeclaredModel
@@ -202,6 +203,8 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
         problems.add("file", f"unknown section(s) {unknown}")
     if "default_n" in head and (not isinstance(head["default_n"], int) or head["default_n"] <= 0):
         problems.add("[scenario] default_n", "must be a positive integer")
+    elif "default_n" in head and patients_problem(head["default_n"]):
+        problems.add("[scenario] default_n", patients_problem(head["default_n"]))
     params = _parameters(raw.get("parameters", {}), where, problems)
     targets = _targets(raw.get("targets", []), where, problems)
     schema = _schema(raw.get("columns", {}), problems)

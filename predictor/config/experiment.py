@@ -23,6 +23,7 @@ from typing import Any
 import tomllib
 
 from features.keytable import Key, KeyTable, Problems, parse_section, stored
+from features.limits import max_patients
 from predictor.errors import ExperimentError
 from predictor.models.boosters import BOOSTERS
 from synthetic import ScenarioError, load_scenario
@@ -184,6 +185,11 @@ def _false_is_none(value: Any) -> Any:
 
 
 _positive = Key(int, lambda v: v > 0, "must be > 0")
+_patients = Key(
+    int,
+    lambda v: 0 < v <= max_patients(),
+    "must be a number of patients within 1..IMMUNORESPONSE_MAX_PATIENTS (50,000,000 unless set)",
+)
 _seed = Key(int, lambda v: v >= 0, "must be >= 0")
 _columns = Key(list, lambda v: all(isinstance(c, str) for c in v), "must be a list of column names")
 
@@ -191,7 +197,7 @@ _columns = Key(list, lambda v: all(isinstance(c, str) for c in v), "must be a li
 #: ``_parameter_constraints``, for a file). Defaults are on the dataclass fields.
 CONSTRAINTS: KeyTable = {
     "experiment": (ExperimentSection, {"name": Key(str, bool, "must not be empty"), "description": Key(str)}),
-    "cohort": (CohortSection, {"scenario": Key(str), "n": _positive, "seed": _seed, "path": Key(str)}),
+    "cohort": (CohortSection, {"scenario": Key(str), "n": _patients, "seed": _seed, "path": Key(str)}),
     "outcomes": (
         OutcomesSection,
         {
@@ -204,7 +210,15 @@ CONSTRAINTS: KeyTable = {
     ),
     "validation": (
         ValidationSection,
-        {"n": Key(int, lambda v: v >= 0, "must be >= 0"), "seed": _seed, "path": Key(str)},
+        {
+            "n": Key(
+                int,
+                lambda v: 0 <= v <= max_patients(),
+                "must be within 0..IMMUNORESPONSE_MAX_PATIENTS (50,000,000 unless set)",
+            ),
+            "seed": _seed,
+            "path": Key(str),
+        },
     ),
     "features": (
         FeaturesSection,

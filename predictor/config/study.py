@@ -15,6 +15,7 @@ from typing import Any
 import tomllib
 
 from features.keytable import Key, KeyTable, Problems, parse_section
+from features.limits import max_patients, max_replicates
 from predictor.config.experiment import (
     MIN_PATIENTS,
     Experiment,
@@ -179,16 +180,28 @@ STUDY_CONSTRAINTS: KeyTable = {
             "seed": Key(int, lambda v: v >= 0, "must be >= 0"),
             "n": Key(
                 list,
-                lambda v: len(v) > 0 and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
-                "must be a non-empty list of whole numbers of patients",
+                lambda v: (
+                    len(v) > 0
+                    and all(isinstance(x, int) and not isinstance(x, bool) and 0 < x <= max_patients() for x in v)
+                ),
+                "must be a non-empty list of numbers of patients, each within 1..IMMUNORESPONSE_MAX_PATIENTS "
+                "(50,000,000 unless set)",
             ),
-            "replicates": Key(int, lambda v: v > 0, "must be > 0"),
+            "replicates": Key(
+                int,
+                lambda v: 0 < v <= max_replicates(),
+                "must be within 1..IMMUNORESPONSE_MAX_REPLICATES (100,000 unless set)",
+            ),
             "models": Key(
                 list,
                 lambda v: len(v) > 0 and all(m in MODEL_FAMILIES for m in v),
                 f"must be a non-empty list of {', '.join(MODEL_FAMILIES)}",
             ),
-            "validation_n": Key(int, lambda v: v >= 1000, "must be >= 1000 (the oracle's yardstick)"),
+            "validation_n": Key(
+                int,
+                lambda v: 1000 <= v <= max_patients(),
+                "must be within 1,000 (the oracle's yardstick) and IMMUNORESPONSE_MAX_PATIENTS (50,000,000 unless set)",
+            ),
             "output": Key(str, bool, "must not be empty"),
         },
     ),

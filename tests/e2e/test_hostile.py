@@ -58,3 +58,63 @@ def test_a_pickled_model_exits_2_with_one_line_and_its_payload_never_runs(tmp_pa
     assert "holds a pickled model" in lines[0]
     assert not payload.exists()
     assert sorted(tmp_path.rglob("*")) == before  # no predictions, no store, nothing half-written
+
+
+# Sizes: every request over a limit is refused before memory is spent, with one line naming the
+# key or option, the value, the limit, and how to raise it.
+
+
+def _one_line_exit_2(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("predictor: error:"), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_a_trillion_patients_are_refused_before_any_is_drawn(tmp_path):
+    proc = run("generate", "icb_bone_opn", "--n", "1000000000000", "--out", str(tmp_path / "c.parquet"), cwd=tmp_path)
+    _one_line_exit_2(proc, "1,000,000,000,000 patients is over the limit of 50,000,000", "TB of memory")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_patient_limit_can_be_raised_and_lowered(tmp_path):
+    env = {**os.environ, "IMMUNORESPONSE_MAX_PATIENTS": "1000"}  # the scenario's own 927 still fit
+    proc = run("generate", "icb_bone_opn", "--n", "1001", "--out", str(tmp_path / "c.parquet"), cwd=tmp_path, env=env)
+    _one_line_exit_2(proc, "1,001 patients is over the limit of 1,000", "IMMUNORESPONSE_MAX_PATIENTS")
+    assert (
+        run(
+            "generate", "icb_bone_opn", "--n", "1000", "--out", str(tmp_path / "c.parquet"), cwd=tmp_path, env=env
+        ).returncode
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "key, value, fragment",
+    [
+        ("replicates", "1000000000", "'replicates' must be within 1..IMMUNORESPONSE_MAX_REPLICATES"),
+        ("n", "[120, 1000000000000]", "'n' must be a non-empty list of numbers of patients, each within"),
+        ("validation_n", "1000000000000", "'validation_n' must be within 1,000"),
+    ],
+)
+@pytest.mark.parametrize("plan", [False, True])
+def test_a_study_too_large_is_refused_at_load_and_by_plan(tmp_path, key, value, fragment, plan):
+    from tests.study_files import small_study
+
+    text = small_study("huge", tmp_path / "out")
+    line = next(line for line in text.splitlines() if line.startswith(f"{key} ="))
+    (tmp_path / "huge.toml").write_text(text.replace(line, f"{key} = {value}", 1), encoding="utf-8")
+    proc = run("study", str(tmp_path / "huge.toml"), *(["--plan"] if plan else []), cwd=tmp_path)
+    _one_line_exit_2(proc, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_experiment_cohort_too_large_is_refused_before_training(tmp_path):
+    (tmp_path / "huge.toml").write_text(
+        '[experiment]\nname = "huge"\n[cohort]\nscenario = "icb_bone_opn"\nn = 1000000000000\n', encoding="utf-8"
+    )
+    proc = run("train", str(tmp_path / "huge.toml"), cwd=tmp_path)
+    _one_line_exit_2(proc, "[cohort]: 'n' must be a number of patients within 1..IMMUNORESPONSE_MAX_PATIENTS")
+    assert not (tmp_path / "mlflow.db").exists()
