@@ -5,7 +5,7 @@ sides speak.
 """
 
 from .errors import FeaturesError, Problem, SchemaDefinitionError, SchemaValidationError, TableReadError
-from .io import atomic_write, read_table
+from .io import atomic_write, read_table, write_csv
 from .schema import Column, Schema, validate
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "SchemaValidationError",
     "TableReadError",
     "atomic_write",
+    "write_csv",
     "read_table",
     "validate",
 ]

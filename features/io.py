@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import TableReadError
 
-__all__ = ["read_table", "atomic_write", "TABLE_SUFFIXES"]
+__all__ = ["read_table", "atomic_write", "write_csv", "csv_safe", "TABLE_SUFFIXES"]
 
 #: File suffixes :func:`read_table` reads, and the format each means.
 TABLE_SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -63,6 +63,48 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file 0600; the finished file gets the mode any new file gets here
+        # (0644 under umask 022), so that colleagues can read it in a shared folder.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells, column names and index labels cannot be read as a
+    spreadsheet formula: those starting with ``= + - @``, a tab or a carriage return get a leading
+    ``'``, as OWASP recommends. Numbers are left as they are (a negative number is not text)."""
+    out = frame.copy(deep=False)
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)):
+            out[column] = values.astype(object).map(_neutral)
+    out.columns = [_neutral(c) for c in out.columns]
+    if out.index.dtype == object:
+        out.index = out.index.map(_neutral)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: object) -> Path:
+    """Write ``frame`` as CSV at ``path``, all at once (:func:`atomic_write`) and neutralised
+    against formula injection (:func:`csv_safe`); ``to_csv`` goes to :meth:`DataFrame.to_csv`."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        csv_safe(frame).to_csv(tmp, **to_csv)
+    return path

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from features import atomic_write, read_table
+from features.io import csv_safe
 from predictor.api import ExtraColumnsWarning, load
 from predictor.cli.common import UsageError, print_page, progress_lines
 from predictor.config.experiment import load_experiment
@@ -93,7 +94,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if out.suffix.lower() in (".parquet", ".pq"):
                 pred.to_parquet(tmp)
             else:
-                pred.to_csv(tmp, index_label="row")
+                csv_safe(pred).to_csv(tmp, index_label="row")
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote predictions for {len(pred):,} patients to {out}")

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from features import atomic_write
+from features import write_csv
 from predictor.cli.common import clock, print_page, progress_lines
 from predictor.config.study import Study, load_study
 from predictor.errors import StudyError
@@ -121,8 +121,7 @@ def _expected_at(n: int, study: Study, cluster: ClusterSpec, say) -> int:  # noq
     table = expected_performance(result.table, n, study.criteria.gap)
     path = study.output / f"expected_at_{n}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, path, index=False)
     lo, hi = SLOPE_RANGE
     print(
         f"\nexpected performance at n = {n} ({study.study.replicates} replicates; MC SE = Monte Carlo standard error)"
@@ -177,8 +176,7 @@ def _validation_size(study: Study, threshold: float | None) -> int:
         return 0
     path = study.output / "validation_size.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, path, index=False)
     print("external validation of a model as good as the oracle: Riley et al. 2021's minimum n per criterion,")
     print("and the 95% interval width simulated at that n (200 validation cohorts) beside the width asked for")
     shown = table.assign(
@@ -222,9 +220,7 @@ def _verify(study: Study, result, cluster: ClusterSpec) -> None:  # noqa: ANN001
     if checked.empty:
         print("\nverification: no minimum n was reached within the grid, nothing to verify")
         return
-    path = study.output / "verification.csv"
-    with atomic_write(path) as tmp:
-        checked.to_csv(tmp, index=False)
+    path = write_csv(checked, study.output / "verification.csv", index=False)
     what = study.criteria.statistic
     print(f"\nverification: each minimum n again, {study.study.replicates} fresh replicates ({what}; 95% CI)")
     for r in checked.itertuples():

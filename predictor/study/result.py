@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import atomic_write
+from features import atomic_write, write_csv
 from predictor.config.study import Study
 from predictor.reporting.study_figures import study_figures
 from predictor.study.cell import ValidationSet
@@ -94,8 +94,7 @@ class StudyResult:
             "power": self.power_summary,
         }
         for name, table in tables.items():
-            with atomic_write(folder / f"{name}.csv") as tmp:
-                table.to_csv(tmp, index=False)
+            write_csv(table, folder / f"{name}.csv", index=False)
             written.append(folder / f"{name}.csv")
         for name, png in self.figures_png.items():
             with atomic_write(folder / name) as tmp:

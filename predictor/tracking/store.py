@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from features import write_csv
 from predictor.errors import TrackingError
 
 __all__ = [
@@ -51,10 +52,10 @@ def log_tables(evaluation, tmp: Path) -> None:
     """An evaluation's metric table and decision curves (net benefit per model and threshold: no
     patient rows) as ``evaluation/*.csv`` artifacts, written through ``tmp``."""
 
-    evaluation.metrics.to_csv(tmp / "metrics.csv", index=False)
+    write_csv(evaluation.metrics, tmp / "metrics.csv", index=False)
     mlflow.log_artifact(str(tmp / "metrics.csv"), "evaluation")
     if evaluation.decision is not None:
-        evaluation.decision.to_csv(tmp / "decision_curves.csv", index=False)
+        write_csv(evaluation.decision, tmp / "decision_curves.csv", index=False)
         mlflow.log_artifact(str(tmp / "decision_curves.csv"), "evaluation")
 
 

@@ -13,6 +13,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from features import write_csv
 from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.tables import study_markdown
@@ -102,7 +103,7 @@ def _log_study_tables(result) -> None:
             "power_summary": result.power_summary,
         }.items():
             path = Path(tmp) / f"{name}.csv"
-            table.to_csv(path, index=False)
+            write_csv(table, path, index=False)
             mlflow.log_artifact(str(path), "tables")
 
 

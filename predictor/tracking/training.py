@@ -27,6 +27,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
+from features import write_csv
 from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.model_report import model_report_html
@@ -94,20 +95,20 @@ def _log_artifacts(result: Any, tmp: Path, client_log_rows: bool) -> None:
     per-patient SHAP values only with ``client_log_rows``), the model report and the figures."""
     log_tables(result.evaluation, tmp)
     if result.nested is not None:  # one score per outer fold: no patient rows
-        result.nested.folds.to_csv(tmp / "nested_cv.csv", index=False)
+        write_csv(result.nested.folds, tmp / "nested_cv.csv", index=False)
         mlflow.log_artifact(str(tmp / "nested_cv.csv"), "evaluation")
     if result.calibration is not None:
-        result.calibration.to_csv(tmp / "cohort_calibration.csv", index=False)
+        write_csv(result.calibration, tmp / "cohort_calibration.csv", index=False)
         mlflow.log_artifact(str(tmp / "cohort_calibration.csv"), "cohort")
     for task, s in result.explanations.items():
-        s.importance.rename("mean_abs_shap").to_csv(tmp / f"{task}_importance.csv")
+        write_csv(s.importance.rename("mean_abs_shap").to_frame(), tmp / f"{task}_importance.csv")
         mlflow.log_artifact(str(tmp / f"{task}_importance.csv"), "shap")
         if s.importance_by is not None:  # aggregates per group: no patient rows
             by_name = f"{task}_importance_by_{s.by}.csv"
-            s.importance_by.to_csv(tmp / by_name, index_label="column")
+            write_csv(s.importance_by, tmp / by_name, index_label="column")
             mlflow.log_artifact(str(tmp / by_name), "shap")
         if client_log_rows:  # per-patient values: synthetic cohorts only, unless the user asks
-            s.values.assign(base_value=s.base_value).to_csv(tmp / f"{task}_values.csv", index=False)
+            write_csv(s.values.assign(base_value=s.base_value), tmp / f"{task}_values.csv", index=False)
             mlflow.log_artifact(str(tmp / f"{task}_values.csv"), "shap")
 
     (tmp / "model_report.html").write_text(model_report_html(result), encoding="utf-8")

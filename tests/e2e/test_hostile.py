@@ -118,3 +118,51 @@ def test_an_experiment_cohort_too_large_is_refused_before_training(tmp_path):
     proc = run("train", str(tmp_path / "huge.toml"), cwd=tmp_path)
     _one_line_exit_2(proc, "[cohort]: 'n' must be a number of patients within 1..IMMUNORESPONSE_MAX_PATIENTS")
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    """A small trained model saved as a folder (data files, no pickle)."""
+    from features.pipeline import CohortFeatures
+    from predictor.models.boosters import XGBResponseClassifier
+    from predictor.training.bundle import ModelBundle
+    from predictor.training.tasks import BinaryOutcome, BinaryTask
+    from synthetic import load_scenario
+    from synthetic.generation import package_version
+
+    scenario = load_scenario("icb_bone_opn")
+    obs = generate(scenario, 600, seed=2).observed
+    features = CohortFeatures(schema=scenario.schema).fit(obs)
+    model = XGBResponseClassifier(n_estimators=10, early_stopping_rounds=None, n_jobs=1)
+    bundle = ModelBundle(
+        schema=scenario.schema.subset(features.columns_),
+        features=features,
+        tasks=(BinaryTask("response", BinaryOutcome("objective_response")),),
+        models={"response": model.fit(features.transform(obs), obs["objective_response"])},
+        package_version=package_version(),
+    )
+    return bundle.save(tmp_path_factory.mktemp("model") / "model")
+
+
+def test_a_predictions_csv_neutralises_a_formula_in_the_index_and_is_0644(tmp_path, model_folder):
+    patients = generate("icb_bone_opn", 5, seed=3).observed
+    patients.index = ["=1+1", "+cmd", "-2", "@x", "plain"]
+    patients.to_parquet(tmp_path / "patients.parquet")
+    old = os.umask(0o022)
+    try:
+        proc = run(
+            "predict",
+            "--model",
+            str(model_folder),
+            "--data",
+            str(tmp_path / "patients.parquet"),
+            "--out",
+            str(tmp_path / "pred.csv"),
+            cwd=tmp_path,
+        )
+    finally:
+        os.umask(old)
+    assert proc.returncode == 0, proc.stderr
+    rows = (tmp_path / "pred.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["'=1+1", "'+cmd", "'-2", "'@x", "plain"]
+    assert oct((tmp_path / "pred.csv").stat().st_mode & 0o777) == "0o644"
