@@ -7,19 +7,62 @@ They live here because ``features`` is the one package that both :mod:`synthetic
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .errors import TableReadError
+from .limits import patients_problem
 
-__all__ = ["read_table", "atomic_write", "write_csv", "csv_safe", "TABLE_SUFFIXES"]
+__all__ = ["read_table", "read_text_file", "atomic_write", "write_csv", "csv_safe", "TABLE_SUFFIXES", "MAX_TEXT_BYTES"]
+
+#: The largest scenario, experiment or study file read (a shipped scenario is about 30 KB).
+MAX_TEXT_BYTES = 1 << 20
 
 #: File suffixes :func:`read_table` reads, and the format each means.
 TABLE_SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _regular_file(path: Path, what: str) -> int:
+    """The size of ``path``, which must be a regular file: a FIFO would block the read forever
+    and a device such as /dev/zero never ends. Checked with ``stat``, before anything is opened."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise TableReadError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise TableReadError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise TableReadError(f"{what} {path} is not a regular file (a folder, pipe, device or socket); give a file")
+    return info.st_size
+
+
+def read_text_file(path: str | Path, what: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (a scenario, experiment or study
+    file), both checked before it is read.
+
+    Raises
+    ------
+    TableReadError
+        Missing, not a regular file, too large, or not UTF-8 (the message names the file).
+    """
+    path = Path(path)
+    size = _regular_file(path, what)
+    if size > max_bytes:
+        raise TableReadError(f"{what} {path} is {size:,} bytes; a {what} is at most {max_bytes:,}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TableReadError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise TableReadError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -35,12 +78,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise TableReadError(f"cohort file {path}: expected one of {', '.join(TABLE_SUFFIXES)}")
-    if not path.is_file():
-        raise TableReadError(f"no such file: {path}")
+    _regular_file(path, "cohort file")
     try:
-        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
-    except (OSError, ValueError) as exc:  # pandas and pyarrow report a bad file as either
+        if kind == "parquet":
+            _check_rows(path, pq.ParquetFile(path).metadata.num_rows)
+            return pd.read_parquet(path)
+        _check_header(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # pandas and pyarrow report a bad file so
         raise TableReadError(f"cannot read {path}: {exc}") from None
+
+
+def _check_rows(path: Path, rows: int) -> None:
+    """A Parquet file's row count, from its metadata, within the patient limit (before reading)."""
+    problem = patients_problem(rows)
+    if problem:
+        raise TableReadError(f"cohort file {path}: {problem}")
+
+
+def _check_header(path: Path) -> None:
+    """A CSV file's column names are unique (pandas would rename a repeat silently)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise TableReadError(f"cohort file {path}: column name(s) {repeated} appear more than once")
 
 
 @contextlib.contextmanager

@@ -41,7 +41,8 @@ from typing import Any
 import tomllib
 
 from features import Schema, atomic_write
-from features.errors import FeaturesError
+from features.errors import FeaturesError, TableReadError
+from features.io import read_text_file
 from features.limits import patients_problem
 
 from .checks import check_model
@@ -283,9 +284,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         path = Path(text_path)
         where = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"cannot read scenario file {where}: {exc.strerror or exc}") from None
+            text = read_text_file(path, "scenario file")
+        except TableReadError as exc:
+            raise ScenarioError(str(exc)) from None
     else:
         names = available_scenarios()
         if text_path not in names:

@@ -22,6 +22,8 @@ from typing import Any
 
 import tomllib
 
+from features.errors import TableReadError
+from features.io import read_text_file
 from features.keytable import Key, KeyTable, Problems, parse_section, stored
 from features.limits import max_patients
 from predictor.errors import ExperimentError
@@ -352,9 +354,9 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExperimentError(f"cannot read experiment file {path}: {exc.strerror or exc}") from None
+        return tomllib.loads(read_text_file(path, "experiment file"))
+    except TableReadError as exc:
+        raise ExperimentError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ExperimentError(f"{path}: not valid TOML: {exc}") from None
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import tomllib
 
+from features.errors import TableReadError
+from features.io import read_text_file
 from features.keytable import Key, KeyTable, Problems, parse_section
 from features.limits import max_patients, max_replicates
 from predictor.config.experiment import (
@@ -322,9 +324,9 @@ def load_study(path: str | Path) -> Study:
     p = _resolve(path)
     where = str(p)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StudyError(f"cannot read study file {p}: {exc.strerror or exc}") from None
+        raw = tomllib.loads(read_text_file(p, "study file"))
+    except TableReadError as exc:
+        raise StudyError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{where}: not valid TOML: {exc}") from None
     for name in raw:

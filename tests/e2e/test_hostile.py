@@ -1,12 +1,20 @@
-"""Hostile input at the command line: what a user or a colleague hands over is data, never code.
+"""Hostile input at the command line: what a user or a colleague hands over is data, never code,
+and no request is allowed to exhaust memory or block.
 
 Each case asserts the exit code (2), one line of error, and that nothing was run or written.
-Kinds covered so far: a pickled model (as a file, a folder, an MLflow model folder; with and
-without ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``), for ``predict`` and ``evaluate``.
+Kinds covered: a pickled model (a file, a folder, an MLflow model folder; with and without
+``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``; ``predict`` and ``evaluate``); sizes over the
+limits (``generate --n``, a study's ``n``, ``replicates`` and ``validation_n``, with and without
+``--plan``, an experiment's cohort); devices, pipes and oversized files as scenario, experiment
+and study files; a repeated CSV column; a Parquet file over the row limit; a formula in a
+predictions CSV (neutralised; the file 0644). The expression language has its own hostile cases
+(``tests/synthetic/test_expressions.py``).
 """
 
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +174,59 @@ def test_a_predictions_csv_neutralises_a_formula_in_the_index_and_is_0644(tmp_pa
     rows = (tmp_path / "pred.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["'=1+1", "'+cmd", "'-2", "'@x", "plain"]
     assert oct((tmp_path / "pred.csv").stat().st_mode & 0o777) == "0o644"
+
+
+# Reads: only regular files, sizes checked before reading.
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.toml"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [("scenario", "check"), ("train",), ("study",), ("calibrate",)])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_device_or_a_pipe_is_refused_unread(tmp_path, fifo, command, special):
+    """/dev/zero never ends and a FIFO blocks a reader forever: both are refused from stat alone
+    (the test's timeout is the proof nothing was opened)."""
+    path = str(fifo) if special == "fifo" else special
+    what = {"scenario": "scenario file", "calibrate": "scenario file", "train": "experiment file"}.get(
+        command[0], "study file"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "predictor", *command, path], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    _one_line_exit_2(proc, f"{what} {path} is not a regular file")
+
+
+def test_an_oversized_scenario_file_is_refused_unread(tmp_path):
+    (tmp_path / "big.toml").write_bytes(b"#" * (2 << 20))
+    _one_line_exit_2(run("scenario", "check", str(tmp_path / "big.toml"), cwd=tmp_path), "is 2,097,152 bytes")
+
+
+def test_a_csv_with_a_repeated_column_name_is_refused(tmp_path, model_folder):
+    (tmp_path / "p.csv").write_text("age_years,age_years,ecog\n60,61,0\n", encoding="utf-8")
+    proc = run(
+        "predict", "--model", str(model_folder), "--data", str(tmp_path / "p.csv"), "--out", "o.csv", cwd=tmp_path
+    )
+    _one_line_exit_2(proc, "column name(s) ['age_years'] appear more than once")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_parquet_file_over_the_row_limit_is_refused_from_its_metadata(tmp_path, model_folder):
+    generate("icb_bone_opn", 2_000, seed=1).observed.to_parquet(tmp_path / "p.parquet")
+    env = {**os.environ, "IMMUNORESPONSE_MAX_PATIENTS": "1000"}
+    proc = run(
+        "predict",
+        "--model",
+        str(model_folder),
+        "--data",
+        str(tmp_path / "p.parquet"),
+        "--out",
+        "o.csv",
+        cwd=tmp_path,
+        env=env,
+    )
+    _one_line_exit_2(proc, "2,000 patients is over the limit of 1,000")
