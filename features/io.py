@@ -36,7 +36,7 @@ def _regular_file(path: Path, what: str) -> int:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise TableReadError(f"no such file: {path}") from None
+        raise TableReadError(f"no such {what}: {path}") from None
     except OSError as exc:
         raise TableReadError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):

@@ -212,33 +212,47 @@ def _check_column(col: Column, s: pd.Series) -> tuple[list[Problem], np.ndarray 
         rows, n = _rows(s.index, missing)
         problems.append(Problem(col.name, "are missing, and missing values are not allowed", rows, n))
     present = ~missing
-    dt = s.dtype
-    values = None
     if col.dtype == "bool":
-        if pd.api.types.is_bool_dtype(dt):
-            values = float_values(s)
-        elif pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt):
-            values = float_values(s)
-            bad = present & ~np.isin(values, (0.0, 1.0))
-            if bad.any():
-                rows, n = _rows(s.index, bad)
-                problems.append(Problem(col.name, "must be boolean (True/False or 0/1)", rows, n))
-        else:
-            problems.append(Problem(col.name, f"must be boolean (True/False or 0/1); found dtype {dt}"))
-    elif col.dtype == "category":
-        if not (
-            isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
-        ):
-            return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")], None
-        values = category_codes(s, col.levels)
-        bad = present & (values < 0)
-        if bad.any():
-            rows, n = _rows(s.index, bad)
-            seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]
-            problems.append(Problem(col.name, f"must be one of {sorted(col.categories or ())} (found {seen})", rows, n))
-    elif col.dtype == "string":
-        if not (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)):
-            problems.append(Problem(col.name, f"must hold strings; found dtype {dt}"))
+        return _check_bool(col, s, present, problems)
+    if col.dtype == "category":
+        return _check_category(col, s, present, problems)
+    if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):  # a string column
+        problems.append(Problem(col.name, f"must hold strings; found dtype {s.dtype}"))
+    return problems, None
+
+
+def _check_bool(
+    col: Column, s: pd.Series, present: np.ndarray, problems: list[Problem]
+) -> tuple[list[Problem], np.ndarray | None]:
+    """A true/false column: booleans, or numbers that are 0 or 1; its values as float64."""
+    dt = s.dtype
+    if pd.api.types.is_bool_dtype(dt):
+        return problems, float_values(s)
+    if not (pd.api.types.is_integer_dtype(dt) or pd.api.types.is_float_dtype(dt)):
+        return problems + [Problem(col.name, f"must be boolean (True/False or 0/1); found dtype {dt}")], None
+    values = float_values(s)
+    bad = present & ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        rows, n = _rows(s.index, bad)
+        problems.append(Problem(col.name, "must be boolean (True/False or 0/1)", rows, n))
+    return problems, values
+
+
+def _check_category(
+    col: Column, s: pd.Series, present: np.ndarray, problems: list[Problem]
+) -> tuple[list[Problem], np.ndarray | None]:
+    """A category column: labels among the declared ones; its values as int64 codes."""
+    dt = s.dtype
+    if not (
+        isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
+    ):
+        return problems + [Problem(col.name, f"must hold category labels (strings); found dtype {dt}")], None
+    values = category_codes(s, col.levels)
+    bad = present & (values < 0)
+    if bad.any():
+        rows, n = _rows(s.index, bad)
+        seen = sorted({str(v) for v in s[bad].unique()})[:MAX_ROWS_SHOWN]
+        problems.append(Problem(col.name, f"must be one of {sorted(col.categories or ())} (found {seen})", rows, n))
     return problems, values
 
 

@@ -42,6 +42,7 @@ def check_model(model: DeclaredModel, params: Mapping[str, Any], targets: Sequen
     _check_used(model, params, problems)
     _check_columns(model, problems)
     _check_targets(model, targets, problems)
+    _check_leaks(model, problems)
     if problems.messages:
         return
     values = {name: p.value for name, p in params.items()}
@@ -87,6 +88,32 @@ def _check_columns(model: DeclaredModel, problems: Problems) -> None:
 
 #: Statistics of the time-to-event outcome (the first four in its time unit).
 _TIME_STATISTICS = ("median_pfs", "survival_at", "rmst", "km_curve", "hazard_ratio", "significant_hr_share")
+
+
+def _check_leaks(model: DeclaredModel, problems: Problems) -> None:
+    """No model input is drawn from an outcome: a feature or treatment column that reads an
+    outcome node, however indirectly, would hand the model its answer."""
+    inputs = {c.name for c in model.schema.by_role("feature", "treatment")}
+    for node in (n for n in model.graph.nodes if set(n.outputs) & inputs and not n.is_outcome):
+        path = _path_to_outcome(model, node)
+        if path:
+            problems.add(f"[nodes.{node.name}]", f"a model input drawn from an outcome (a leak): {' <- '.join(path)}")
+
+
+def _path_to_outcome(model: DeclaredModel, node: Node) -> list[str]:
+    """``[node, ..., outcome]`` along the first chain of reads that reaches an outcome, or []."""
+    owner = {out: n for n in model.graph.nodes for out in n.outputs}
+    stack, seen = [[node]], {node.name}
+    while stack:
+        path = stack.pop()
+        parents = {owner[d].name: owner[d] for d in path[-1].deps if d in owner}
+        for _, parent in sorted(parents.items()):
+            if parent.is_outcome:
+                return [n.name for n in (*path, parent)]
+            if parent.name not in seen:
+                seen.add(parent.name)
+                stack.append([*path, parent])
+    return []
 
 
 def _check_targets(model: DeclaredModel, targets: Sequence[Any], problems: Problems) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -277,7 +278,9 @@ class _Compiler:
             raise self.error(node, f"the exponent {c:g} is too large (at most {MAX_EXPONENT:g})")
         fn = _ARITHMETIC.get(op) or _LOGICAL[op]
         lf, rf = left.fn, right.fn
-        return _Node(fn=lambda env: fn(lf(env), rf(env)), kind="value")
+        # Constants fold, so that an exponent built of constants (2 ** 10 ** 9) is checked too.
+        folded = _fold(fn, left.constant, c) if op in _ARITHMETIC else None
+        return _Node(fn=lambda env: fn(lf(env), rf(env)), kind="value", constant=folded)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> _Node:
         operand = self.value(node.operand)
@@ -401,6 +404,20 @@ class _Compiler:
             return np.array([float(tab[lv]) for lv in order])[kf(env)]
 
         return _Node(fn=look_up, kind="value")
+
+
+def _fold(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> float | None:
+    """``fn(a, b)`` of two numeric constants, if finite (else None: not a constant to check)."""
+    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+        return None
+    if fn is np.power and abs(b) > MAX_EXPONENT:
+        return float("inf")  # never computed: the exponent check above refuses it one level up
+    with np.errstate(all="ignore"):
+        try:
+            value = float(fn(float(a), float(b)))
+        except (OverflowError, ZeroDivisionError):
+            return None
+    return value if math.isfinite(value) else float("inf")
 
 
 def _constant(value: Any) -> _Fn:

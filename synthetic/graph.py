@@ -15,7 +15,8 @@ shape a value (clip first, then round).
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,46 +256,77 @@ def _parse_extras(
     exprs: dict[str, Expression],
 ) -> dict[str, Any]:
     """The keys beyond plain expressions: clip, probabilities, cuts, indicators, follow-up."""
-    key = f"[nodes.{name}]"
+    compile_item = lambda text, key: _expr(text, key, symbols, problems, name)
     extra: dict[str, Any] = {}
+    _list_exprs(name, spec, compile_item, problems, exprs)
+    if kind == "categorical":
+        extra.update(_probabilities(name, spec, values, compile_item, problems, exprs))
+    extra["indicators"] = _indicators(name, spec, compile_item, problems, exprs)
+    return extra
+
+
+_Compile = Callable[[Any, str], "Expression | None"]
+
+
+def _list_exprs(
+    name: str, spec: Mapping[str, Any], compile_item: _Compile, problems: Problems, exprs: dict[str, Expression]
+) -> None:
+    """``clip = [low, high]``, ``cuts = [...]`` and ``followup = [min, max]``, item by item."""
     for list_key, size in (("clip", 2), ("cuts", None), ("followup", 2)):
-        if list_key not in spec:
+        items = spec.get(list_key)
+        if items is None:
             continue
-        items = spec[list_key]
         if not isinstance(items, list) or (size is not None and len(items) != size) or not items:
-            problems.add(key, f"'{list_key}' must be a list of {size or 'one or more'} expressions")
+            problems.add(f"[nodes.{name}]", f"'{list_key}' must be a list of {size or 'one or more'} expressions")
             continue
         for i, item in enumerate(items):
-            e = _expr(item, f"{list_key}[{i}]", symbols, problems, name)
+            e = compile_item(item, f"{list_key}[{i}]")
             if e is not None:
                 exprs[f"{list_key}.{i}"] = e
-    if kind == "categorical":
-        probs = spec.get("probabilities")
-        if isinstance(probs, str) and isinstance(values.get(probs), (list, Mapping)):
-            extra["probabilities"] = probs
-            _check_shares(key, probs, values[probs], spec.get("levels"), problems)
-        elif isinstance(probs, list) and probs:
-            for i, item in enumerate(probs):
-                e = _expr(item, f"probabilities[{i}]", symbols, problems, name)
-                if e is not None:
-                    exprs[f"probabilities.{i}"] = e
-        else:
-            problems.add(key, "'probabilities' must name a parameter (a list or a table) or be a list of expressions")
-    indicators = spec.get("indicators", {})
+
+
+def _probabilities(
+    name: str,
+    spec: Mapping[str, Any],
+    values: Mapping[str, Any],
+    compile_item: _Compile,
+    problems: Problems,
+    exprs: dict[str, Expression],
+) -> dict[str, Any]:
+    """A categorical's shares: a parameter holding them, or one expression per level."""
+    key, probs = f"[nodes.{name}]", spec.get("probabilities")
+    if isinstance(probs, str) and isinstance(values.get(probs), (list, Mapping)):
+        _check_shares(key, probs, values[probs], spec.get("levels"), problems)
+        return {"probabilities": probs}
+    if isinstance(probs, list) and probs:
+        for i, item in enumerate(probs):
+            e = compile_item(item, f"probabilities[{i}]")
+            if e is not None:
+                exprs[f"probabilities.{i}"] = e
+        return {}
+    problems.add(key, "'probabilities' must name a parameter (a list or a table) or be a list of expressions")
+    return {}
+
+
+def _indicators(
+    name: str, spec: Mapping[str, Any], compile_item: _Compile, problems: Problems, exprs: dict[str, Expression]
+) -> dict[str, str]:
+    """``indicators = { NAME = ">= threshold" }``: each name with its direction."""
+    key, indicators = f"[nodes.{name}]", spec.get("indicators", {})
     if not isinstance(indicators, Mapping):
         problems.add(key, "'indicators' must be a table: NAME = '>= threshold' or '<= threshold'")
-        indicators = {}
-    extra["indicators"] = {}
+        return {}
+    out = {}
     for ind, text in indicators.items():
         op = str(text).strip()[:2]
         if op not in (">=", "<="):
             problems.add(key, f"indicator '{ind}' must read '>= threshold' or '<= threshold', got {text!r}")
             continue
-        e = _expr(str(text).strip()[2:], f"indicators.{ind}", symbols, problems, name)
+        e = compile_item(str(text).strip()[2:], f"indicators.{ind}")
         if e is not None:
             exprs[f"indicator.{ind}"] = e
-            extra["indicators"][str(ind)] = op
-    return extra
+            out[str(ind)] = op
+    return out
 
 
 def _check_shares(key: str, name: str, held: Any, levels: Any, problems: Problems) -> None:
@@ -304,7 +336,7 @@ def _check_shares(key: str, name: str, held: Any, levels: Any, problems: Problem
     shares = list(held.values()) if isinstance(held, Mapping) else list(held)
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in shares):
         problems.add(f"{key} probabilities", f"'{name}' must hold numbers")
-    elif min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
+    elif not all(math.isfinite(x) for x in shares) or min(shares) < 0 or not abs(sum(shares) - 1) <= 1e-6:
         problems.add(
             f"{key} probabilities", f"'{name}' must be shares >= 0 that sum to 1 (they sum to {sum(shares):.4f})"
         )
@@ -437,7 +469,11 @@ def _check_names(
         *((f"[truth.{t.name}]", [t.name]) for t in truth),
     ]:
         for name in names:
-            if name in values:
+            if name == "patient_id":
+                problems.add(
+                    where, "'patient_id' is the cohort's own id column; a node or truth column needs another name"
+                )
+            elif name in values:
                 problems.add(where, f"'{name}' is also a parameter; a node needs its own name")
             elif name in seen and seen[name] != where:
                 problems.add(where, f"'{name}' is also made by {seen[name]}")

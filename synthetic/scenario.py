@@ -31,6 +31,7 @@ runs code (expressions are compiled by :mod:`synthetic.expressions`). Its sectio
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -116,6 +117,13 @@ def _fail(where: str, msg: str) -> ScenarioError:
     return ScenarioError(f"{where}: {msg}")
 
 
+def _non_finite(value: Any) -> str:
+    """The first number in a parameter's value that is nan or infinite, as text ("" if none)."""
+    items = list(value.values()) if isinstance(value, Mapping) else value if isinstance(value, list) else [value]
+    bad = [v for v in items if isinstance(v, float) and not math.isfinite(v)]
+    return repr(bad[0]) if bad else ""
+
+
 def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
     w = f"{where} [parameters.{name}]"
     if not isinstance(spec, dict):
@@ -128,6 +136,9 @@ def _parse_parameter(where: str, name: str, spec: Any) -> Parameter:
         raise _fail(w, f"unknown key(s) {sorted(unknown)}")
     if spec["kind"] not in PARAMETER_KINDS:
         raise _fail(w, f"kind {spec['kind']!r} is not one of {PARAMETER_KINDS}")
+    infinite = _non_finite(spec["value"])
+    if infinite:
+        raise _fail(w, f"value holds {infinite}; every number must be finite")
     bounds = spec.get("bounds")
     if spec["kind"] == "free":
         if (

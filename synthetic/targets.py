@@ -228,20 +228,11 @@ def parse_target(where: str, i: int, spec: Any, problems: Problems) -> Target | 
     if not isinstance(spec, dict):
         problems.add(key, "must be a table")
         return None
-    before = len(problems.messages)
-    stat = spec.get("statistic")
-    if stat not in STATISTIC_KEYS:
-        if stat in RENAMED:
-            problems.add(key, f"statistic {stat!r} is now called {RENAMED[stat]}")
-        else:
-            missing = "'statistic' is required" if stat is None else f"statistic {stat!r} is not one of {STATISTICS}"
-            problems.add(key, missing)
+    stat = _statistic(key, spec.get("statistic"), problems)
+    if stat is None:
         return None
-    extra, needed = STATISTIC_KEYS[stat]
-    values = check_keys(key, spec, TARGET_KEYS, problems, takes=(*COMMON_KEYS, *extra), taker=f"statistic '{stat}'")
-    for k in ("id", "label", *needed):
-        if k not in spec:
-            problems.add(key, f"statistic '{stat}' needs '{k}'" if k in needed else f"'{k}' is required")
+    before = len(problems.messages)
+    values = _keys_of(key, stat, spec, problems)
     if len(problems.messages) > before:
         return None
     values.update(_reported(key, stat, values, problems))
@@ -255,6 +246,29 @@ def parse_target(where: str, i: int, spec: Any, problems: Problems) -> Target | 
     for k in ("events", "n", "ci"):
         values.pop(k, None)
     return Target(**{"tolerance": 0.0, **values})
+
+
+def _statistic(key: str, stat: Any, problems: Problems) -> str | None:
+    """The target's statistic, or None with the problem recorded (a renamed one says its new name)."""
+    if stat in STATISTIC_KEYS:
+        return str(stat)
+    if stat in RENAMED:
+        problems.add(key, f"statistic {stat!r} is now called {RENAMED[stat]}")
+    else:
+        problems.add(
+            key, "'statistic' is required" if stat is None else f"statistic {stat!r} is not one of {STATISTICS}"
+        )
+    return None
+
+
+def _keys_of(key: str, stat: str, spec: dict[str, Any], problems: Problems) -> dict[str, Any]:
+    """The keys the statistic takes, checked against :data:`TARGET_KEYS`, and those it needs."""
+    extra, needed = STATISTIC_KEYS[stat]
+    values = check_keys(key, spec, TARGET_KEYS, problems, takes=(*COMMON_KEYS, *extra), taker=f"statistic '{stat}'")
+    for k in ("id", "label", *needed):
+        if k not in spec:
+            problems.add(key, f"statistic '{stat}' needs '{k}'" if k in needed else f"'{k}' is required")
+    return values
 
 
 def _reported(key: str, stat: str, values: dict[str, Any], problems: Problems) -> dict[str, Any]:

@@ -142,15 +142,17 @@ def test_one_table_reader_and_one_atomic_writer():
 
 
 @pytest.mark.parametrize("package", ["features", "synthetic", "predictor"])
-def test_no_module_over_500_lines_and_no_function_over_60(package):
-    """DESIGN.md: a module past ~500 lines or a function past ~60 holds two things."""
+def test_no_module_over_800_lines_and_no_function_over_80(package):
+    """A backstop against accidents only: size is judged by ruff's complexity limit (10, as
+    scikit-survival sets it, in CI over every file) and by review, split by concept, never to get
+    under a number (issue 38 retired the 500/60-line caps that functions clustered under)."""
     offenders = []
     for path in _sources(package):
         text = path.read_text(encoding="utf-8")
-        if len(text.splitlines()) > 500:
+        if len(text.splitlines()) > 800:
             offenders.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
                 offenders.append(
                     f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
                 )

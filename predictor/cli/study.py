@@ -44,23 +44,17 @@ def cmd_study(args: argparse.Namespace) -> int:
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
     if args.at is not None:
         return _expected_at(args.at, study, cluster, say)
+    return _run(study, args, cluster, uri, say, start)
+
+
+def _run(study: Study, args: argparse.Namespace, cluster: ClusterSpec, uri: str, say, start: float) -> int:  # noqa: ANN001
+    """The study itself: its cells on Dask, the MLflow run, the tables and what they say."""
 
     def connected(conn) -> None:
         where = "LocalCluster" if conn.local else f"scheduler {args.scheduler}"
         say(f"Dask: {where}, {conn.workers} worker(s)" + (f"; dashboard {conn.dashboard}" if conn.dashboard else ""))
 
-    last = [0.0]
-
-    def progress(p) -> None:
-        if p.error is not None:
-            say(f"cell {p.last.label()} failed: {p.error}")
-        now = time.perf_counter()
-        if p.done == p.total or now - last[0] >= args.every or p.last is None:
-            last[0] = now
-            left = "" if p.left != p.left else f", about {clock(p.left)} left"
-            where = f"round {p.round}: " if study.adaptive is not None else ""
-            say(f"{where}cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
-
+    progress = _progress_lines(study, args, say)
     logged = run_study_and_log(
         study, lambda s: run_study(s, cluster, progress=progress, connected=connected), tracking_uri=uri
     )
@@ -68,11 +62,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     written = result.save()
     print()
     print(study_text(result))
-    failed = result.failed
-    if len(failed):
-        print(f"\n{len(failed)} cell(s) failed (marked 'failed' in the table; run the study again to retry them):")
-        for r in failed.itertuples():
-            print(f"  {r.scenario}/n={r.n}/replicate {r.replicate}/{r.model}/{r.panel}: {r.error}")
+    _print_failed(result.failed)
     total = sum(result.timings.values()) or 1.0
     shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(result.timings.items(), key=lambda kv: -kv[1]))
     print(
@@ -85,6 +75,30 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.verify:
         _verify(study, result, cluster)
     return 0
+
+
+def _progress_lines(study: Study, args: argparse.Namespace, say):  # noqa: ANN001, ANN202 - a progress printer
+    """A cell-progress callback: a line per failed cell, and every ``--every`` seconds the count."""
+    last = [0.0]
+
+    def progress(p) -> None:
+        if p.error is not None:
+            say(f"cell {p.last.label()} failed: {p.error}")
+        now = time.perf_counter()
+        if p.done == p.total or now - last[0] >= args.every or p.last is None:
+            last[0] = now
+            left = "" if p.left != p.left else f", about {clock(p.left)} left"
+            where = f"round {p.round}: " if study.adaptive is not None else ""
+            say(f"{where}cells {p.done}/{p.total} ({p.cached} from the cache, {p.failed} failed){left}")
+
+    return progress
+
+
+def _print_failed(failed) -> None:  # noqa: ANN001 - the failed rows of a results table
+    if len(failed):
+        print(f"\n{len(failed)} cell(s) failed (marked 'failed' in the table; run the study again to retry them):")
+        for r in failed.itertuples():
+            print(f"  {r.scenario}/n={r.n}/replicate {r.replicate}/{r.model}/{r.panel}: {r.error}")
 
 
 def _announce(study: Study, args: argparse.Namespace, uri: str, say) -> None:  # noqa: ANN001 - a progress printer

@@ -458,6 +458,12 @@ def _check_grid(where: str, study: Study) -> None:
         )
     if len(set(study.study.n)) != len(study.study.n):
         raise StudyError(f"{where} [study]: n lists a size twice")
+    _check_adaptive(where, study)
+    _check_power(where, study)
+
+
+def _check_adaptive(where: str, study: Study) -> None:
+    """An adaptive search starts from enough sizes and replicates to fit a learning curve."""
     if study.adaptive is not None:
         if len(study.study.n) < MIN_SIZES:
             raise StudyError(
@@ -468,6 +474,10 @@ def _check_grid(where: str, study: Study) -> None:
             raise StudyError(f"{where} [study]: an adaptive study needs replicates >= 2 (the spread at each size)")
         if study.adaptive.max_n < max(study.study.n):
             raise StudyError(f"{where} [adaptive]: max_n = {study.adaptive.max_n} is below the grid's largest n")
+
+
+def _check_power(where: str, study: Study) -> None:
+    """The power analysis's covariate is a column of every panel, and the baseline model runs."""
     if study.power.covariate is not None:
         if study.power.covariate not in study.scenario.schema:
             raise StudyError(

@@ -75,7 +75,7 @@ def test_unknown_scenario_lists_the_known_ones():
 
 
 def test_missing_file():
-    with pytest.raises(ScenarioError, match="cannot read scenario file"):
+    with pytest.raises(ScenarioError, match="no such scenario file: /no/such/file.toml"):
         load_scenario("/no/such/file.toml")
 
 

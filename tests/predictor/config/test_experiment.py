@@ -44,7 +44,10 @@ def test_user_cohort_experiment_loads():
     "text, message",
     [
         ("[experiment]\nname='x'\n", "either 'scenario'"),
-        ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nn=0\n", "'n' must be > 0"),
+        (
+            "[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\nn=0\n",
+            "'n' must be a number of patients within 1",
+        ),
         ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[modelz]\n", "unknown section"),
         ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[models]\nsurvival='cox'\n", "'survival' must be"),
         ("[experiment]\nname='x'\n[cohort]\nscenario='icb_bone_opn'\n[search]\nniter=3\n", "unknown key 'niter'"),

@@ -12,5 +12,5 @@ def test_the_reference_names_every_key_of_every_file_kind():
 
 def test_the_reference_states_rules_and_defaults():
     text = key_reference()
-    assert "must be >= 1000 (the oracle's yardstick)" in text  # a study rule, from the table
+    assert "must be within 1,000 (the oracle's yardstick)" in text  # a study rule, from the table
     assert "``0.25``" in text  # a default, from the dataclass field (the test fraction)
