@@ -8,9 +8,10 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval  # scikit-learn's own constraint types
 from sklearn.utils.validation import check_is_fitted
+from sksurv.base import SurvivalAnalysisMixin
 
 from predictor.errors import ModelInputError
 from predictor.models.target import as_frame, surv_arrays
@@ -43,10 +44,11 @@ class FullRankDesign(BaseEstimator):
         return np.asarray(self.columns_, dtype=object)
 
 
-class CoxPHBaseline(RegressorMixin, BaseEstimator):
+class CoxPHBaseline(SurvivalAnalysisMixin, BaseEstimator):
     """Cox proportional hazards (lifelines' ``CoxPHFitter``) as a scikit-learn estimator.
 
-    :meth:`predict` returns the linear predictor, **higher = worse**.
+    :meth:`predict` returns the linear predictor, **higher = worse**, and :meth:`score` Harrell's
+    C of it (scikit-survival's ``SurvivalAnalysisMixin``).
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Tags
 from sklearn.utils._param_validation import (  # scikit-learn's own constraint types, as scikit-survival uses them
@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import (  # scikit-learn's own constraint t
 )
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
+from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
 
 from predictor.errors import ModelInputError
@@ -297,7 +298,7 @@ class XGBResponseClassifier(ClassifierMixin, _XGBBase):
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
 
-class XGBSurvival(RegressorMixin, _XGBBase):
+class XGBSurvival(SurvivalAnalysisMixin, _XGBBase):
     """Gradient boosting (trees or XGBoost's linear booster) for progression-free survival, on XGBoost.
 
     ``objective="survival:cox"``: the margin is a log hazard ratio; a Breslow estimate of the
@@ -306,7 +307,8 @@ class XGBSurvival(RegressorMixin, _XGBBase):
     error on log time (``aft_sigma``); censored rows enter as intervals ``[time, inf)``.
 
     :meth:`predict` returns a **risk score, higher = worse** (the log hazard ratio for Cox,
-    minus the predicted log time for AFT).
+    minus the predicted log time for AFT), and :meth:`score` Harrell's C of it
+    (scikit-survival's ``SurvivalAnalysisMixin``, as its own estimators score).
 
     Parameters are those of :class:`XGBResponseClassifier`, plus ``objective`` and ``aft_sigma``;
     with ``booster="gblinear"`` and ``survival:cox`` the model is a ridge-penalised Cox model.

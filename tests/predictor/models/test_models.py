@@ -294,3 +294,17 @@ def test_arm_terms_need_the_linear_booster_and_the_arm_columns(arms):
         XGBResponseClassifier(booster="gbtree", interaction_by="arm").fit(X, y)
     with pytest.raises(PredictorError, match="interaction_by = 'stage' names no one-hot input column"):
         XGBResponseClassifier(booster="gblinear", interaction_by="stage").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: XGBSurvival(n_estimators=40, early_stopping_rounds=None), lambda: CoxPHBaseline()]
+)
+def test_a_survival_estimators_score_is_harrells_c_of_its_risk(data, make):
+    """scikit-survival's contract: score(X, y) is Harrell's C of predict(X) (higher = worse)."""
+    from sksurv.metrics import concordance_index_censored
+
+    X, y, _ = data
+    model = make().fit(X, y)
+    c = concordance_index_censored(y["event"], y["time"], model.predict(X))[0]
+    assert model.score(X, y) == pytest.approx(c, abs=1e-15)
+    assert 0.6 < c < 0.9  # x0 and x1 carry the risk
