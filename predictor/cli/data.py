@@ -73,6 +73,14 @@ def _print_attainability(scenario: Any) -> None:
         print(f"  {name:28s} {line}")
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Every key of one file kind, from the tables the files are checked against."""
+    from predictor.config.reference import key_text  # late: only this command needs the reference
+
+    print(key_text(args.kind), end="")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)

@@ -176,6 +176,12 @@ def _add_study_commands(sub: Any) -> None:
     _tracking_uri(p)
     p.set_defaults(func=command("study", "cmd_study"))
 
+    p = sub.add_parser(
+        "keys", help="every key of an experiment, study or scenario file, with its type, default and rule"
+    )
+    p.add_argument("kind", choices=("experiment", "study", "scenario"), help="the file kind")
+    p.set_defaults(func=command("data", "cmd_keys"))
+
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
     p.add_argument("--port", type=int, default=UI_PORT)
     _tracking_uri(p)

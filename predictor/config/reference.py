@@ -8,6 +8,7 @@ table appears.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -19,7 +20,10 @@ from predictor.config.study import STUDY_CONSTRAINTS
 from synthetic.graph import DISTRIBUTIONS, LINKS, OUTCOMES
 from synthetic.targets import COMMON_KEYS, STATISTIC_KEYS, TARGET_KEYS
 
-__all__ = ["key_reference", "write_reference", "all_keys"]
+__all__ = ["key_reference", "write_reference", "all_keys", "key_text", "FILE_KINDS"]
+
+#: The file kinds ``predictor keys`` prints.
+FILE_KINDS = ("experiment", "study", "scenario")
 
 
 def _types(key: Key) -> str:
@@ -169,6 +173,56 @@ def write_reference(path: str | Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def _plain(cell: str) -> str:
+    """A reference cell as terminal text (no reStructuredText literals or roles)."""
+    return re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", cell).replace("``", "")
+
+
+def _section_text(table: KeyTable) -> list[str]:
+    lines = []
+    for section, (cls, keys) in table.items():
+        doc = _plain((inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")).removeprefix(f"[{section}]: ")
+        lines += ["", f"[{section}]  {doc}"]
+        for name, key in keys.items():
+            rule = f"; {key.rule}" if key.rule else ""
+            lines.append(f"  {name:24s} {_types(key)}, default {_plain(_default(cls, name))}{rule}")
+    return lines
+
+
+def _scenario_text() -> list[str]:
+    lines = ["", "[nodes.NAME] variables: distribution = ..."]
+    lines += [f"  {name:24s} keys: {', '.join(keys) or '-'}" for name, (keys, _) in DISTRIBUTIONS.items()]
+    lines += ["", "[nodes.NAME] outcomes: outcome = ..."]
+    lines += [
+        f"  {name:24s} keys: {', '.join(req)}; optional: {', '.join(opt) or '-'}"
+        for name, (req, opt, _) in OUTCOMES.items()
+    ]
+    lines += ["", "[[targets]] keys"]
+    for name, key in TARGET_KEYS.items():
+        rule = f"; {key.rule}" if key.rule else ""
+        lines.append(f"  {name:24s} {_types(key)}{rule}{' - ' + _plain(key.doc) if key.doc else ''}")
+    lines += ["", f"[[targets]] by statistic (every target takes {', '.join(COMMON_KEYS)})"]
+    for stat, (extra, needed) in STATISTIC_KEYS.items():
+        also = [k for k in extra if k not in needed]
+        lines.append(f"  {stat:24s} needs: {', '.join(needed) or '-'}; also takes: {', '.join(also) or '-'}")
+    return lines
+
+
+def key_text(kind: str) -> str:
+    """Every key of one file kind (:data:`FILE_KINDS`) as terminal text, from the same tables as
+    the reference page: what ``predictor keys KIND`` prints."""
+    if kind == "experiment":
+        body = _section_text(CONSTRAINTS)
+    elif kind == "study":
+        body = _section_text(STUDY_CONSTRAINTS)
+    elif kind == "scenario":
+        body = _scenario_text()
+    else:
+        raise ValueError(f"file kind {kind!r} is not one of {FILE_KINDS}")
+    article = "an" if kind[0] in "aeiou" else "a"
+    return "\n".join([f"Every key of {article} {kind} file (an unknown key is an error):", *body]) + "\n"
 
 
 def all_keys() -> Mapping[str, list[str]]:

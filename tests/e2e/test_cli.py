@@ -195,3 +195,15 @@ def test_a_planted_mistake_is_one_line_at_scenario_check(tmp_path, old, new, mes
     assert len(lines) == 1, out[-3000:]
     problems = [line for line in out.splitlines() if line.startswith(("predictor: error", "  - "))]
     assert len(problems) == 1, out[-3000:]  # that mistake, and no follow-on
+
+
+@pytest.mark.parametrize("kind", ["experiment", "study", "scenario"])
+def test_keys_prints_every_key_of_a_file_kind(kind):
+    """`predictor keys KIND` comes from the tables the files are checked against: every key the
+    reference must list is in it."""
+    from predictor.config.reference import all_keys
+
+    proc = run("keys", kind)
+    assert proc.returncode == 0, proc.stderr
+    missing = [k for k in all_keys()[kind] if k not in proc.stdout]
+    assert missing == []
