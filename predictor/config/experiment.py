@@ -456,6 +456,7 @@ def _resolved(
         )
     if not (models.response or models.survival or outcomes.binary):
         raise ExperimentError(f"{where}: [models] asks for no model")
+    _check_model_name(where, s["registry"], s["experiment"].name)
     return Experiment(
         experiment=s["experiment"],
         cohort=cohort,
@@ -470,6 +471,18 @@ def _resolved(
         columns=columns,
         path=path,
     )
+
+
+def _check_model_name(where: str, registry: RegistrySection, experiment_name: str) -> None:
+    """A registered model's name is one MLflow accepts (no '/' or ':'), checked before training:
+    it failed at registration, after the whole training."""
+    name = registry.model_name or experiment_name
+    if registry.register and any(c in name for c in "/:"):
+        given = "[registry] model_name" if registry.model_name else "the model name (the experiment's name)"
+        raise ExperimentError(
+            f"{where}: {given} {name!r} cannot contain '/' or ':' (MLflow's rule for registered models); "
+            "set [registry] model_name, or register = false"
+        )
 
 
 def _user_cohort(

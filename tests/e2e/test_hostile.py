@@ -230,3 +230,13 @@ def test_a_parquet_file_over_the_row_limit_is_refused_from_its_metadata(tmp_path
         env=env,
     )
     _one_line_exit_2(proc, "2,000 patients is over the limit of 1,000")
+
+
+def test_a_model_name_mlflow_refuses_is_named_before_training(tmp_path):
+    """It failed at registration, after 43 s of training."""
+    (tmp_path / "slash.toml").write_text(
+        '[experiment]\nname = "team/icb"\n[cohort]\nscenario = "icb_bone_opn"\nn = 300\n', encoding="utf-8"
+    )
+    proc = run("train", str(tmp_path / "slash.toml"), cwd=tmp_path)
+    _one_line_exit_2(proc, "the model name (the experiment's name) 'team/icb' cannot contain '/' or ':'")
+    assert not (tmp_path / "mlflow.db").exists()
