@@ -110,10 +110,14 @@ def evaluate_model(
     SchemaValidationError
         The cohort lacks a model input or an outcome column, or breaks their declarations (the
         message names the column, the rule and the rows).
+    TrainingError
+        An outcome with a single class or no events, on which the metrics are undefined.
     """
 
     outcomes = {name: decl for task in bundle.tasks for name, decl in task.outcome_columns().items()}
     validate(part.frame, Schema.from_dict(outcomes), what=f"{part.name} cohort (outcomes)")
+    for task in bundle.tasks:  # one class or no events: the metrics are undefined (it crashed in dcurves)
+        task.check(part.frame, doing="evaluated")
     scorings = [
         _Scoring(task, bundle.models[task.name], None, bundle.references.get(task.name)) for task in bundle.tasks
     ]

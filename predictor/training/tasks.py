@@ -146,8 +146,9 @@ class Task(ABC):
         cohort to evaluate the trained model on must hold)."""
 
     @abstractmethod
-    def check(self, df: pd.DataFrame) -> None:
-        """Raise :class:`TrainingError` if ``df`` cannot train this task (one class, no events)."""
+    def check(self, df: pd.DataFrame, doing: str = "trained") -> None:
+        """Raise :class:`TrainingError` if ``df`` cannot train (or, with ``doing="evaluated"``,
+        score) this task: one class, no events."""
 
     @abstractmethod
     def make_model(self, params: Mapping[str, Any], random_state: int):
@@ -255,10 +256,10 @@ class BinaryTask(Task):
     def outcome_columns(self) -> dict[str, dict[str, Any]]:
         return {self.outcome.column: {"dtype": "bool", "role": "outcome"}}
 
-    def check(self, df: pd.DataFrame) -> None:
+    def check(self, df: pd.DataFrame, doing: str = "trained") -> None:
         if df[self.outcome.column].nunique() < 2:
             raise TrainingError(
-                f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be trained"
+                f"'{self.outcome.column}' takes a single value in the cohort: a {self.name} model cannot be {doing}"
             )
 
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBResponseClassifier:
@@ -370,11 +371,11 @@ class SurvivalTask(Task):
             o.event: {"dtype": "bool", "role": "outcome"},
         }
 
-    def check(self, df: pd.DataFrame) -> None:
+    def check(self, df: pd.DataFrame, doing: str = "trained") -> None:
         if not df[self.outcome.event].astype(bool).any():
             raise TrainingError(
                 f"the cohort has no events ('{self.outcome.event}' is False for every patient): "
-                "a survival model cannot be trained"
+                f"a survival model cannot be {doing}"
             )
 
     def make_model(self, params: Mapping[str, Any], random_state: int) -> XGBSurvival:

@@ -240,3 +240,15 @@ def test_a_model_name_mlflow_refuses_is_named_before_training(tmp_path):
     proc = run("train", str(tmp_path / "slash.toml"), cwd=tmp_path)
     _one_line_exit_2(proc, "the model name (the experiment's name) 'team/icb' cannot contain '/' or ':'")
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("rows", ["one patient", "one class"])
+def test_evaluate_on_a_cohort_without_two_classes_is_one_line(tmp_path, model_folder, rows):
+    """It crashed with a ZeroDivisionError traceback in the decision curve."""
+    cohort = generate("icb_bone_opn", 60, seed=4).observed
+    cohort = cohort.head(1) if rows == "one patient" else cohort[cohort["objective_response"]]
+    cohort.to_csv(tmp_path / "c.csv", index=False)
+    proc = run("evaluate", "--model", str(model_folder), "--data", str(tmp_path / "c.csv"), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "takes a single value in the cohort: a response model cannot be evaluated" in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()
