@@ -30,6 +30,7 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "sphinxarg.ext",  # the command reference, from predictor.cli.parser.build_parser
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples/*.py", "examples/README.txt", "auto_examples/*.ipynb", "auto_examples/*.py"]

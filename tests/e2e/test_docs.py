@@ -90,3 +90,23 @@ def test_a_browser_shows_the_navigation_and_a_rendered_figure(site, tmp_path):
     shot = tmp_path / "home.png"
     _chromium((site / "index.html").as_uri(), tmp_path, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000  # a page was drawn, not a blank window
+
+
+def test_the_command_reference_names_every_command_and_option(site):
+    """docs/reference/cli.rst is generated from the parser: each subcommand and each of its
+    options appears on the built page."""
+    import argparse
+
+    from predictor.cli.parser import build_parser
+
+    page = (site / "reference" / "cli.html").read_text(encoding="utf-8")
+    missing = []
+    stack = [("predictor", build_parser())]
+    while stack:
+        name, parser = stack.pop()
+        for action in parser._actions:  # argparse keeps no public list of a parser's options
+            if isinstance(action, argparse._SubParsersAction):
+                stack += [(f"{name} {sub}", p) for sub, p in action.choices.items()]
+                missing += [f"{name} {sub}" for sub in action.choices if sub not in page]
+            missing += [f"{name} {opt}" for opt in action.option_strings if opt not in page]
+    assert missing == []
