@@ -130,14 +130,21 @@ def next_cells(
     study: Study, curves: Iterable[tuple[CurveData, CurveAnswer]], done: Iterable[Cell], budget: int
 ) -> list[Cell]:
     """The next round's cells: ``batch`` new replicates of each (scenario, model, panel) at each
-    size a curve wants, numbered after the replicates already at that size (``done``), at most
-    ``budget`` of them (in the curves' order)."""
+    size a curve wants, at most ``budget`` of them (in the curves' order).
+
+    New replicates are numbered after every replicate that (scenario, model, panel) has used at
+    any size (``done``), so they are fresh cohorts. Numbered after those at the new size only,
+    they took the seeds of the grid's replicates, and a cohort of 480 was the first 480 patients
+    of a cohort already used at 500: the rounds added almost no new information and the
+    estimate of n* stayed biased toward the grid's answer. A replicate's own sizes within the grid
+    stay nested (paired learning-curve steps, which the curve's bootstrap resamples as a whole).
+    """
     a = study.adaptive
     assert a is not None
-    taken: dict[tuple[str, str, str, int], int] = {}
+    taken: dict[tuple[str, str, str], int] = {}
     for cell in done:
-        key = (cell.scenario, cell.model, cell.panel, cell.n)
-        taken[key] = max(taken.get(key, 0), cell.replicate + 1)
+        key3 = (cell.scenario, cell.model, cell.panel)
+        taken[key3] = max(taken.get(key3, 0), cell.replicate + 1)
     wanted: dict[tuple[str, str, str, int], None] = {}
     for data, found in curves:
         size = _wanted(study, data, found)
@@ -145,7 +152,8 @@ def next_cells(
             wanted[(data.scenario, data.model, data.panel, size)] = None
     out = []
     for key in wanted:
-        first = taken.get(key, study.study.first_replicate)
+        first = max(taken.get(key[:3], 0), study.study.first_replicate)
+        taken[key[:3]] = first + a.batch  # two sizes wanted in one round get distinct cohorts too
         for r in range(first, first + a.batch):
             out.append(
                 Cell(

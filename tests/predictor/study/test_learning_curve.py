@@ -9,7 +9,7 @@ import pytest
 from scipy.special import expit, logit
 
 from predictor.study.adaptive import CurveData, next_cells
-from predictor.study.grid import Cell
+from predictor.study.grid import Cell, cell_seed
 from predictor.study.learning_curve import answer_curve, round_size
 
 SIZES = np.array([200, 400, 800, 1600, 3200])
@@ -181,3 +181,21 @@ def test_the_plan_expects_rounds_from_how_far_each_interval_is_from_its_precisio
     assert rounds == min(needed, 6) and cells == rounds * 4
     spent = Replay(rounds=1, cached=1000, todo=(), curves=((_data("baseline"), wide),))
     assert _expected_rounds(study, spent) == (0, 0)  # a spent cells budget runs no round
+
+
+def test_replicates_at_a_new_size_are_fresh_cohorts_not_prefixes_of_the_grids(small_adaptive):
+    """Issue 35: rounds at a size the grid never tried took the grid's replicate numbers (0, 1,
+    ...), so their cohorts were the first patients of cohorts already used at the grid's sizes.
+    They are numbered after every replicate the curve's model and panel used, at any size."""
+    study = small_adaptive
+    imprecise = answer_curve(*simulate(seed=1, replicates=3)[:3], criterion="mean", gap_target=0.02, slope_target=0.9)
+    size = round_size(imprecise.n, smallest=40, largest=5000)
+    grid = [
+        Cell(scenario="published", n=n, replicate=r, model="baseline", panel="all", seed=cell_seed(study.study.seed, r))
+        for n in (size // 2, size * 2)
+        for r in range(3)
+    ]
+    cells = next_cells(study, [(_data("baseline"), imprecise)], grid, budget=100)
+    assert {c.n for c in cells} == {size}
+    assert [c.replicate for c in cells] == [3, 4, 5, 6]
+    assert not {c.seed for c in cells} & {c.seed for c in grid}
