@@ -19,7 +19,7 @@ from predictor.study.driver import run_study
 from predictor.study.expected import SLOPE_RANGE, expected_performance
 from predictor.study.grid import plan_cells
 from predictor.study.plan import plan_study
-from predictor.study.scheduling import ClusterSpec, probe
+from predictor.study.scheduling import ClusterSpec, probe, scheduler_address
 from predictor.study.validation_size import validation_size_table
 from predictor.study.verify import verify
 from predictor.tracking import (
@@ -40,7 +40,9 @@ def cmd_study(args: argparse.Namespace) -> int:
         return _plan(study, args.workers)
     if args.validation_size:
         return _validation_size(study, args.threshold)
-    cluster = ClusterSpec(scheduler=args.scheduler, workers=args.workers, timeout=args.timeout)
+    address, source = scheduler_address(args.scheduler)
+    say(f"Dask scheduler: {address} (from {source})" if address else f"Dask: {source}")
+    cluster = ClusterSpec(scheduler=address, workers=args.workers, timeout=args.timeout)
     probe(cluster)  # a scheduler that does not answer: one line, before the MLflow run or any cell
     if args.at is not None:
         return _expected_at(args.at, study, cluster, say)
@@ -51,7 +53,7 @@ def _run(study: Study, args: argparse.Namespace, cluster: ClusterSpec, uri: str,
     """The study itself: its cells on Dask, the MLflow run, the tables and what they say."""
 
     def connected(conn) -> None:
-        where = "LocalCluster" if conn.local else f"scheduler {args.scheduler}"
+        where = "LocalCluster" if conn.local else f"scheduler {cluster.scheduler}"
         say(f"Dask: {where}, {conn.workers} worker(s)" + (f"; dashboard {conn.dashboard}" if conn.dashboard else ""))
 
     progress = _progress_lines(study, args, say)

@@ -23,7 +23,7 @@ from typing import Any
 
 from predictor.errors import StudyError
 
-__all__ = ["ClusterSpec", "Job", "Connection", "connect", "probe"]
+__all__ = ["ClusterSpec", "Job", "Connection", "connect", "probe", "scheduler_address"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,20 @@ class ClusterSpec:
     scheduler: str | None = None
     workers: int | None = None
     timeout: float = 10.0
+
+
+def scheduler_address(given: str | None) -> tuple[str | None, str]:
+    """The scheduler a study uses, and where that choice came from: ``given`` (``--scheduler``),
+    else Dask's own configuration (``scheduler-address``, which the environment variable
+    ``DASK_SCHEDULER_ADDRESS`` sets), else none: a LocalCluster."""
+    if given:
+        return given, "--scheduler"
+    import dask.config  # lazy: only a study needs Dask (CLI start-up)
+
+    configured = dask.config.get("scheduler-address", None)
+    if configured:
+        return str(configured), "Dask's config (DASK_SCHEDULER_ADDRESS or scheduler-address)"
+    return None, "no scheduler given: a LocalCluster on this machine"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,13 @@ helpers every kind of run shares (flat metric names, evaluation tables, pinned r
 from __future__ import annotations
 
 import contextlib
+import datetime
+import getpass
+import hashlib
 import logging
 import os
+import socket
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import pandas as pd
 
 from features import write_csv
 from predictor.errors import TrackingError
+from synthetic.generation import package_version
 
 __all__ = [
     "quiet_logs",
@@ -67,6 +73,49 @@ def open_store(uri: str, experiment: str) -> None:
         mlflow.set_experiment(experiment)
     except Exception as exc:
         raise TrackingError(f"cannot open the MLflow store {uri}: {exc}") from None
+
+
+def run_identity(name: str, seed: int, source: Path | None) -> tuple[str, dict[str, str]]:
+    """A run's name, unique (``NAME-seedS-YYYYmmdd-HHMMSS``, UTC), and the tags that say where it
+    came from on a shared server: the package version, the package's git commit when it runs from
+    a checkout, the host and user, and the file as a path relative to the working directory (a
+    machine-local absolute path says nothing to a colleague) with its SHA-256."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    tags = {"package_version": package_version(), "host": socket.gethostname(), "user": _user()}
+    commit = _git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    if source is not None:
+        tags["source_file"] = _relative(Path(source))
+        if Path(source).is_file():
+            tags["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    return f"{name}-seed{seed}-{stamp}", tags
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+def _git_commit() -> str:
+    """The commit of the checkout the package runs from ("" when installed from a wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return ""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from features import write_csv
 from predictor.config.store import resolve_tracking_uri
 from predictor.errors import TrackingError
 from predictor.reporting.tables import study_markdown
-from predictor.tracking.store import mlflow_run, open_store, quiet_logs
+from predictor.tracking.store import mlflow_run, open_store, quiet_logs, run_identity
 
 __all__ = ["LoggedStudy", "run_study_and_log"]
 
@@ -55,7 +55,9 @@ def run_study_and_log(study, run_fn: Callable[[Any], Any], *, tracking_uri: str 
     quiet_logs()
     uri = resolve_tracking_uri(tracking_uri)
     open_store(uri, study.name)
-    with mlflow_run(f"{study.name}-seed{study.study.seed}") as run:
+    name, identity = run_identity(study.name, study.study.seed, study.path)
+    with mlflow_run(name) as run:
+        mlflow.set_tags(identity)
         mlflow.set_tags({"study_file": str(study.path), "kind": "simulation study", "base_experiment": study.base.name})
         result = run_fn(study)
         try:

@@ -41,6 +41,7 @@ from predictor.tracking.store import (
     open_store,
     quiet_logs,
     requirements,
+    run_identity,
 )
 
 __all__ = ["LoggedRun", "run_and_log"]
@@ -205,8 +206,9 @@ def run_and_log(
     quiet_logs()
     uri = resolve_tracking_uri(tracking_uri)
     open_store(uri, experiment.name)
-    with mlflow_run(f"{experiment.name}-seed{experiment.cohort.seed}") as run:
-        mlflow.set_tags({"experiment_file": str(experiment.path), "description": experiment.experiment.description})
+    name, identity = run_identity(experiment.name, experiment.cohort.seed, experiment.path)
+    with mlflow_run(name) as run:
+        mlflow.set_tags({**identity, "description": experiment.experiment.description})
         result = train_fn(experiment)
         rows = result.synthetic if log_patient_rows is None else log_patient_rows
         mlflow.set_tags(

@@ -34,14 +34,14 @@ def study_file(folder: Path, out: str = "out") -> Path:
     return path
 
 
-def run_cli(*args, cwd, timeout=600):
+def run_cli(*args, cwd, timeout=600, env=None):
     return subprocess.run(
         [*PREDICTOR, "study", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **ONE_THREAD},
+        env={**os.environ, **ONE_THREAD, **(env or {})},
     )
 
 
@@ -265,6 +265,24 @@ def test_a_scheduler_that_does_not_answer_is_one_line_before_anything_runs(tmp_p
     )
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_dask_scheduler_address_is_the_scheduler_when_no_option_names_one(tmp_path):
+    """DASK_SCHEDULER_ADDRESS (Dask's own configuration) is used, and the study says so: here
+    nothing answers there, which proves the study went to it rather than to a LocalCluster."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    done = run_cli(
+        str(study_file(tmp_path)), "--timeout", "2", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+        cwd=tmp_path, timeout=120, env={"DASK_SCHEDULER_ADDRESS": address},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"Dask scheduler: {address} (from Dask's config (DASK_SCHEDULER_ADDRESS" in done.stderr + done.stdout
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"predictor: error: no answer from the Dask scheduler at {address}")
+    )
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 @pytest.mark.slow
