@@ -220,7 +220,13 @@ def parse_scenario(raw: Mapping[str, Any], where: str = "scenario", path: Path |
     params = _parameters(raw.get("parameters", {}), where, problems)
     targets = _targets(raw.get("targets", []), where, problems)
     schema = _schema(raw.get("columns", {}), problems)
-    graph = parse_graph(raw.get("nodes"), raw.get("truth"), {n: p.value for n, p in params.items()}, problems)
+    # A parameter with a problem of its own still names a value for the expressions, so that one
+    # mistake (a free parameter without bounds) does not add "unknown name" follow-ons.
+    declared = raw.get("parameters", {}) if isinstance(raw.get("parameters"), Mapping) else {}
+    named = {n: s.get("value", 0.0) for n, s in declared.items() if isinstance(s, Mapping) and n not in params}
+    graph = parse_graph(
+        raw.get("nodes"), raw.get("truth"), {**named, **{n: p.value for n, p in params.items()}}, problems
+    )
     if schema is not None:
         _check_target_expressions(where, targets, schema, problems)
     problems.raise_any()

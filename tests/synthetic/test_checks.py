@@ -45,3 +45,17 @@ def test_shares_that_are_nan_are_refused():
 
     with pytest.raises(ScenarioError, match="value holds nan"):
         _with(edit)
+
+
+def test_a_free_parameter_without_bounds_is_one_problem_without_follow_ons():
+    """It also made every expression that reads it say "unknown name ... did you mean"."""
+    from synthetic import load_scenario
+
+    raw = tomllib.loads(load_scenario("keynote024_pdl1").path.read_text(encoding="utf-8"))
+    del raw["parameters"]["resp_intercept"]["bounds"]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(raw, "kn.toml")
+    assert (
+        str(info.value)
+        == "kn.toml [parameters.resp_intercept]: a free parameter needs 'bounds = [low, high]' with low < high"
+    )
