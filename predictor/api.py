@@ -189,7 +189,7 @@ class Predictor:
         return out
 
 
-def load(uri: str | Path) -> Predictor:
+def load(uri: str | Path, *, tracking_uri: str | None = None) -> Predictor:
     """Load a trained model.
 
     Reading a model never unpickles and never runs code from the model's files: the folder
@@ -200,8 +200,10 @@ def load(uri: str | Path) -> Predictor:
     ----------
     uri : str or Path
         ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (the registry), ``runs:/RUN_ID/model``,
-        a local MLflow model folder, or a folder written by :meth:`Predictor.save`. MLflow URIs
-        use ``MLFLOW_TRACKING_URI`` (default ``sqlite:///mlflow.db``).
+        a local MLflow model folder, or a folder written by :meth:`Predictor.save`.
+    tracking_uri : str, optional
+        The MLflow store of a ``models:/`` or ``runs:/`` URI; default ``MLFLOW_TRACKING_URI``,
+        else ``sqlite:///mlflow.db``.
 
     Raises
     ------
@@ -217,7 +219,7 @@ def load(uri: str | Path) -> Predictor:
     if path.is_dir():
         bundle = load_bundle(find_bundle(path, text))
     else:
-        bundle = load_bundle_from_uri(text)
+        bundle = load_bundle_from_uri(text, tracking_uri)
     here = package_version()
     if bundle.package_version and here != "unknown" and _major_minor(bundle.package_version) != _major_minor(here):
         raise PredictorError(

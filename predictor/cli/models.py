@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import time
 import warnings
@@ -74,13 +73,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
 
-    if args.tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     out = Path(args.out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
     data = read_table(args.data)
-    model = load(args.model)
+    model = load(args.model, tracking_uri=args.tracking_uri)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExtraColumnsWarning)
         pred = model.predict(data)
@@ -104,12 +101,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
 
     uri = resolve_tracking_uri(args.tracking_uri)
-    os.environ["MLFLOW_TRACKING_URI"] = uri
     start = time.perf_counter()
     say = progress_lines(args, start)
 
     data = read_table(args.data)
-    model = load(args.model)
+    model = load(args.model, tracking_uri=uri)
     say(f"evaluating {args.model} on {args.data} ({len(data):,} patients)")
     name = args.name
     evaluation = model.evaluate(data, name=name, bootstrap=args.bootstrap, seed=args.seed, progress=say)
