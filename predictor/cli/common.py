@@ -35,6 +35,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_arg(text: str) -> int:
+    """A TCP port: a whole number within 1..65535."""
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port within 1..65535, got {value}")
+    return value
+
+
 def risk_arg(text: str) -> float:
     """A risk threshold: a number strictly between 0 and 1."""
     try:

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from predictor.cli.common import UI_PORT, positive_int, risk_arg, seed_arg
+from predictor.cli.common import UI_PORT, port_arg, positive_int, risk_arg, seed_arg
 from synthetic.calibration import POPULATION_N
 
 
@@ -183,7 +183,7 @@ def _add_study_commands(sub: Any) -> None:
     p.set_defaults(func=command("data", "cmd_keys"))
 
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the same store (lean: one worker)")
-    p.add_argument("--port", type=int, default=UI_PORT)
+    p.add_argument("--port", type=port_arg, default=UI_PORT, help=f"port on 127.0.0.1 (default {UI_PORT})")
     _tracking_uri(p)
     p.set_defaults(func=command("ui", "cmd_ui"))
 

@@ -252,3 +252,27 @@ def test_evaluate_on_a_cohort_without_two_classes_is_one_line(tmp_path, model_fo
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "takes a single value in the cohort: a response model cannot be evaluated" in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_predictor_ui_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
+    """It announced the UI as serving, then the server failed with a traceback."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run("ui", "--port", str(port), cwd=tmp_path)
+    _one_line_exit_2(proc, f"port {port} on 127.0.0.1 is in use")
+    assert "MLflow UI on" not in proc.stdout
+
+
+def test_predictor_ui_refuses_a_port_out_of_range(tmp_path):
+    proc = run("ui", "--port", "70000", cwd=tmp_path)
+    assert proc.returncode == 2 and "must be a port within 1..65535, got 70000" in proc.stderr
+
+
+def test_predictor_ui_points_at_a_tracking_server_instead_of_starting_one(tmp_path):
+    proc = run("ui", "--tracking-uri", "http://127.0.0.1:5999", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "http://127.0.0.1:5999/#/experiments?workflowType=machine_learning" in proc.stdout
