@@ -71,22 +71,6 @@ def _chromium(url: str, tmp, *args) -> subprocess.CompletedProcess:
     )
 
 
-def _dom_showing(url: str, tmp, needles, *args, tries: int = 3) -> str:
-    """The page's DOM once it shows every one of ``needles``, at most ``tries`` loads (the last
-    DOM otherwise, for the assertion to report). Headless Chromium's virtual-time budget can end
-    before MLflow's single-page app has fetched a run's artifact list on a loaded machine: the same
-    code passed and failed in back-to-back runs here, and a chromium that hangs is tried again too."""
-    dom = ""
-    for _ in range(tries):
-        try:
-            dom = _chromium(url, tmp, "--dump-dom", *args).stdout
-        except subprocess.TimeoutExpired:
-            continue
-        if all(n in dom for n in needles):
-            break
-    return dom
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it)")
 def test_run_page_shows_the_run_and_its_metrics(ui):
     base, run_id, tmp = ui
@@ -94,8 +78,7 @@ def test_run_page_shows_the_run_and_its_metrics(ui):
 
     exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
     shot = tmp / "run.png"
-    url = f"{base}/#/experiments/{exp_id}/runs/{run_id}"
-    dom = _dom_showing(url, tmp, ("uitest-seed3", "validation/"), f"--screenshot={shot}")
+    dom = _chromium(f"{base}/#/experiments/{exp_id}/runs/{run_id}", tmp, "--dump-dom", f"--screenshot={shot}").stdout
     assert "uitest-seed3" in dom  # the run name
     assert "validation/response/xgboost/auc" in dom or "validation/survival/xgboost/harrell_c" in dom
     assert shot.exists() and shot.stat().st_size > 10_000
@@ -109,7 +92,7 @@ def test_artifact_view_shows_the_shap_plot(ui):
     exp_id = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}").get_run(run_id).info.experiment_id
     url = f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/shap/response_beeswarm.png"
     shot = tmp / "artifact.png"
-    dom = _dom_showing(url, tmp, ("response_beeswarm.png",), f"--screenshot={shot}")
+    dom = _chromium(url, tmp, "--dump-dom", f"--screenshot={shot}").stdout
     assert "response_beeswarm.png" in dom
     # The image the page shows, fetched as the page fetches it: a PNG.
     png = urllib.request.urlopen(
@@ -126,14 +109,14 @@ def test_printed_link_opens_the_classic_run_page_with_the_summary(ui_link):
     import re
 
     url, tmp = ui_link
-    dom = _dom_showing(url, tmp, ("Harrell", "Model metrics"))
+    dom = _chromium(url, tmp, "--dump-dom").stdout
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
     assert "Harrell's C" in text and "XGBoost [95% CI]" in text  # the description's table
     assert "Description" in text and "Model metrics" in text  # the classic run page
     # MLflow 3's GenAI navigation (seen on the same page without ?workflowType=machine_learning)
     assert "Sessions" not in text and "Evaluation" not in text
     # ... and the experiment's runs table, in the same view
-    runs = _dom_showing(url.split("/runs/")[0] + "?workflowType=machine_learning", tmp, ("uitest-seed3",))
+    runs = _chromium(url.split("/runs/")[0] + "?workflowType=machine_learning", tmp, "--dump-dom").stdout
     runs_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", runs))
     assert "Runs" in runs_text and "Sessions" not in runs_text and "uitest-seed3" in runs_text
 
@@ -160,9 +143,9 @@ def test_artifact_view_renders_the_model_report(ui):
         f"{base}/#/experiments/{exp_id}/runs/{run_id}/artifacts/report/model_report.html?workflowType=machine_learning"
     )
     shot = tmp / "report.png"
+    dom = _chromium(url, tmp, "--dump-dom", f"--screenshot={shot}").stdout
     # The viewer shows an HTML artifact as a page in a sandboxed frame (a blob: its document is
     # not part of this DOM) ...
-    dom = _dom_showing(url, tmp, ("model_report.html", 'class="mlflow-html-iframe"'), f"--screenshot={shot}")
     assert "model_report.html" in dom and 'class="mlflow-html-iframe"' in dom
     # ... whose content is the report, fetched as the viewer fetches it.
     page = urllib.request.urlopen(
