@@ -27,7 +27,8 @@ def wait_until_up(url: str, server: subprocess.Popen, seconds: float) -> None:
                 return
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{server.stdout.read().decode()[-3000:]}") from None
+                output = server.stdout.read().decode()[-3000:] if server.stdout else "(its output went to a file)"
+                raise RuntimeError(f"the server exited:\n{output}") from None
             time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
 

@@ -37,10 +37,15 @@ def ui(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-2000:]
     run_id = next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("run "))
     port = free_port()
+    # The server's output goes to a file, not a pipe nobody reads: MLflow's server logs a line per
+    # request (about 3 KB a page load), so after a few dozen loads a full 64 KB pipe blocked the
+    # server mid-request and every later page hung in Chromium (the last tests of this module
+    # failed, or passed when run alone).
+    log = (tmp / "ui.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "predictor", "ui", "--port", str(port), "--tracking-uri", uri],
         cwd=tmp,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -51,6 +56,7 @@ def ui(tmp_path_factory):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        log.close()
 
 
 def _chromium(url: str, tmp, *args) -> subprocess.CompletedProcess:
