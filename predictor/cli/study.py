@@ -6,7 +6,9 @@ import argparse
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +24,10 @@ from predictor.study.plan import plan_study
 from predictor.study.scheduling import ClusterSpec, probe, scheduler_address
 from predictor.study.validation_size import validation_size_table
 from predictor.study.verify import verify
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 from predictor.tracking import (
     resolve_tracking_uri,
     run_study_and_log,
@@ -49,7 +55,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     return _run(study, args, cluster, uri, say, start)
 
 
-def _run(study: Study, args: argparse.Namespace, cluster: ClusterSpec, uri: str, say, start: float) -> int:  # noqa: ANN001
+def _run(
+    study: Study, args: argparse.Namespace, cluster: ClusterSpec, uri: str, say: Callable[[str], None], start: float
+) -> int:
     """The study itself: its cells on Dask, the MLflow run, the tables and what they say."""
 
     def connected(conn) -> None:
@@ -79,7 +87,7 @@ def _run(study: Study, args: argparse.Namespace, cluster: ClusterSpec, uri: str,
     return 0
 
 
-def _progress_lines(study: Study, args: argparse.Namespace, say):  # noqa: ANN001, ANN202 - a progress printer
+def _progress_lines(study: Study, args: argparse.Namespace, say: Callable[[str], None]) -> Callable[[Any], None]:
     """A cell-progress callback: a line per failed cell, and every ``--every`` seconds the count."""
     last = [0.0]
 
@@ -96,7 +104,8 @@ def _progress_lines(study: Study, args: argparse.Namespace, say):  # noqa: ANN00
     return progress
 
 
-def _print_failed(failed) -> None:  # noqa: ANN001 - the failed rows of a results table
+def _print_failed(failed: pd.DataFrame) -> None:
+    """The failed cells of a results table, one line each."""
     if len(failed):
         print(f"\n{len(failed)} cell(s) failed (marked 'failed' in the table; run the study again to retry them):")
         for r in failed.itertuples():
